@@ -4,7 +4,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.common.figures import per_class_bars, training_curve
 from pages.common.state import (
     get_dataset,
     get_model,
@@ -15,6 +14,7 @@ from pages.common.state import (
 )
 from unlearn_core.errors import UserError
 from unlearn_core.summary import image_tiles, page_of_indices
+from unlearn_core.viz import per_class_bars, training_curve
 
 PER_PAGE = 40
 

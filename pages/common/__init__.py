@@ -2,5 +2,4 @@
 files directly in pages/, and app.py names its pages explicitly).
 
 state    the session-state contract between pages and the cached model/data loads
-figures  plotly figure builders (data in, figure out)
 """
