@@ -71,6 +71,7 @@ def save_checkpoint(trained: TrainedModel, path: str | Path, extra: dict | None 
         "dataset": trained.dataset,
         "recipe": trained.recipe.to_dict(),
         "history": trained.history,
+        "probes": trained.probes,  # Hessian eigenvalue probes: what the unlearning error needs
         "versions": {"unlearn_core": unlearn_core.__version__, "torch": torch.__version__},
         **(extra or {}),
     }
@@ -183,7 +184,8 @@ def load_checkpoint(
     _load_into(model, state, name)
     model.eval()
     meta = {**meta, "arch": arch, "sha256": sha256_file(path), "recipe_recorded": "recipe" in meta}
-    trained = TrainedModel(arch, data.name, model, recipe, w0, meta.get("history", []))
+    history, probes = meta.get("history", []), meta.get("probes")
+    trained = TrainedModel(arch, data.name, model, recipe, w0, history, probes)
     return trained, meta
 
 

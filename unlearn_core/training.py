@@ -10,6 +10,7 @@ nothing reproduces the original weights bitwise on the CPU.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 
@@ -20,6 +21,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
+from unlearn_core.hessian import HessianProbe
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.models import build_model
 
@@ -36,12 +38,17 @@ class Recipe:
     momentum: float = 0.0  # SGD momentum; 0 keeps the update a plain gradient step
     seed: int = 0  # seeds the initial weights w_0 and the per-epoch data order
     sd_gamma: float = 0.0  # SD-loss weight gamma (Unrolling SGD, Eq. 10); 0 is plain cross-entropy
+    probe_every: int = 200  # k: top Hessian eigenvalue at the middle of every k steps (0: never)
+    probe_size: int = 64  # samples in the fixed probe batch of the Hessian probes
+    probe_iters: int = 20  # most power iterations per probe (warm-started, usually fewer)
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adam"):
             raise UserError(f"unknown optimizer {self.optimizer!r}; use sgd or adam.")
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1 or self.weight_decay < 0:
             raise UserError("recipe needs lr > 0, batch_size >= 1, epochs >= 1, weight_decay >= 0.")
+        if self.probe_every < 0 or self.probe_size < 1 or self.probe_iters < 1:
+            raise UserError("recipe needs probe_every >= 0, probe_size >= 1, probe_iters >= 1.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +69,7 @@ class TrainedModel:
     recipe: Recipe
     w0: dict[str, torch.Tensor] | None  # state_dict at initialisation; None for foreign weights
     history: list[dict] = field(default_factory=list)  # per epoch: loss, train_acc, test_acc
+    probes: dict | None = None  # Hessian probes (HessianProbe.record); None if not recorded
 
     def copy_model(self) -> nn.Module:
         """A deep copy that a method may change freely."""
@@ -107,12 +115,14 @@ def train(
     exclude: torch.Tensor | None = None,
     progress: Progress | None = None,
     device: torch.device | str | None = None,
+    probes: bool = True,
 ) -> TrainedModel:
     """Train `arch` on data.train_x by `recipe`, recording w_0 and per-epoch loss and accuracy.
 
     init_state: start from these weights instead of the seed's initialisation (a retrain from a
     checkpoint's w_0). exclude: training indices (k,) skipped in place, each batch keeping its
     nominal normaliser b, which is how the oracle "retrained without the forget set" is made.
+    probes: record the top Hessian eigenvalue every recipe.probe_every steps (weights unchanged).
     """
     device = torch.device(device) if device else default_device()
     model = initial_model(arch, data, recipe.seed)
@@ -127,12 +137,26 @@ def train(
         keep[exclude] = False
     steps_per_epoch = -(-n // b)
     history = []
+    probe = None
+    if probes and recipe.probe_every:
+        loss_fn = functools.partial(per_sample_loss, sd_gamma=recipe.sd_gamma)
+        probe = HessianProbe(
+            data,
+            loss_fn,
+            size=recipe.probe_size,
+            iters=recipe.probe_iters,
+            seed=recipe.seed,
+            device=device,
+        )
     for epoch in range(recipe.epochs):
         order = epoch_order(recipe.seed, epoch, n)
         loss_sum, correct, seen = 0.0, 0, 0
         for step in range(steps_per_epoch):
             batch = order[step * b : (step + 1) * b]
             batch = batch[keep[batch]]
+            done = epoch * steps_per_epoch + step  # SGD steps taken so far
+            if probe and done % recipe.probe_every == recipe.probe_every // 2:
+                probe(model, done)  # at steps k/2, 3k/2, ...: each stands for the k around it
             optimizer.zero_grad(set_to_none=False)
             if batch.numel():
                 x = data.normalize(data.train_x[batch]).to(device)  # (b', C, H, W)
@@ -161,7 +185,8 @@ def train(
             }
         )
     model.eval().cpu()
-    return TrainedModel(arch, data.name, model, recipe, w0, history)
+    record = probe.record(recipe.epochs * steps_per_epoch, recipe.probe_every) if probe else None
+    return TrainedModel(arch, data.name, model, recipe, w0, history, record)
 
 
 def retrain_without(
@@ -181,5 +206,6 @@ def retrain_without(
         exclude=forget_indices,
         progress=progress,
         device=device,
+        probes=False,
     )
     return result.model

@@ -1,0 +1,77 @@
+"""The unlearning-error study: its rows against independent recomputation, its correlation
+against numpy, and the `study` command end to end on a small data set."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from test_cli import assert_one_line_error, cli
+
+from unlearn_core.methods import get_method
+from unlearn_core.metrics.unlearning_error import unlearning_error
+from unlearn_core.metrics.verification_error import verification_errors
+from unlearn_core.request import ForgetRequest
+from unlearn_core.study import parse_grid, run_study
+from unlearn_core.training import Recipe, retrain_without, train
+
+
+def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
+    base = Recipe(lr=0.02, batch_size=64, probe_every=4, probe_size=32)
+    grid = parse_grid(["sd_gamma=0,1", "epochs=1,2"])
+    assert grid == {"sd_gamma": [0.0, 1.0], "epochs": [1, 2]}
+    summary = run_study("logreg", tiny, base, grid, [3, 8], tmp_path)
+
+    with open(tmp_path / "study.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(float(r["sd_gamma"]), int(r["epochs"])) for r in rows] == [
+        (0.0, 1),
+        (0.0, 2),
+        (1.0, 1),
+        (1.0, 2),
+    ]
+    assert json.loads((tmp_path / "study.json").read_text()) == summary
+    ue = [float(r["unlearning_error"]) for r in rows]
+    ve = [float(r["verification_error"]) for r in rows]
+    assert summary["pearson_r"] == pytest.approx(np.corrcoef(ue, ve)[0, 1])
+    assert 0 <= summary["p_value"] <= 1
+
+    # the last setting, recomputed by hand from the public pieces
+    recipe = Recipe(lr=0.02, batch_size=64, probe_every=4, probe_size=32, sd_gamma=1.0, epochs=2)
+    trained = train("logreg", tiny, recipe, device="cpu")
+    request = ForgetRequest.for_indices(tiny, [3, 8])
+    spec = get_method("single-gradient")
+    unlearned = spec.run(trained, request, tiny, spec.config_cls()).model
+    retrained = retrain_without(trained, tiny, request.forget_indices, device="cpu")
+    errors = verification_errors(unlearned, trained.model, retrained)
+    last = summary["rows"][-1]
+    assert last["verification_error"] == pytest.approx(errors["verification_error"], rel=1e-6)
+    assert last["unlearning_error"] == pytest.approx(unlearning_error(trained)["unlearning_error"])
+    assert last["test_acc"] == trained.history[-1]["test_acc"] and last["steps"] == 20
+
+
+def test_study_command_on_digits(tmp_path):
+    out = tmp_path / "study"
+    proc = cli(
+        "study",
+        "--dataset",
+        "digits",
+        "--arch",
+        "logreg",
+        "--grid",
+        "epochs=1,2,3",
+        "--lr",
+        "0.01",
+        "--forget-indices",
+        "0,1",
+        "--out",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pearson r" in proc.stdout and "setting 3/3" in proc.stderr
+    summary = json.loads((out / "study.json").read_text())
+    assert len(summary["rows"]) == 3 and summary["base_recipe"]["probe_every"] == 25
+    assert all(r["verification_error"] > 0 for r in summary["rows"])
+    assert_one_line_error(
+        cli("study", "--grid", "momentum=0,1", "--forget-indices", "0", "--out", out), "momentum"
+    )
