@@ -26,6 +26,7 @@ class MethodSpec:
     config_cls: type
     run: Callable[..., UnlearnResult]
     card: str  # one paragraph: what data it needs, what it changes, where it comes from
+    requests: tuple[str, ...] = ("classes", "samples")  # kinds it accepts; others: UserError
 
     @property
     def summary(self) -> str:
@@ -35,9 +36,9 @@ class MethodSpec:
 METHODS: dict[str, MethodSpec] = {}
 
 
-def register(name: str, config_cls: type, card: str):
+def register(name: str, config_cls: type, card: str, requests=("classes", "samples")):
     def wrap(fn):
-        METHODS[name] = MethodSpec(name, config_cls, fn, " ".join(card.split()))
+        METHODS[name] = MethodSpec(name, config_cls, fn, " ".join(card.split()), tuple(requests))
         return fn
 
     return wrap

@@ -32,6 +32,7 @@ def unlearn(
     *,
     progress=None,
 ) -> UnlearnResult:
-    retrained = retrain_without(model, data, request.forget_indices, progress=progress)
+    removed = request.outside_retain(data.train_y.numel())  # in a sequence: earlier steps too
+    retrained = retrain_without(model, data, removed, progress=progress)
     notes = [] if model.w0 is not None else ["w_0 not recorded: re-initialised from recipe seed"]
     return UnlearnResult(retrained, {"notes": notes})

@@ -1,0 +1,89 @@
+"""Random labels: fine-tune on the retain set plus the forget set relabelled at random."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from unlearn_core.data import ImageDataset
+from unlearn_core.device import default_device
+from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.request import ForgetRequest
+from unlearn_core.training import TrainedModel
+
+
+@dataclass(frozen=True)
+class RandomLabelConfig:
+    epochs: int = 1  # passes over retain set + relabelled forget set
+    lr: float = 0.01  # SGD learning rate
+    momentum: float = 0.9  # SGD momentum
+    batch_size: int = 64
+
+
+def random_other_labels(
+    labels: torch.Tensor, excluded: tuple[int, ...], num_classes: int, generator=None
+) -> torch.Tensor:
+    """(k,) labels -> (k,) labels drawn uniformly from the classes allowed for each sample.
+
+    Allowed: every class except the sample's own and those in `excluded` (the forgotten classes
+    of a class request: relabelling a forgotten image as another forgotten class would teach it).
+    """
+    allowed = torch.ones(labels.numel(), num_classes, dtype=torch.bool)  # (k, K)
+    allowed[:, list(excluded)] = False
+    allowed[torch.arange(labels.numel()), labels] = False
+    if not allowed.any(dim=1).all():
+        raise ValueError("a sample has no class left to be relabelled as")
+    return torch.multinomial(allowed.float(), 1, generator=generator).flatten()
+
+
+@register(
+    "random-label",
+    RandomLabelConfig,
+    """Random labels (Graves et al., "Amnesiac Machine Learning", AAAI 2021; the "RL" baseline of
+    later benchmarks): fine-tunes with SGD on the retain set together with the forget set, each
+    forget sample relabelled once at random to a class other than its own (and, for a class
+    request, other than any forgotten class), so the model unlearns the true labels while the
+    retain set holds the rest in place. Needs the forget set and the retain set; changes every
+    weight. The forgotten samples' predictions spread over the other classes by design.""",
+)
+def unlearn(
+    model: TrainedModel,
+    request: ForgetRequest,
+    data: ImageDataset,
+    config: RandomLabelConfig,
+    *,
+    progress=None,
+) -> UnlearnResult:
+    device = default_device()
+    net = model.copy_model().to(device)
+    forget, retain = request.forget_indices, request.retain_indices
+    new_labels = random_other_labels(data.train_y[forget], request.classes, data.num_classes)
+    indices = torch.cat([retain, forget])  # (n_r + k,)
+    labels = torch.cat([data.train_y[retain], new_labels])  # (n_r + k,)
+    optimizer = torch.optim.SGD(
+        net.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=model.recipe.weight_decay,
+    )
+    b = config.batch_size
+    steps = -(-indices.numel() // b)
+    net.train()
+    for epoch in range(config.epochs):
+        order = torch.randperm(indices.numel())
+        for step in range(steps):
+            pos = order[step * b : (step + 1) * b]
+            x = data.normalize(data.train_x[indices[pos]]).to(device)  # (b, C, H, W)
+            loss = F.cross_entropy(net(x), labels[pos].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if progress:
+                progress(
+                    (epoch * steps + step + 1) / (config.epochs * steps),
+                    "fine-tuning with the forget set relabelled",
+                )
+    counts = torch.bincount(new_labels, minlength=data.num_classes).tolist()
+    return UnlearnResult(net.eval().cpu(), {"relabelled_counts": counts})

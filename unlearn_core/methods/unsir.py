@@ -1,0 +1,278 @@
+"""UNSIR: zero-glance class unlearning by error-maximising noise, then impair and repair.
+
+A. K. Tarun, V. S. Chundawat, M. Mandal and M. Kankanhalli, "Fast Yet Effective Machine
+Unlearning", IEEE TNNLS 2023 (arXiv:2111.08947), Sec. 4 and 5.4.
+
+1. Noise (Sec. 4.1, Eq. 1): for each forget class c a batch N_c (B, C, H, W), drawn from N(0, 1)
+   in the model's normalised input space, minimises -CE(f(N_c), c) + lambda * mean_b ||N_c,b||^2
+   with the model frozen and in eval mode.
+2. Impair (Sec. 4.2): one epoch at a high learning rate on a small retain subset D_r_sub plus
+   every N_c repeated `noise_copies` times, each noise sample labelled with its own class c.
+3. Repair: `repair_epochs` epochs on D_r_sub alone.
+
+Zero-glance: only the forget *classes* are used; no forget image is ever read (the retain subset
+is drawn with the labels of the retain set). Several classes are one impair-repair pass.
+
+Departures from the authors' notebook, on purpose: it labels every noise sample as class 0 and
+optimises the noise in train mode (which overwrites BatchNorm statistics with noise statistics).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearn_core.data import ImageDataset
+from unlearn_core.device import default_device
+from unlearn_core.errors import UserError
+from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.request import ForgetRequest
+from unlearn_core.training import TrainedModel
+
+
+@dataclass(frozen=True)
+class UnsirConfig:
+    """The paper's settings (Sec. 4, 5.4, CIFAR-10 column) where they carry over to the demo.
+
+    Where the demo (600 images a class, a BatchNorm-free smallcnn trained by plain SGD) needs
+    another value, the comment gives the paper's value and the reason.
+    """
+
+    # noise samples per forget class. Paper: one batch of 256 (x 20 copies = 5120 against 9000
+    # retain samples). 32 keeps that noise-to-retain proportion on the demo's 1080-sample subset
+    # (640 : 1080) and keeps the noise search at 1/8 of the paper's cost per class.
+    noise_batch: int = 32
+    noise_steps: int = 40  # Adam steps maximising the error (reference: 40)
+    noise_lr: float = 0.1  # Adam learning rate of the noise (reference: 0.1)
+    noise_lambda: float = 0.1  # weight of mean_b ||N_b||^2 in Eq. 1 (paper: 0.1 throughout)
+    noise_copies: int = 20  # times each noise batch is repeated in the impair set (paper: 20)
+    # retain samples per retained class in D_r_sub. Paper: 1000 of CIFAR-10's 5000 (20%; Suppl. C
+    # asks for 10-20%); 120 is 20% of a demo class, where 1000 would take every retain image.
+    retain_per_class: int = 120
+    # "sgd" (with `momentum`) or "adam". The paper does not name its optimiser; the authors'
+    # notebook uses Adam, which at lr 0.02 wipes out the demo model (retain accuracy 0.88 -> 0.0
+    # on the 20% subset), while SGD at the paper's learning rates forgets and keeps it.
+    optimizer: str = "sgd"
+    momentum: float = 0.9  # SGD momentum (ignored by Adam)
+    impair_lr: float = 0.02  # impair learning rate (paper, CIFAR-10: 0.02)
+    repair_lr: float = 0.01  # repair learning rate (paper, CIFAR-10: 0.01)
+    # passes over D_r_sub after the impair epoch. Paper: 1, "on rare occasions more" (Suppl. E);
+    # on the demo a second pass cuts the retain accuracy lost forgetting classes 1,2 from 0.074
+    # to 0.028
+    repair_epochs: int = 2
+    # impair and repair batch size. Paper: 256; on the demo's 1720-sample impair set that is only
+    # 7 steps (the paper's CIFAR-10 impair epoch has 56), too few to forget; 64 gives 27.
+    batch_size: int = 64
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        counts = (self.noise_batch, self.noise_copies, self.retain_per_class, self.batch_size)
+        if min(counts) < 1 or self.noise_steps < 0 or self.repair_epochs < 0:
+            raise ValueError(
+                "noise_batch, noise_copies, retain_per_class, batch_size must be >= 1, "
+                "noise_steps and repair_epochs >= 0"
+            )
+
+
+def error_maximizing_noise(
+    model: nn.Module,
+    forget_class: int,
+    shape: tuple[int, ...],
+    *,
+    steps: int,
+    lr: float,
+    weight: float,
+) -> tuple[torch.Tensor, float]:
+    """Eq. 1 for one class: noise (B, C, H, W) minimising -CE(f(N), c) + weight * mean_b ||N_b||^2.
+
+    `model` is used frozen and in eval mode (its mode is restored); only the noise receives
+    gradients. The start is N(0, 1) drawn from the global CPU generator (device-independent).
+    Returns the noise (on the model's device, detached) and its final cross-entropy for class c.
+    """
+    device = next(model.parameters()).device
+    noise = torch.randn(shape).to(device).requires_grad_(True)  # (B, C, H, W)
+    labels = torch.full((shape[0],), forget_class, dtype=torch.long, device=device)  # (B,)
+    optimizer = torch.optim.Adam([noise], lr=lr)
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(steps):
+            ce = F.cross_entropy(model(noise), labels)
+            penalty = noise.square().flatten(1).sum(1).mean()  # mean_b ||N_b||^2
+            loss = -ce + weight * penalty
+            # gradients for the noise only: the model's weights stay untouched
+            (noise.grad,) = torch.autograd.grad(loss, [noise])
+            optimizer.step()
+        with torch.no_grad():
+            final_ce = float(F.cross_entropy(model(noise), labels))
+    finally:
+        model.train(was_training)
+    return noise.detach(), final_ce
+
+
+def retain_subset(data: ImageDataset, request: ForgetRequest, per_class: int) -> torch.Tensor:
+    """D_r_sub: up to `per_class` random retain indices of each retained class (sorted, (m,)).
+
+    Reads the labels of the retain set only, so no forget sample is touched; the draw uses the
+    global CPU generator.
+    """
+    labels = data.train_y[request.retain_indices]  # (n_r,)
+    picks = []
+    for c in labels.unique():
+        members = request.retain_indices[labels == c]
+        picks.append(members[torch.randperm(members.numel())[:per_class]])
+    return torch.sort(torch.cat(picks)).values
+
+
+def _optimizer(model: nn.Module, config: UnsirConfig, lr: float) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum)
+
+
+def _train_epoch(
+    model: nn.Module,
+    data: ImageDataset,
+    retain: torch.Tensor,
+    noise: torch.Tensor,
+    noise_labels: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    tick,
+) -> None:
+    """One epoch in a random order over retain images (m,) and noise rows (k, C, H, W).
+
+    Positions below m of the shuffled order are retain samples, the rest noise rows; a batch
+    puts its retain part first (the batch-mean loss does not depend on the order).
+    """
+    device = noise.device
+    m = retain.numel()
+    order = torch.randperm(m + noise.shape[0])  # (m + k,)
+    model.train()
+    for start in range(0, order.numel(), batch_size):
+        batch = order[start : start + batch_size]
+        picked = retain[batch[batch < m]]
+        rows = (batch[batch >= m] - m).to(device)
+        x = torch.cat([data.normalize(data.train_x[picked]).to(device), noise[rows]])
+        y = torch.cat([data.train_y[picked].to(device), noise_labels[rows]])
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        tick()
+
+
+def _sync(device: torch.device) -> float:
+    """perf_counter after the device's queued work is done (honest GPU phase timings)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+@register(
+    "unsir",
+    UnsirConfig,
+    """UNSIR (Tarun et al., "Fast Yet Effective Machine Unlearning", 2023): zero-glance class
+    forgetting. For each forget class it learns a batch of error-maximising noise on the frozen
+    model (Adam, 40 steps, lambda = 0.1), then trains one "impair" epoch at a high learning rate
+    (0.02) on a small retain subset plus 20 copies of the noise, each labelled with its own class,
+    and "repair" epochs (lr 0.01) on the retain subset alone. Needs the forget classes and a small
+    retain subset (120 images per retained class, 20% of a demo class, as the paper's 1000 are of a
+    CIFAR-10 class); never reads a forget image; changes every weight. Class requests only;
+    several classes are one impair-repair pass. Defaults are the paper's, except where the small
+    demo needs otherwise (see the config): SGD with momentum instead of the notebook's Adam,
+    noise batch 32 instead of 256, batch size 64 instead of 256, two repair epochs instead of
+    one.""",
+    requests=("classes",),
+)
+def unlearn(
+    model: TrainedModel,
+    request: ForgetRequest,
+    data: ImageDataset,
+    config: UnsirConfig,
+    *,
+    progress=None,
+) -> UnlearnResult:
+    if request.kind != "classes":
+        raise UserError(
+            "unsir forgets whole classes without seeing them; use a class request "
+            "(--forget-classes), not sample indices."
+        )
+    device = default_device()
+    net = model.copy_model().to(device)
+    subset = retain_subset(data, request, config.retain_per_class)  # (m,)
+    impair_steps = -(
+        -(subset.numel() + config.noise_copies * config.noise_batch * len(request.classes))
+        // config.batch_size
+    )
+    repair_steps = config.repair_epochs * -(-subset.numel() // config.batch_size)
+    total = len(request.classes) * config.noise_steps + impair_steps + repair_steps
+    done = 0
+
+    def tick(phase: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done / total, phase)
+
+    started = _sync(device)
+    shape = (config.noise_batch, data.channels, *data.image_size)
+    noises, noise_ce = [], {}
+    for c in request.classes:
+        noise, noise_ce[c] = error_maximizing_noise(
+            net, c, shape, steps=config.noise_steps, lr=config.noise_lr, weight=config.noise_lambda
+        )
+        noises.append(noise)
+        done += config.noise_steps
+        if progress:
+            progress(done / total, f"error-maximising noise for class {c}")
+    # the noise batches repeated noise_copies times, each sample labelled with its own class
+    noise = torch.cat(noises).repeat(config.noise_copies, 1, 1, 1)  # (copies * classes * B, ...)
+    labels = torch.tensor(request.classes, device=device).repeat_interleave(config.noise_batch)
+    noise_labels = labels.repeat(config.noise_copies)  # (copies * classes * B,)
+    noise_done = _sync(device)
+
+    impair = _optimizer(net, config, config.impair_lr)
+    _train_epoch(
+        net,
+        data,
+        subset,
+        noise,
+        noise_labels,
+        impair,
+        config.batch_size,
+        lambda: tick("impair: retain subset + noise"),
+    )
+    impair_done = _sync(device)
+
+    repair = _optimizer(net, config, config.repair_lr)
+    no_noise = noise[:0]
+    for _ in range(config.repair_epochs):
+        _train_epoch(
+            net,
+            data,
+            subset,
+            no_noise,
+            noise_labels[:0],
+            repair,
+            config.batch_size,
+            lambda: tick("repair: retain subset"),
+        )
+    repair_done = _sync(device)
+    info = {
+        "retain_subset_size": int(subset.numel()),
+        "noise_samples": int(noise.shape[0]),
+        "noise_final_ce": {str(c): v for c, v in noise_ce.items()},
+        "noise_mean_sq_norm": float(torch.cat(noises).square().flatten(1).sum(1).mean()),
+        "phase_seconds": {
+            "noise": noise_done - started,
+            "impair": impair_done - noise_done,
+            "repair": repair_done - impair_done,
+        },
+    }
+    return UnlearnResult(net.eval().cpu(), info)
