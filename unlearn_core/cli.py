@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=5e-4)
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     train.add_argument("--momentum", type=float, default=0.0)
+    _add_probe_options(train, every=200)
     train.add_argument("--out", required=True, help="checkpoint file (.safetensors)")
 
     unlearn = sub.add_parser("unlearn", help="forget classes or samples; write a run folder")
@@ -87,6 +88,31 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--forget-indices", type=_csv_ints, help="training indices, e.g. 1,7,9")
     unlearn.add_argument("--set", type=_key_value, action="append", default=[], metavar="K=V")
     unlearn.add_argument("--oracle", action="store_true", help="also retrain without the set")
+    unlearn.add_argument(
+        "--privacy-risk",
+        action="store_true",
+        help="also score the forget set's privacy risk (trains a cached shadow model)",
+    )
+    unlearn.add_argument(
+        "--then-classes",
+        type=_csv_ints,
+        action="append",
+        default=[],
+        metavar="C[,C...]",
+        help="then forget these classes from the result too; repeat for a sequence of requests "
+        "(--forget-classes 0 --then-classes 1 --then-classes 2): report.json holds the union "
+        "in 'forget' and each step's metrics in 'sequence'",
+    )
+    unlearn.add_argument(
+        "--relearn",
+        action="store_true",
+        help="also measure relearn time: epochs of training on random samples until forget "
+        "accuracy is back at the original's (trains a copy of each model)",
+    )
+    unlearn.add_argument("--relearn-samples", type=int, default=500, help="samples per epoch")
+    unlearn.add_argument(
+        "--relearn-max-epochs", type=int, default=50, help="cap, reported as more_than"
+    )
     unlearn.add_argument("--seed", type=int, default=0)
     unlearn.add_argument("--out", required=True, help="run folder to write")
     unlearn.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
@@ -94,7 +120,41 @@ def build_parser() -> argparse.ArgumentParser:
     unlearn.add_argument("--arch", help="architecture, for weights that do not record it")
     unlearn.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
     unlearn.add_argument("--no-store", action="store_true", help="write only --out")
+
+    study = sub.add_parser(
+        "study", help="unlearning vs verification error over a grid of recipes (Unrolling SGD)"
+    )
+    study.add_argument("--dataset", default="demo")
+    study.add_argument("--data-root")
+    study.add_argument("--arch", default="smallcnn")
+    study.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="sd_gamma, epochs, lr or batch_size and its values; repeat per key (all combinations)",
+    )
+    study.add_argument("--forget-indices", type=_csv_ints, required=True)
+    study.add_argument("--epochs", type=int, default=1)
+    study.add_argument("--lr", type=float, default=0.05)
+    study.add_argument("--batch-size", type=int, default=64)
+    study.add_argument("--weight-decay", type=float, default=5e-4)
+    study.add_argument("--sd-gamma", type=float, default=0.0)
+    study.add_argument("--seed", type=int, default=0)
+    _add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
+    study.add_argument("--out", required=True, help="folder for study.csv and study.json")
+
+    from unlearn_core.cli_explain import add_explain_parser  # here: it takes _csv_ints
+
+    add_explain_parser(sub, _csv_ints)
     return parser
+
+
+def _add_probe_options(parser: argparse.ArgumentParser, every: int) -> None:
+    parser.add_argument(
+        "--probe-every", type=int, default=every, help="top Hessian eigenvalue every K SGD steps"
+    )
+    parser.add_argument("--probe-size", type=int, default=64, help="probe batch size")
 
 
 def cmd_list_methods(args) -> None:
@@ -121,6 +181,8 @@ def cmd_train(args) -> None:
         momentum=args.momentum,
         seed=args.seed,
         sd_gamma=args.sd_gamma,
+        probe_every=args.probe_every,
+        probe_size=args.probe_size,
     )
     data = load_dataset(args.dataset, args.data_root)
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
@@ -136,11 +198,24 @@ def cmd_unlearn(args) -> None:
     from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
     from unlearn_core.data import load_dataset
     from unlearn_core.methods import get_method
+    from unlearn_core.metrics.relearn import RelearnConfig
     from unlearn_core.pipeline import run_unlearning
     from unlearn_core.request import ForgetRequest
     from unlearn_core.runs import RunStore, write_run_folder
+    from unlearn_core.sequential import run_sequence
 
     get_method(args.method)  # fail on a wrong name before any loading
+    if args.then_classes and args.forget_classes is None:
+        raise UserError("--then-classes continues a class request: start with --forget-classes.")
+    if args.then_classes and args.privacy_risk:
+        raise UserError("--privacy-risk is not available for a sequence; run the steps apart.")
+    relearn = None
+    if args.relearn:
+        relearn = RelearnConfig(
+            samples_per_epoch=args.relearn_samples,
+            max_epochs=args.relearn_max_epochs,
+            seed=args.seed,
+        )
     data = load_dataset(
         args.dataset or checkpoint_dataset(args.checkpoint) or "demo", args.data_root
     )
@@ -149,17 +224,33 @@ def cmd_unlearn(args) -> None:
         request = ForgetRequest.for_classes(data, args.forget_classes)
     else:
         request = ForgetRequest.for_indices(data, args.forget_indices)
-    record = run_unlearning(
-        trained,
-        meta,
-        data,
-        request,
-        args.method,
-        dict(args.set),
-        oracle=args.oracle,
-        seed=args.seed,
-        progress=TerminalProgress(),
-    )
+    if args.then_classes:
+        record = run_sequence(
+            trained,
+            meta,
+            data,
+            [args.forget_classes, *args.then_classes],
+            args.method,
+            dict(args.set),
+            oracle=args.oracle,
+            seed=args.seed,
+            relearn=relearn,
+            progress=TerminalProgress(),
+        )
+    else:
+        record = run_unlearning(
+            trained,
+            meta,
+            data,
+            request,
+            args.method,
+            dict(args.set),
+            oracle=args.oracle,
+            seed=args.seed,
+            progress=TerminalProgress(),
+            privacy_risk=args.privacy_risk,
+            relearn=relearn,
+        )
     record.report["command"] = "python -m unlearn_core " + shlex.join(sys.argv[1:])
     if not args.no_store:
         run_id = RunStore(args.store).save(record)
@@ -171,6 +262,44 @@ def cmd_unlearn(args) -> None:
     }
     print(json.dumps(summary))
     print(f"wrote {Path(args.out) / 'report.json'}")
+
+
+def cmd_study(args) -> None:
+    from unlearn_core.data import load_dataset
+    from unlearn_core.study import COLUMNS, parse_grid, run_study
+    from unlearn_core.training import Recipe
+
+    grid = parse_grid(args.grid)
+    if not grid:
+        raise UserError("give at least one --grid KEY=V1,V2 to vary.")
+    base = Recipe(
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        sd_gamma=args.sd_gamma,
+        probe_every=args.probe_every,
+        probe_size=args.probe_size,
+    )
+    data = load_dataset(args.dataset, args.data_root)
+    summary = run_study(
+        args.arch, data, base, grid, args.forget_indices, args.out, progress=TerminalProgress()
+    )
+    shown = [*grid, *COLUMNS[:4]]
+    print(" ".join(shown))
+    for row in summary["rows"]:
+        cells = (f"{row[c]:.6g}" if row[c] is not None else "-" for c in shown)
+        print(" ".join(cell.rjust(len(c)) for cell, c in zip(cells, shown, strict=True)))
+    r, p = summary["pearson_r"], summary["p_value"]
+    print(f"pearson r {r:.4f} (p {p:.3g})" if r is not None else "pearson r undefined")
+    print(f"wrote {Path(args.out) / 'study.csv'} and study.json in {summary['seconds']:.1f} s")
+
+
+def cmd_explain(args) -> None:
+    from unlearn_core.cli_explain import run_explain
+
+    run_explain(args)
 
 
 def cmd_list_runs(args) -> None:
@@ -199,6 +328,8 @@ COMMANDS = {
     "list-runs": cmd_list_runs,
     "train": cmd_train,
     "unlearn": cmd_unlearn,
+    "study": cmd_study,
+    "explain": cmd_explain,
 }
 
 

@@ -20,6 +20,10 @@ from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
+from unlearn_core.metrics.mia import membership_report, mia_flags
+from unlearn_core.metrics.privacy_risk import privacy_risk as privacy_risk_scores
+from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
+from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Progress, TrainedModel, retrain_without
 
@@ -53,8 +57,15 @@ def run_unlearning(
     oracle: bool = False,
     seed: int = 0,
     progress: Progress | None = None,
+    privacy_risk: bool = False,
+    relearn: RelearnConfig | None = None,
 ) -> RunRecord:
-    """Unlearn `request` from `trained` with `method`; never changes `trained`."""
+    """Unlearn `request` from `trained` with `method`; never changes `trained`.
+
+    privacy_risk: also score the forget set's privacy risk (Song and Mittal) under each model,
+    which trains (or reuses from the cache) a shadow model by the same recipe on half the data.
+    relearn: also measure each model's relearn time (metrics/relearn.py), which trains copies.
+    """
     spec = get_method(method)
     config = parse_config(spec.config_cls, overrides)
     unlearn_share = 0.45 if oracle else 0.9
@@ -85,10 +96,24 @@ def run_unlearning(
             retrained = retrain_without(
                 trained,
                 data,
-                request.forget_indices,
+                request.outside_retain(data.train_y.numel()),
                 progress=_stage(progress, unlearn_share, 0.9, "oracle retrain"),
             )
             retrain_seconds = time.perf_counter() - start
+
+    verification = {}
+    if retrained is not None:  # Unrolling SGD's verification error, with and without the update
+        verification = verification_errors(result.model, trained.model, retrained)
+    risk = None
+    if privacy_risk:
+        risk = privacy_risk_scores(
+            trained,
+            data,
+            request,
+            {"original": trained.model, "unlearned": result.model, "retrained": retrained},
+            checkpoint_meta.get("sha256"),
+            progress=_stage(progress, 0.9, 0.92, "shadow model"),
+        )
 
     if progress:
         progress(0.92, "evaluating")
@@ -98,6 +123,23 @@ def run_unlearning(
         "retrained": evaluate(retrained, data, request) if retrained is not None else None,
     }
     distribution = {k: (m.pop("forget_predictions") if m else None) for k, m in metrics.items()}
+    mia = membership_report(  # the attacks of METHODS.md section 4, on shared samples
+        {"original": trained.model, "unlearned": result.model, "retrained": retrained},
+        data,
+        request,
+        seed=seed,
+    )
+    relearn_time = dict.fromkeys(metrics)  # null unless asked for: it costs training time
+    if relearn is not None:
+        relearn_time = relearn_times(
+            {"original": trained.model, "unlearned": result.model, "retrained": retrained},
+            data,
+            request.forget_indices,
+            metrics["original"]["forget_acc"],
+            trained.recipe,
+            relearn,
+            progress=_stage(progress, 0.93, 0.99, "relearn time"),
+        )
     report = {
         "method": spec.name,
         "config": asdict(config),
@@ -109,6 +151,8 @@ def run_unlearning(
         "timing": {"unlearn_seconds": unlearn_seconds, "retrain_seconds": retrain_seconds},
         "metrics": metrics,
         "gaps_to_retrained": _gaps(metrics),
+        "mia": mia,
+        "mia_flags": mia_flags(mia),
         "speedup_over_retrain": (
             retrain_seconds / unlearn_seconds if retrain_seconds and unlearn_seconds else None
         ),
@@ -116,7 +160,14 @@ def run_unlearning(
         "prediction_distribution": distribution,
         "selected_slices": result.info.get("selected_slices"),
         "unlearning_error": result.info.get("unlearning_error"),
-        "verification_error": result.info.get("verification_error"),
+        "verification_error": verification.get(
+            "verification_error", result.info.get("verification_error")
+        ),
+        "verification_error_without_update": verification.get("verification_error_without_update"),
+        "verification_error_per_layer": verification.get("verification_error_per_layer"),
+        "privacy_risk": risk,
+        "relearn_time": relearn_time,
+        "sequence": None,  # a list of steps for a sequence of requests (unlearn_core.sequential)
         "method_info": {k: v for k, v in result.info.items() if k not in _TOP_LEVEL_INFO},
         "checkpoints": {
             "original_sha256": checkpoint_meta.get("sha256"),

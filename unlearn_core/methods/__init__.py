@@ -5,7 +5,16 @@ Every method is `unlearn(model, request, data, config, *, progress=None) -> Unle
 `model.copy_model()`. Importing this package registers every method module listed below.
 """
 
-from unlearn_core.methods import finetune, neggrad, retrain  # noqa: E402,F401  (registers them)
+from unlearn_core.methods import (  # noqa: F401  (importing registers them)
+    finetune,
+    lfoci,
+    neggrad,
+    neggrad_plus,
+    random_label,
+    retrain,
+    single_gradient,
+    unsir,
+)
 from unlearn_core.methods.registry import (
     METHODS,
     MethodSpec,
