@@ -64,10 +64,28 @@ def test_save_list_reopen(tmp_path, record, tiny):
     model = load_run_model(store.path(run_id), tiny)
     for k, v in record.model.state_dict().items():
         assert torch.equal(model.state_dict()[k], v)
-    assert all(verify_run_folder(store.path(run_id)).values())
+    retrained = load_run_model(store.path(run_id), tiny, which="retrained")
+    for k, v in record.retrained.state_dict().items():
+        assert torch.equal(retrained.state_dict()[k], v)
+    checks = verify_run_folder(store.path(run_id))
+    assert set(checks) == {
+        "report.json",
+        "model.safetensors",
+        "retrained.safetensors",
+        "request.json",
+    } and all(checks.values())
     assert RunStore(tmp_path / "store").list()[0]["run_id"] == run_id  # a "restart"
     store.delete(run_id)
     assert store.list() == []
+
+
+def test_a_run_without_the_oracle_has_no_retrained_model(tmp_path, tiny, tiny_trained):
+    request = ForgetRequest.for_indices(tiny, [3])
+    record = run_unlearning(tiny_trained, {}, tiny, request, "neggrad", {"epochs": "1"})
+    folder = RunStore(tmp_path / "store").path(RunStore(tmp_path / "store").save(record))
+    assert not (folder / "retrained.safetensors").exists()
+    with pytest.raises(UserError, match="no retrained model"):
+        load_run_model(folder, tiny, which="retrained")
 
 
 def test_crash_mid_write_leaves_no_run(tmp_path, record, monkeypatch):
@@ -105,6 +123,7 @@ def test_tampering_is_detected(tmp_path, record):
     assert verify_run_folder(target) == {
         "report.json": False,
         "model.safetensors": True,
+        "retrained.safetensors": True,
         "request.json": True,
     }
 

@@ -1,6 +1,7 @@
 """The run store: every run is a folder written atomically, listed and reopened after restarts.
 
-A run folder holds report.json, model.safetensors (the unlearned weights), request.json and
+A run folder holds report.json, model.safetensors (the unlearned weights),
+retrained.safetensors (the oracle's weights, when the run retrained), request.json and
 SHA256SUMS. It is assembled in a hidden temporary folder beside its destination and renamed
 into place in one step, so a crash mid-write leaves no half run (only a hidden leftover that
 listing ignores).
@@ -26,6 +27,8 @@ from unlearn_core.pipeline import RunRecord
 from unlearn_core.training import initial_model
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
+RETRAINED = "retrained.safetensors"
+MODEL_FILES = {"unlearned": MODEL, "retrained": RETRAINED}
 
 
 def default_store_root() -> Path:
@@ -47,9 +50,14 @@ def write_run_folder(record: RunRecord, target: str | Path) -> Path:
         report = record.report
         meta = {k: report[k] for k in ("method", "dataset", "arch")}
         report["checkpoints"]["unlearned_sha256"] = save_model(record.model, tmp / MODEL, meta)
+        files = [REPORT, MODEL, REQUEST]
+        if record.retrained is not None:
+            digest = save_model(record.retrained, tmp / RETRAINED, {**meta, "method": "retrain"})
+            report["checkpoints"]["retrained_sha256"] = digest
+            files.append(RETRAINED)
         _write_json(tmp / REPORT, report)
         _write_json(tmp / REQUEST, report["forget"])
-        sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in (REPORT, MODEL, REQUEST))
+        sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in files)
         (tmp / SUMS).write_text(sums)
         _swap_into_place(tmp, target)
     finally:
@@ -82,10 +90,14 @@ def read_report(folder: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def load_run_model(folder: str | Path, data: ImageDataset) -> nn.Module:
-    """The unlearned model of a run folder, rebuilt on its recorded architecture (CPU, eval)."""
+def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearned") -> nn.Module:
+    """The unlearned (or, with which="retrained", the oracle's) model of a run folder, rebuilt on
+    its recorded architecture (CPU, eval). UserError if the run has no such model."""
     report = read_report(folder)
-    tensors, _ = read_weights(Path(folder) / MODEL)
+    path = Path(folder) / MODEL_FILES[which]
+    if not path.is_file():
+        raise UserError(f"run {Path(folder).name} has no {which} model; rerun it with the oracle.")
+    tensors, _ = read_weights(path)
     state = {k.removeprefix("model."): v for k, v in tensors.items()}
     model = initial_model(report["arch"], data, 0)
     model.load_state_dict(state)
