@@ -99,3 +99,18 @@ def test_unknown_method_and_setting_are_clear_errors():
     with pytest.raises(UserError, match="epochs=two: expected a int"):
         parse_config(get_method("finetune").config_cls, {"epochs": "two"})
     assert parse_config(get_method("neggrad").config_cls, {"lr": "0.5"}).lr == 0.5
+
+
+NONSENSE = [
+    (name, key, value)
+    for name in sorted(METHODS)
+    for key, value in (("lr", "-1"), ("batch_size", "0"), ("epochs", "0"))
+    if key in {f.name for f in dataclasses.fields(METHODS[name].config_cls)}
+]
+
+
+@pytest.mark.parametrize("name, key, value", NONSENSE)
+def test_nonsense_optimiser_settings_are_refused_before_a_run(name, key, value):
+    """A method that has the setting refuses a value its loop would divide by or step with."""
+    with pytest.raises(UserError, match=f"invalid settings: {key} must be"):
+        parse_config(get_method(name).config_cls, {key: value})

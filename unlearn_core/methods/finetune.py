@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.methods.loops import gradient_epochs
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
 
@@ -17,6 +17,10 @@ class FinetuneConfig:
     epochs: int = 2  # passes over the retain set
     lr: float = 0.02  # SGD learning rate
     batch_size: int = 64
+
+    def __post_init__(self):
+        check_optimiser_settings(self)
+
     momentum: float = 0.9
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.methods.loops import gradient_epochs
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
 
@@ -17,6 +17,9 @@ class NegGradConfig:
     epochs: int = 1  # passes over the forget set
     lr: float = 0.01  # SGD learning rate of the ascent
     batch_size: int = 64
+
+    def __post_init__(self):
+        check_optimiser_settings(self)
 
 
 @register(

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
 
@@ -26,6 +26,7 @@ class NegGradPlusConfig:
     batch_size: int = 64  # retain and forget batches each hold this many samples
 
     def __post_init__(self):
+        check_optimiser_settings(self)
         if not 0 <= self.alpha <= 1 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("neggrad-plus needs 0 <= alpha <= 1, epochs >= 1, batch_size >= 1")
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
 
@@ -20,6 +20,9 @@ class RandomLabelConfig:
     lr: float = 0.01  # SGD learning rate
     momentum: float = 0.9  # SGD momentum
     batch_size: int = 64
+
+    def __post_init__(self):
+        check_optimiser_settings(self)
 
 
 def random_other_labels(

@@ -67,6 +67,20 @@ def _convert(text: str, kind, key: str):
         raise UserError(f"--set {key}={text}: expected a {kind.__name__}.") from None
 
 
+def check_optimiser_settings(config) -> None:
+    """ValueError unless every learning rate (a field named lr or ending in _lr) is > 0, every
+    epochs/batch_size field is >= 1 and momentum is in [0, 1): the settings the SGD loops divide
+    by or step with, checked before a run starts rather than failing inside torch."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if (f.name == "lr" or f.name.endswith("_lr")) and not value > 0:
+            raise ValueError(f"{f.name} must be > 0, not {value}")
+        if f.name in ("epochs", "batch_size") and value < 1:
+            raise ValueError(f"{f.name} must be >= 1, not {value}")
+        if f.name == "momentum" and not 0 <= value < 1:
+            raise ValueError(f"momentum must be in [0, 1), not {value}")
+
+
 def parse_config(config_cls: type, overrides: dict[str, str] | None = None):
     """A config dataclass from `key=value` strings (the `--set` options), typed by its fields."""
     overrides = overrides or {}

@@ -29,7 +29,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
 
@@ -69,6 +69,7 @@ class UnsirConfig:
     batch_size: int = 64
 
     def __post_init__(self):
+        check_optimiser_settings(self)
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
         counts = (self.noise_batch, self.noise_copies, self.retain_per_class, self.batch_size)
