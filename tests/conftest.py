@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,47 @@ def isolated_run_store(tmp_path, monkeypatch):
     """Every test gets its own run store and runs on the CPU."""
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("UNLEARN_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def app_store(tmp_path_factory, demo):
+    """A run store holding three demo runs for the app's result pages, built once per session:
+      "unsir"           classes 3 with the oracle (retrained model stored)
+      "lfoci"           training index 2, no oracle (m = 200, noise off: fast)
+      "single-gradient" training indices 0-3, no oracle
+    -> {"root": str, "unsir": run_id, "lfoci": run_id, "single-gradient": run_id}.
+    Tests that read it set UNLEARN_RUNS_DIR to root; none may write to it.
+    UNLEARN_TEST_APP_STORE=DIR (developers only; CI leaves it unset) keeps the store in DIR and
+    reuses it across pytest sessions while the demo checkpoint is unchanged."""
+    import json
+
+    from unlearn_core.checkpoint import load_checkpoint
+    from unlearn_core.pipeline import run_unlearning
+    from unlearn_core.request import ForgetRequest
+    from unlearn_core.runs import RunStore
+
+    keep = os.environ.get("UNLEARN_TEST_APP_STORE")
+    root = Path(keep) if keep else tmp_path_factory.mktemp("app-runs")
+    trained, meta = load_checkpoint(DEMO_CHECKPOINT, demo)
+    index = root / "fixture.json"
+    if keep and index.is_file():
+        runs = json.loads(index.read_text())
+        if runs.get("checkpoint_sha256") == meta["sha256"]:
+            return runs
+    store = RunStore(root)
+    runs = {"root": str(root), "checkpoint_sha256": meta["sha256"]}
+    for method, request, overrides, oracle in (
+        ("unsir", ForgetRequest.for_classes(demo, [3]), {}, True),
+        (
+            "lfoci",
+            ForgetRequest.for_indices(demo, [2]),
+            {"perturbations": "200", "dp_noise": "false"},
+            False,
+        ),
+        ("single-gradient", ForgetRequest.for_indices(demo, [0, 1, 2, 3]), {}, False),
+    ):
+        torch.manual_seed(0)
+        record = run_unlearning(trained, meta, demo, request, method, overrides, oracle=oracle)
+        runs[method] = store.save(record)
+    index.write_text(json.dumps(runs))
+    return runs

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from unlearn_core.errors import UserError
-from unlearn_core.request import ForgetRequest
+from unlearn_core.request import ForgetRequest, parse_indices, random_indices
 
 
 def test_classes_partition_the_training_set(demo):
@@ -55,3 +55,19 @@ def test_messages_are_one_line(demo):
     with pytest.raises(UserError) as err:
         ForgetRequest.for_classes(demo, [42])
     assert "\n" not in str(err.value)
+
+
+def test_typed_indices_are_parsed_and_words_refused():
+    assert parse_indices(" 2, 17,305,") == [2, 17, 305]
+    with pytest.raises(UserError, match="'x' is not a training index"):
+        parse_indices("4, x")
+
+
+def test_random_indices_are_seeded_distinct_and_from_the_class(demo):
+    first = random_indices(demo.train_y, 3, 25, seed=1)
+    assert first == random_indices(demo.train_y, 3, 25, seed=1) and len(set(first)) == 25
+    assert first != random_indices(demo.train_y, 3, 25, seed=2)
+    assert all(int(demo.train_y[i]) == 3 for i in first)
+    assert len(random_indices(demo.train_y, None, 6000, seed=0)) == 6000
+    with pytest.raises(UserError, match="cannot draw 601 samples from 600"):
+        random_indices(demo.train_y, 3, 601, seed=0)

@@ -94,3 +94,25 @@ class ForgetRequest:
     @classmethod
     def _from_mask(cls, classes: tuple[int, ...], mask: torch.Tensor) -> ForgetRequest:
         return cls(classes, mask.nonzero().flatten(), (~mask).nonzero().flatten())
+
+
+def parse_indices(text: str) -> list[int]:
+    """Parse "2, 17,305" into [2, 17, 305]; UserError naming the first part that is no number.
+    Range checks are ForgetRequest.for_indices' job."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    bad = next((part for part in parts if not part.lstrip("-").isdigit()), None)
+    if bad is not None:
+        raise UserError(f"{bad!r} is not a training index; type whole numbers separated by commas.")
+    return [int(part) for part in parts]
+
+
+def random_indices(labels: torch.Tensor, class_index: int | None, count: int, seed: int) -> list:
+    """`count` sorted training indices drawn without replacement by `seed` from the positions of
+    labels (n,) equal to class_index (None: all)."""
+    pool = torch.arange(labels.numel())
+    if class_index is not None:
+        pool = pool[labels == class_index]
+    if not 0 < count <= pool.numel():
+        raise UserError(f"cannot draw {count} samples from {pool.numel()}; ask for fewer.")
+    pick = torch.randperm(pool.numel(), generator=torch.Generator().manual_seed(seed))[:count]
+    return sorted(pool[pick].tolist())
