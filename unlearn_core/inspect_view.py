@@ -1,0 +1,190 @@
+"""Plain rows and messages for the app's Attribution, Privacy and Verification pages, made from
+report.json, an `attribution.Explanation` or a `sample_card` card, so that a page only draws
+them. Nothing here runs a model; every function is usable (and tested) without streamlit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unlearn_core.attribution import Explanation, faithfulness_summary
+from unlearn_core.request import ForgetRequest
+
+ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
+
+
+def default_indices(request: ForgetRequest, forgotten: int = 3) -> list[int]:
+    """The first `forgotten` indices of the forget set and the first retained one: what the
+    attribution page explains until someone types others."""
+    chosen = request.forget_indices[:forgotten].tolist()
+    return chosen + request.retain_indices[:1].tolist()
+
+
+def conv_layers(model: nn.Module) -> list[str]:
+    """Qualified names of the model's nn.Conv2d modules, in `named_modules()` order (the last is
+    attribution.find_layer's default)."""
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def attribution_titles(
+    expl: Explanation, class_names: list[str], forget: torch.Tensor
+) -> list[str]:
+    """One caption per explained sample: "#12 Dress, forgotten" (or "retained"), plus the target
+    class when it is not the sample's own. forget: (k,) the run's forget indices."""
+    gone = set(forget.tolist())
+    titles = []
+    for index, label, target in zip(
+        expl.indices, expl.labels.tolist(), expl.targets.tolist(), strict=True
+    ):
+        title = f"#{index} {class_names[label]}, {'forgotten' if index in gone else 'retained'}"
+        if target != label:
+            title += f" (target {class_names[target]})"
+        titles.append(title)
+    return titles
+
+
+def faithfulness_rows(expl: Explanation) -> list[dict]:
+    """Per model, the deletion check averaged over the samples: mean confidence in the target
+    class, mean drop when the top `fraction` of pixels is removed, the same for random pixels,
+    and whether the map beats the random pixels (a faithful map does)."""
+    rows = []
+    for model, s in faithfulness_summary(expl).items():
+        rows.append(
+            {
+                "model": model,
+                "confidence": sum(s["confidence"]) / len(s["confidence"]),
+                "drop, top pixels": s["mean_drop"],
+                "drop, random pixels": s["mean_random_drop"],
+                "map beats random": s["mean_drop"] > s["mean_random_drop"],
+            }
+        )
+    return rows
+
+
+def mia_rows(mia: dict[str, dict | None] | None) -> list[dict]:
+    """report.json's `mia` block as a row per (model, attack): AUC, TPR at 1% and 0.1% FPR and
+    the sample counts; models or attacks without a result are left out."""
+    rows = []
+    for model, attacks in (mia or {}).items():
+        for attack, s in (attacks or {}).items():
+            if s is None:
+                continue
+            rows.append(
+                {
+                    "model": model,
+                    "attack": ATTACKS.get(attack, attack),
+                    "AUC": s["auc"],
+                    "TPR at 1% FPR": s["tpr_at_1pct_fpr"],
+                    "TPR at 0.1% FPR": s["tpr_at_0_1pct_fpr"],
+                    "members": s["members"],
+                    "non-members": s["nonmembers"],
+                }
+            )
+    return rows
+
+
+def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
+    """report.json's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
+    "over-unlearning", "under-unlearning" or "matches retrained"."""
+    notes = []
+    for attack, flag in flags.items():
+        if flag is None:
+            continue
+        name = ATTACKS.get(attack, attack)
+        gap, margin = flag["gap"], flag["margin"]
+        if flag["status"] == "over-unlearning":
+            text = (
+                f"Over-unlearning ({name}): the unlearned model's AUC is {-gap:.3f} below the "
+                f"retrained model's (noise margin ±{margin:.3f}). The forget set now looks *less* "
+                "like training data than after retraining, which itself tells an attacker it "
+                "was removed."
+            )
+        elif flag["status"] == "under-unlearning":
+            text = (
+                f"Under-unlearning ({name}): the unlearned model's AUC is {gap:.3f} above the "
+                f"retrained model's (noise margin ±{margin:.3f}): the forget set still looks "
+                "like training data."
+            )
+        else:
+            text = (
+                f"Matches retrained ({name}): AUC gap {gap:+.3f} within the noise margin "
+                f"±{margin:.3f}."
+            )
+        notes.append((flag["status"], text))
+    return notes
+
+
+def relearn_rows(relearn: dict[str, dict | None] | None) -> list[dict]:
+    """report.json's `relearn_time` as a row per measured model: epochs to regain the original
+    forget accuracy ("more than N" when the cap was hit), the target and the budget."""
+    rows = []
+    for model, r in (relearn or {}).items():
+        if r is None:
+            continue
+        epochs = str(r["epochs"]) if r["epochs"] is not None else f"more than {r['more_than']}"
+        rows.append(
+            {
+                "model": model,
+                "epochs to relearn": epochs,
+                "target forget accuracy": r["target_forget_acc"],
+                "samples per epoch": r["samples_per_epoch"],
+                "max epochs": r["max_epochs"],
+            }
+        )
+    return rows
+
+
+def relearn_command(report: dict, checkpoint: str) -> str:
+    """The command that repeats a run's request from `checkpoint` with the oracle and the
+    relearn time measured (the method's settings stay at their defaults unless --set is added)."""
+    forget = report["forget"]
+    what = (
+        f"--forget-classes {','.join(map(str, forget['classes']))}"
+        if forget["classes"]
+        else f"--forget-indices {','.join(map(str, forget['indices']))}"
+    )
+    return (
+        f"python -m unlearn_core unlearn --checkpoint {checkpoint} --method {report['method']} "
+        f"{what} --seed {report['seed']} --oracle --relearn --out runs/{report['method']}-relearn"
+    )
+
+
+def card_rows(card: dict, class_names: list[str]) -> list[dict]:
+    """A sample_card as a row per model: loss, confidence in the true class, the prediction,
+    the membership score and the nearest retained neighbours ("#index class" each)."""
+    rows = []
+    for model, m in card["models"].items():
+        if m is None:
+            continue
+        rows.append(
+            {
+                "model": model,
+                "loss": m["loss"],
+                "confidence in true class": m["confidence"],
+                "predicted": f"{m['predicted_class_name']} ({m['predicted_confidence']:.0%})",
+                "membership score": m["membership_score"],
+                "nearest neighbours": ", ".join(
+                    f"#{n['index']} {class_names[n['label']]}" for n in m["neighbours"]
+                ),
+            }
+        )
+    return rows
+
+
+def verification_rows(per_layer: list[dict] | None) -> list[dict]:
+    """report.json's `verification_error_per_layer` with the share of each layer's distance to
+    the retrained weights that the update removed (negative: it moved away; None where the
+    original already equals the retrained)."""
+    rows = []
+    for r in per_layer or []:
+        before, after = r["without_update"], r["with_update"]
+        rows.append(
+            {
+                "layer": r["layer"],
+                "with update": after,
+                "without update": before,
+                "share removed": 1 - after / before if before > 0 else None,
+            }
+        )
+    return rows
