@@ -15,6 +15,15 @@ st.set_page_config(page_title="Unlearning Workbench", layout="wide")
 # (file under pages/, title, icon); the first is the landing page.
 PAGES = [
     ("pages/1_model_and_data.py", "Model and data", ":material/dataset:"),
+    ("pages/2_forget_request.py", "Forget request", ":material/playlist_remove:"),
+    ("pages/3_unlearn.py", "Unlearn", ":material/play_arrow:"),
+    ("pages/4_selected_slices.py", "Selected slices", ":material/grid_on:"),
+    ("pages/5_weight_distances.py", "Weight distances", ":material/straighten:"),
+    ("pages/6_predictions.py", "Predictions", ":material/bar_chart:"),
+    ("pages/7_attribution.py", "Attribution", ":material/visibility:"),
+    ("pages/8_privacy.py", "Privacy", ":material/shield:"),
+    ("pages/9_verification.py", "Verification", ":material/rule:"),
+    ("pages/10_runs_and_audit.py", "Runs and audit record", ":material/history:"),
 ]
 
 page = st.navigation([st.Page(path, title=title, icon=icon) for path, title, icon in PAGES])

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.common.model_sources import show_message, stored_models, train_form, upload_form
 from pages.common.state import (
     get_dataset,
     get_model,
@@ -25,18 +26,24 @@ def reset_page() -> None:
 
 st.title("Model and data")
 path, dataset_name = selection()
-choices = known_checkpoints()
+choices = known_checkpoints() + stored_models()
 if path not in choices:
     choices.append(path)
+# the picker follows the current model, also when a form below or another page chose it
+st.session_state["checkpoint_choice"] = path
 st.selectbox(
     "Checkpoint",
     choices,
-    index=choices.index(path),
     key="checkpoint_choice",
     format_func=lambda p: Path(p).name,
     on_change=lambda: select_checkpoint(st.session_state["checkpoint_choice"]),
     help="The model every page works on; its data set is the one it was trained on.",
 )
+show_message()
+with st.expander("Train a model here"):
+    train_form()
+with st.expander("Use your own checkpoint"):
+    upload_form()
 
 try:
     data = get_dataset(dataset_name)

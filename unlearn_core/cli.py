@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from unlearn_core.cli_audit import add_audit_parser, run_audit
 from unlearn_core.errors import UserError
 
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     from unlearn_core.cli_explain import add_explain_parser  # here: it takes _csv_ints
 
     add_explain_parser(sub, _csv_ints)
+    add_audit_parser(sub)
     return parser
 
 
@@ -330,6 +332,7 @@ COMMANDS = {
     "unlearn": cmd_unlearn,
     "study": cmd_study,
     "explain": cmd_explain,
+    "audit": run_audit,
 }
 
 

@@ -1,0 +1,147 @@
+"""The two model sources of "Model and data": training a model in the page (AppTest), and the
+save-and-load of uploaded weights (called directly: AppTest cannot upload files)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import ROOT
+from safetensors.torch import save_file
+from streamlit.testing.v1 import AppTest
+
+from pages.common import model_sources
+from pages.common.model_sources import import_weights
+from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
+from unlearn_core.data import load_dataset
+from unlearn_core.errors import UserError
+from unlearn_core.training import Recipe, TrainedModel, initial_model
+
+PAGE = str(ROOT / "pages" / "1_model_and_data.py")
+
+
+class OpensAFile:
+    """Unpickling this calls open(marker, "w"): code a checkpoint must never get to run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture
+def logreg_state(digits) -> dict[str, torch.Tensor]:
+    return initial_model("logreg", digits, 3).state_dict()
+
+
+def test_training_a_model_in_the_page_selects_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    before = at.session_state["checkpoint_path"]
+    at.selectbox(key="train_dataset").set_value("digits")
+    at.selectbox(key="train_arch").set_value("logreg")
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_seed").set_value(7)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception and not at.error
+    path = at.session_state["checkpoint_path"]
+    assert path != before and path.startswith(str(tmp_path / "store" / "models"))
+    assert at.session_state["dataset_name"] == "digits"
+    trained, meta = load_checkpoint(path, load_dataset("digits"))
+    assert trained.arch == "logreg" and trained.recipe.epochs == 1 and trained.recipe.seed == 7
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Architecture"] == "logreg"
+    assert metrics["Test accuracy"] == f"{meta['history'][-1]['test_acc']:.1%}"
+    assert "--arch logreg" in meta["command"] and "--epochs 1" in meta["command"]
+    assert any("selected it" in s.value for s in at.success)
+    assert at.selectbox(key="checkpoint_choice").value == path
+
+
+def test_loading_without_a_file_is_one_error_and_keeps_the_model():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    before = at.session_state["checkpoint_path"]
+    next(b for b in at.button if b.label == "Load these weights").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Choose a weights file" in at.error[0].value
+    assert at.session_state["checkpoint_path"] == before
+    assert at.metric  # the rest of the page is still there
+
+
+def test_a_pickle_with_code_is_refused_without_running_it(tmp_path, digits, logreg_state):
+    marker = tmp_path / "pwned"
+    hostile = tmp_path / "hostile.pt"
+    torch.save({**logreg_state, "extra": OpensAFile(marker)}, hostile)
+    folder = tmp_path / "models"
+    with pytest.raises(UserError, match="pickled objects"):
+        import_weights("hostile.pt", hostile.read_bytes(), digits, "logreg", folder)
+    assert not marker.exists()
+    assert list(folder.iterdir()) == []  # no checkpoint and no scratch left behind
+    torch.load(hostile, weights_only=False)  # the control: unpickled, it does run
+    assert marker.exists()
+
+
+def test_foreign_safetensors_are_stored_with_their_architecture(tmp_path, digits, logreg_state):
+    upload = tmp_path / "mine.safetensors"
+    save_file(logreg_state, upload)
+    path = import_weights("../../mine.safetensors", upload.read_bytes(), digits, "logreg", tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".safetensors"
+    assert checkpoint_dataset(path) == "digits"
+    trained, meta = load_checkpoint(path, digits)  # no arch needed any more
+    assert trained.arch == "logreg" and meta["recipe_recorded"] is False
+    for key, value in logreg_state.items():
+        assert torch.equal(trained.model.state_dict()[key], value)
+    assert meta["source"] == "mine.safetensors"
+
+
+def test_a_state_dict_pt_is_accepted(tmp_path, digits, logreg_state):
+    upload = tmp_path / "weights.pt"
+    torch.save({"state_dict": logreg_state}, upload)
+    path = import_weights("weights.pt", upload.read_bytes(), digits, "logreg", tmp_path / "m")
+    trained, _ = load_checkpoint(path, digits)
+    assert torch.equal(trained.model.state_dict()["1.weight"], logreg_state["1.weight"])
+
+
+def test_our_own_checkpoint_is_kept_byte_for_byte(tmp_path, digits):
+    model = initial_model("logreg", digits, 0)
+    own = tmp_path / "own.safetensors"
+    save_checkpoint(TrainedModel("logreg", "digits", model, Recipe(epochs=4), None), own)
+    path = import_weights("own.safetensors", own.read_bytes(), digits, "mlp", tmp_path / "m")
+    assert path.read_bytes() == own.read_bytes()
+    assert load_checkpoint(path, digits)[0].recipe.epochs == 4
+
+
+@pytest.mark.parametrize(
+    "case, arch, match",
+    [
+        ("wrong architecture", "mlp", "does not fit this architecture"),
+        ("nan weights", "logreg", "NaN or infinite"),
+        ("not weights", "logreg", "not a valid safetensors"),
+        ("other type", "logreg", "only .safetensors"),
+        ("too large", "logreg", "larger than"),
+    ],
+)
+def test_bad_uploads_are_one_error_and_leave_nothing(
+    tmp_path, digits, logreg_state, monkeypatch, case, arch, match
+):
+    upload, name = tmp_path / "w.safetensors", "w.safetensors"
+    if case == "nan weights":
+        logreg_state["1.weight"][0, 0] = math.nan
+    save_file(logreg_state, upload)
+    payload = upload.read_bytes()
+    if case == "not weights":
+        payload = b"\x00" * 64
+    elif case == "other type":
+        name = "w.pkl"
+    elif case == "too large":
+        monkeypatch.setattr(model_sources, "MAX_UPLOAD_MB", len(payload) / 2**21)
+    folder = tmp_path / "models"
+    with pytest.raises(UserError, match=match):
+        import_weights(name, payload, digits, arch, folder)
+    assert not folder.exists() or list(folder.iterdir()) == []

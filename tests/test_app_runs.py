@@ -1,0 +1,136 @@
+"""The "Runs and audit record" page through AppTest, on the fixture's run store (read-only) or on
+a copy of it for the tests that delete or tamper."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from unlearn_core.runs import read_report
+
+PAGE = str(ROOT / "pages" / "10_runs_and_audit.py")
+METHODS = ("unsir", "lfoci", "single-gradient")
+
+
+def run(**state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def table(at: AppTest, number: int = 0) -> list[dict]:
+    return at.dataframe[number].value.to_dict("records")
+
+
+def download_labels(at: AppTest) -> list[str]:
+    return [button.proto.label for button in at.get("download_button")]
+
+
+@pytest.fixture
+def store(app_store, monkeypatch) -> dict:
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", app_store["root"])
+    return app_store
+
+
+@pytest.fixture
+def own_store(app_store, tmp_path, monkeypatch) -> dict:
+    """A private copy of the fixture's runs, which a test may delete or change."""
+    root = tmp_path / "store"
+    for method in METHODS:
+        shutil.copytree(Path(app_store["root"]) / app_store[method], root / app_store[method])
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(root))
+    return {**app_store, "root": str(root)}
+
+
+def test_lists_every_stored_run(store):
+    at = run()
+    assert not at.exception and not at.error
+    rows = {row["run"]: row for row in table(at)}
+    assert set(rows) == {store[m] for m in METHODS}
+    assert rows[store["unsir"]]["method"] == "unsir"
+    assert rows[store["unsir"]]["forgets"] == "classes 3"
+    assert rows[store["single-gradient"]]["forgets"] == "4 samples"
+    assert rows[store["lfoci"]]["forgets"] == "1 sample"
+    assert not any(row["open"] for row in rows.values())
+
+
+def test_open_a_run_in_the_other_pages(store):
+    at = run()
+    at.selectbox(key="runs_choice").select(store["lfoci"]).run()
+    at.button[0].click().run()
+    assert at.session_state["open_runs"] == [store["lfoci"]]
+    assert {row["run"]: row["open"] for row in table(at)}[store["lfoci"]]
+    at.button[0].click().run()  # now "Close it in the other pages"
+    assert at.session_state["open_runs"] == []
+
+
+def test_compare_two_runs_side_by_side(store):
+    at = run()
+    at.selectbox(key="compare_a").select(store["unsir"])
+    at.selectbox(key="compare_b").select(store["lfoci"]).run()
+    rows = {row["field"]: list(row.values())[1:] for row in table(at, 1)}
+    unsir = read_report(Path(store["root"]) / store["unsir"])
+    lfoci = read_report(Path(store["root"]) / store["lfoci"])
+    assert rows["method"] == ["unsir", "lfoci"]
+    forget_acc = [r["metrics"]["unlearned"]["forget_acc"] for r in (unsir, lfoci)]
+    assert rows["unlearned: Forget accuracy"] == [f"{v:.4g}" for v in forget_acc]
+    assert rows["config: noise_steps"] == [str(unsir["config"]["noise_steps"]), ""]
+    assert rows["config: perturbations"] == ["", "200"]  # the fixture's lfoci setting
+    assert rows["retrained: Forget accuracy"][1] == "n/a"  # lfoci ran without the oracle
+
+
+def test_audit_record_is_offered_for_a_sound_run(store):
+    at = run()
+    at.selectbox(key="runs_choice").select(store["unsir"]).run()
+    assert not at.error
+    assert any("All 4 files of the run match" in s.value for s in at.success)
+    assert download_labels(at) == [
+        "Download the audit record (zip)",
+        "Download the audit page (HTML)",
+    ]
+
+
+def test_a_tampered_run_is_one_error_and_offers_no_record(own_store):
+    folder = Path(own_store["root"]) / own_store["unsir"]
+    (folder / "model.safetensors").write_bytes(b"swapped weights")
+    at = run()
+    at.selectbox(key="runs_choice").select(own_store["unsir"]).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "model.safetensors no longer match" in at.error[0].value
+    assert download_labels(at) == []
+    assert len(table(at)) == 3  # the rest of the page is still there
+
+
+def test_delete_without_confirming_is_one_error_and_deletes_nothing(own_store):
+    at = run()
+    at.selectbox(key="runs_choice").select(own_store["lfoci"]).run()
+    at.button(key="delete_run").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "nothing was deleted" in at.error[0].value
+    assert (Path(own_store["root"]) / own_store["lfoci"] / "report.json").is_file()
+    assert len(table(at)) == 3
+
+
+def test_delete_with_confirmation_removes_the_run(own_store):
+    at = run(open_runs=[own_store["lfoci"], own_store["unsir"]])
+    at.selectbox(key="runs_choice").select(own_store["lfoci"]).run()
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_run").click().run()
+    assert not at.exception and not at.error
+    assert not (Path(own_store["root"]) / own_store["lfoci"]).exists()
+    assert {row["run"] for row in table(at)} == {own_store["unsir"], own_store["single-gradient"]}
+    assert at.session_state["open_runs"] == [own_store["unsir"]]
+    assert at.checkbox(key="confirm_delete").value is False  # the next delete asks again
+
+
+def test_an_empty_store_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "empty"))
+    at = run()
+    assert not at.exception and not at.error
+    assert len(at.info) == 1 and "Unlearn" in at.info[0].value
+    assert not at.dataframe
