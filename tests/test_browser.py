@@ -1,0 +1,121 @@
+"""The app in a real browser: Playwright drives Debian's chromium (headless) through a first
+user's path: open the app on the demo, forget class 3 with UNSIR, see the prediction
+distribution, export the audit record, and save a screenshot.
+
+.ci/run installs chromium and requirements-dev.txt installs playwright (no browser download:
+the test launches /usr/bin/chromium). Where either is missing the test is skipped, never
+deleted. UNLEARN_SCREENSHOT=PATH also writes the screenshot there (the README's is made so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+]
+WAIT_MS = 240_000  # UNSIR plus the evaluation on 2 busy CPU cores
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A streamlit server on a free port with its own run store; -> (url, store folder)."""
+    port, store = _free_port(), tmp_path / "runs"
+    env = {**os.environ, "UNLEARN_RUNS_DIR": str(store), "UNLEARN_DEVICE": "cpu"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true"]
+    command += [f"--server.port={port}", "--browser.gatherUsageStats=false"]
+    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _go(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=WAIT_MS)
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the multiselect labelled `label`."""
+    page.get_by_test_id("stMultiSelect").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def test_forget_class_3_with_unsir_and_export_the_audit_record(server, tmp_path):
+    url, store = server
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
+        assert page.get_by_text("86.6%").first.is_visible()  # the demo model
+
+        _go(page, "Forget request")
+        _choose(page, "Classes to forget", "3: Dress")
+        page.get_by_role("button", name="Set the forget request").click()
+        page.get_by_text("5,400").first.wait_for(timeout=WAIT_MS)  # the retain count
+
+        _go(page, "Unlearn")
+        _choose(page, "Methods", "unsir")
+        page.get_by_role("button", name="Run").click()
+        page.get_by_text("1 of 1 run(s) finished").wait_for(timeout=WAIT_MS)
+        (run_id,) = [p.name for p in store.iterdir() if not p.name.startswith(".")]
+
+        _go(page, "Predictions")
+        chart = page.get_by_test_id("stPlotlyChart").first
+        chart.wait_for(timeout=WAIT_MS)
+        assert "Predictions on the forget set" in chart.inner_text()
+        shot = tmp_path / "screenshot.png"
+        page.screenshot(path=shot, full_page=False)
+        if os.environ.get("UNLEARN_SCREENSHOT"):
+            shutil.copy(shot, os.environ["UNLEARN_SCREENSHOT"])
+
+        _go(page, "Runs and audit record")
+        page.get_by_role("tab", name="Audit record").click()
+        with page.expect_download(timeout=WAIT_MS) as download:
+            page.get_by_role("button", name="Download the audit record (zip)").click()
+        record = tmp_path / "audit.zip"
+        download.value.save_as(record)
+        browser.close()
+
+    assert shot.stat().st_size > 10_000
+    with zipfile.ZipFile(record) as bundle:
+        names = set(bundle.namelist())
+        report = json.loads(bundle.read("report.json"))
+    assert {"report.json", "model.safetensors", "audit.html", "SHA256SUMS"} <= names
+    assert report["method"] == "unsir" and report["forget"]["classes"] == [3]
+    assert report["run_id"] == run_id
+    assert report["metrics"]["unlearned"]["forget_acc"] <= 0.05
+    assert Path(store / run_id / "report.json").is_file()  # the run outlives the browser
