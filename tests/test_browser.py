@@ -78,37 +78,13 @@ def test_forget_class_3_with_unsir_and_export_the_audit_record(server, tmp_path)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
-        assert page.get_by_text("86.6%").first.is_visible()  # the demo model
-
-        _go(page, "Forget request")
-        _choose(page, "Classes to forget", "3: Dress")
-        page.get_by_role("button", name="Set the forget request").click()
-        page.get_by_text("5,400").first.wait_for(timeout=WAIT_MS)  # the retain count
-
-        _go(page, "Unlearn")
-        _choose(page, "Methods", "unsir")
-        page.get_by_role("button", name="Run").click()
-        page.get_by_text("1 of 1 run(s) finished").wait_for(timeout=WAIT_MS)
-        (run_id,) = [p.name for p in store.iterdir() if not p.name.startswith(".")]
-
-        _go(page, "Predictions")
-        chart = page.get_by_test_id("stPlotlyChart").first
-        chart.wait_for(timeout=WAIT_MS)
-        assert "Predictions on the forget set" in chart.inner_text()
-        shot = tmp_path / "screenshot.png"
-        page.screenshot(path=shot, full_page=False)
-        if os.environ.get("UNLEARN_SCREENSHOT"):
-            shutil.copy(shot, os.environ["UNLEARN_SCREENSHOT"])
-
-        _go(page, "Runs and audit record")
-        page.get_by_role("tab", name="Audit record").click()
-        with page.expect_download(timeout=WAIT_MS) as download:
-            page.get_by_role("button", name="Download the audit record (zip)").click()
-        record = tmp_path / "audit.zip"
-        download.value.save_as(record)
-        browser.close()
+        try:
+            shot, record, run_id = _walk(page, url, store, tmp_path)
+        except Exception:
+            page.screenshot(path=tmp_path / "failure.png", full_page=True)  # what the user saw
+            raise
+        finally:
+            browser.close()
 
     assert shot.stat().st_size > 10_000
     with zipfile.ZipFile(record) as bundle:
@@ -119,3 +95,38 @@ def test_forget_class_3_with_unsir_and_export_the_audit_record(server, tmp_path)
     assert report["run_id"] == run_id
     assert report["metrics"]["unlearned"]["forget_acc"] <= 0.05
     assert Path(store / run_id / "report.json").is_file()  # the run outlives the browser
+
+
+def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """The first user's path; -> (screenshot, audit zip, run id)."""
+    page.goto(url)
+    page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_text("86.6%").first.is_visible()  # the demo model
+
+    _go(page, "Forget request")
+    _choose(page, "Classes to forget", "3: Dress")
+    page.get_by_role("button", name="Set the forget request").click()
+    page.get_by_text("5,400").first.wait_for(timeout=WAIT_MS)  # the retain count
+
+    _go(page, "Unlearn")
+    _choose(page, "Methods", "unsir")
+    page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
+    page.get_by_text("1 of 1 run(s) finished").wait_for(timeout=WAIT_MS)
+    (run_id,) = [p.name for p in store.iterdir() if not p.name.startswith(".")]
+
+    _go(page, "Predictions")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.wait_for(timeout=WAIT_MS)
+    assert "Predictions on the forget set" in chart.inner_text()
+    shot = tmp_path / "screenshot.png"
+    page.screenshot(path=shot, full_page=False)
+    if os.environ.get("UNLEARN_SCREENSHOT"):
+        shutil.copy(shot, os.environ["UNLEARN_SCREENSHOT"])
+
+    _go(page, "Runs and audit record")
+    page.get_by_role("tab", name="Audit record").click()
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.get_by_role("button", name="Download the audit record (zip)").click()
+    record = tmp_path / "audit.zip"
+    download.value.save_as(record)
+    return shot, record, run_id
