@@ -104,8 +104,8 @@ def test_attribution_shows_three_models_their_differences_and_the_deletion_check
             source = expected.maps.get(name, expected.differences.get(name))
             np.testing.assert_allclose(array(trace["z"]), source[row].numpy(), atol=1e-5)
     titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert f"#{indices[0]} Dress, forgotten" in titles
-    assert f"#{indices[3]} {demo.class_names[int(demo.train_y[indices[3]])]}, retained" in titles
+    assert f"#{indices[0]} Dress<br>forgotten" in titles
+    assert f"#{indices[3]} {demo.class_names[int(demo.train_y[indices[3]])]}<br>retained" in titles
 
     summary = faithfulness_summary(expected)
     rows = {r["model"]: r for r in table(at, 0)}

@@ -114,6 +114,7 @@ def test_attribution_panel():
     assert fig.data[3].coloraxis == "coloraxis2" and fig.layout.coloraxis2.cmid == 0
     titles = [a.text for a in fig.layout.annotations]
     assert "original<br>Δp 0.50" in titles and "#1 b" in titles
+    assert "unlearned<br>minus original" in titles
     rgb = viz.attribution_panel(
         np.zeros((1, 3, 4, 4), dtype=np.uint8), {"original": np.ones((1, 4, 4))}
     )

@@ -243,11 +243,12 @@ def attribution_panel(
     columns = ["image", *maps, *differences]
     titles = []
     for i in range(n):
-        titles.append(row_titles[i] if row_titles else f"sample {i}")
+        # short, two-line titles: seven columns must stay readable on a projector
+        titles.append((row_titles[i] if row_titles else f"sample {i}").replace(", ", "<br>"))
         for name in maps:
             drop = f"<br>Δp {drops[name][i]:.2f}" if drops and name in drops else ""
             titles.append(f"{name}{drop}")
-        titles.extend(f"{name} (difference)" for name in differences)
+        titles.extend(name.replace("-", "<br>minus ") for name in differences)
     fig = make_subplots(
         rows=n,
         cols=len(columns),
