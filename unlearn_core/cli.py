@@ -152,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recipe(args):
+    """The Recipe of a train or study command: each recipe field the command has an option for
+    (options are named after the fields), the recipe's defaults for the rest."""
+    import dataclasses
+
+    from unlearn_core.training import Recipe
+
+    names = {f.name for f in dataclasses.fields(Recipe)}
+    return Recipe(**{k: v for k, v in vars(args).items() if k in names})
+
+
 def _add_probe_options(parser: argparse.ArgumentParser, every: int) -> None:
     parser.add_argument(
         "--probe-every", type=int, default=every, help="top Hessian eigenvalue every K SGD steps"
@@ -169,23 +180,12 @@ def cmd_list_methods(args) -> None:
 def cmd_train(args) -> None:
     from unlearn_core.checkpoint import save_checkpoint
     from unlearn_core.data import load_dataset
-    from unlearn_core.training import Recipe, train
+    from unlearn_core.training import train
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out} must end in .safetensors.")
-    recipe = Recipe(
-        optimizer=args.optimizer,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        weight_decay=args.weight_decay,
-        momentum=args.momentum,
-        seed=args.seed,
-        sd_gamma=args.sd_gamma,
-        probe_every=args.probe_every,
-        probe_size=args.probe_size,
-    )
+    recipe = _recipe(args)
     data = load_dataset(args.dataset, args.data_root)
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
     command = "python -m unlearn_core " + shlex.join(sys.argv[1:])
@@ -269,21 +269,11 @@ def cmd_unlearn(args) -> None:
 def cmd_study(args) -> None:
     from unlearn_core.data import load_dataset
     from unlearn_core.study import COLUMNS, parse_grid, run_study
-    from unlearn_core.training import Recipe
 
     grid = parse_grid(args.grid)
     if not grid:
         raise UserError("give at least one --grid KEY=V1,V2 to vary.")
-    base = Recipe(
-        lr=args.lr,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        sd_gamma=args.sd_gamma,
-        probe_every=args.probe_every,
-        probe_size=args.probe_size,
-    )
+    base = _recipe(args)
     data = load_dataset(args.dataset, args.data_root)
     summary = run_study(
         args.arch, data, base, grid, args.forget_indices, args.out, progress=TerminalProgress()

@@ -25,7 +25,7 @@ from unlearn_core.metrics.privacy_risk import privacy_risk as privacy_risk_score
 from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import Progress, TrainedModel, retrain_without
+from unlearn_core.training import Progress, TrainedModel, retrain_without, sub_progress
 
 GAP_KEYS = ("forget_acc", "retain_acc", "test_acc", "mia_auc", "forget_loss")
 
@@ -37,13 +37,6 @@ class RunRecord:
     report: dict
     model: nn.Module
     retrained: nn.Module | None = None
-
-
-def _stage(progress: Progress | None, start: float, end: float, prefix: str) -> Progress | None:
-    """Maps a sub-task's progress in [0, 1] onto [start, end] of the whole run."""
-    if progress is None:
-        return None
-    return lambda fraction, phase: progress(start + (end - start) * fraction, f"{prefix}: {phase}")
 
 
 def run_unlearning(
@@ -77,7 +70,7 @@ def run_unlearning(
             request,
             data,
             config,
-            progress=_stage(progress, 0.0, unlearn_share, spec.name),
+            progress=sub_progress(progress, 0.0, unlearn_share, spec.name),
         )
         unlearn_seconds = time.perf_counter() - start
     if not all(
@@ -97,7 +90,7 @@ def run_unlearning(
                 trained,
                 data,
                 request.outside_retain(data.train_y.numel()),
-                progress=_stage(progress, unlearn_share, 0.9, "oracle retrain"),
+                progress=sub_progress(progress, unlearn_share, 0.9, "oracle retrain"),
             )
             retrain_seconds = time.perf_counter() - start
 
@@ -112,7 +105,7 @@ def run_unlearning(
             request,
             {"original": trained.model, "unlearned": result.model, "retrained": retrained},
             checkpoint_meta.get("sha256"),
-            progress=_stage(progress, 0.9, 0.92, "shadow model"),
+            progress=sub_progress(progress, 0.9, 0.92, "shadow model"),
         )
 
     if progress:
@@ -138,7 +131,7 @@ def run_unlearning(
             metrics["original"]["forget_acc"],
             trained.recipe,
             relearn,
-            progress=_stage(progress, 0.93, 0.99, "relearn time"),
+            progress=sub_progress(progress, 0.93, 0.99, "relearn time"),
         )
     report = {
         "method": spec.name,

@@ -28,9 +28,9 @@ from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
 from unlearn_core.metrics.mia import membership_report, mia_flags
 from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
-from unlearn_core.pipeline import RunRecord, _gaps, _stage, run_unlearning
+from unlearn_core.pipeline import RunRecord, _gaps, run_unlearning
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import Progress, TrainedModel
+from unlearn_core.training import Progress, TrainedModel, sub_progress
 
 # report fields that compare a step's model with the model before that step; the union's report
 # does not recompute them (each step's own values are not kept either): they are null there
@@ -93,7 +93,7 @@ def run_sequence(
             overrides,
             oracle=oracle,
             seed=seed,
-            progress=_stage(
+            progress=sub_progress(
                 progress, 0.9 * k / len(requests), 0.9 * (k + 1) / len(requests), f"step {k + 1}"
             ),
         )
@@ -138,7 +138,7 @@ def run_sequence(
             metrics["original"]["forget_acc"],
             trained.recipe,
             relearn,
-            progress=_stage(progress, 0.92, 0.99, "relearn time"),
+            progress=sub_progress(progress, 0.92, 0.99, "relearn time"),
         )
     unlearn_seconds = sum(e["timing"]["unlearn_seconds"] for e in entries)
     retrain_seconds = entries[-1]["timing"]["retrain_seconds"]

@@ -26,7 +26,7 @@ from unlearn_core.methods import get_method
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import Progress, Recipe, retrain_without, train
+from unlearn_core.training import Progress, Recipe, retrain_without, sub_progress, train
 
 GRID_KEYS = {"sd_gamma": float, "epochs": int, "lr": float, "batch_size": int}
 COLUMNS = (
@@ -69,13 +69,6 @@ def settings(grid: dict[str, list]) -> list[dict]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid.values())]
 
 
-def _slice(progress: Progress | None, start: float, end: float, prefix: str) -> Progress | None:
-    """Maps a sub-task's progress in [0, 1] onto [start, end], prefixing its phase."""
-    if progress is None:
-        return None
-    return lambda fraction, phase: progress(start + (end - start) * fraction, f"{prefix}{phase}")
-
-
 def run_setting(
     arch: str,
     data: ImageDataset,
@@ -86,7 +79,7 @@ def run_setting(
 ) -> dict:
     """Train, single-gradient unlearn, retrain; -> the row's measured columns."""
     start = time.perf_counter()
-    trained = train(arch, data, recipe, progress=_slice(progress, 0.0, 0.5, "training, "))
+    trained = train(arch, data, recipe, progress=sub_progress(progress, 0.0, 0.5, "training"))
     train_seconds = time.perf_counter() - start
     spec = get_method("single-gradient")
     tick = time.perf_counter()
@@ -94,7 +87,10 @@ def run_setting(
     unlearn_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     retrained = retrain_without(
-        trained, data, request.forget_indices, progress=_slice(progress, 0.5, 1.0, "retraining, ")
+        trained,
+        data,
+        request.forget_indices,
+        progress=sub_progress(progress, 0.5, 1.0, "retraining"),
     )
     retrain_seconds = time.perf_counter() - tick
     errors = verification_errors(result.model, trained.model, retrained)
@@ -144,8 +140,8 @@ def run_study(
     rows = []
     for i, (combo, recipe) in enumerate(zip(combos, recipes, strict=True)):
         label = " ".join(f"{k}={v}" for k, v in combo.items())
-        prefix = f"setting {i + 1}/{len(combos)} ({label}): "
-        sub = _slice(progress, i / len(combos), (i + 1) / len(combos), prefix)
+        prefix = f"setting {i + 1}/{len(combos)} ({label})"
+        sub = sub_progress(progress, i / len(combos), (i + 1) / len(combos), prefix)
         rows.append({**combo, **run_setting(arch, data, recipe, request, progress=sub)})
     with open(out / "study.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])

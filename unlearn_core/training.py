@@ -28,6 +28,16 @@ from unlearn_core.models import build_model
 Progress = Callable[[float, str], None]
 
 
+def sub_progress(
+    progress: Progress | None, start: float, end: float, prefix: str
+) -> Progress | None:
+    """Maps a sub-task's progress in [0, 1] onto [start, end] of the whole, its phase prefixed
+    ("oracle retrain: epoch 3/12"); None stays None."""
+    if progress is None:
+        return None
+    return lambda fraction, phase: progress(start + (end - start) * fraction, f"{prefix}: {phase}")
+
+
 @dataclass(frozen=True)
 class Recipe:
     optimizer: str = "sgd"  # "sgd" (plain SGD, what Unrolling SGD's analysis assumes) or "adam"
