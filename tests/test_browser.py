@@ -67,10 +67,20 @@ def _go(page, title: str) -> None:
 
 
 def _choose(page, label: str, option: str) -> None:
-    """Pick `option` in the multiselect labelled `label`."""
-    page.get_by_test_id("stMultiSelect").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
+    """Pick `option` in the multiselect labelled `label` and wait until its tag shows. A pick made
+    while the page's script is still running can be reset by that run's end, as a user sees when
+    they click too early: then pick again (at most three times)."""
+    box = page.get_by_test_id("stMultiSelect").filter(has_text=label).first
+    for _ in range(3):
+        box.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        page.keyboard.press("Tab")
+        try:
+            box.get_by_text(option, exact=True).wait_for(timeout=15_000)
+            return
+        except playwright.TimeoutError:
+            continue
+    raise AssertionError(f"{option!r} never stayed picked in {label!r}")
 
 
 def test_forget_class_3_with_unsir_and_export_the_audit_record(server, tmp_path):
