@@ -1,32 +1,44 @@
 """Unlearning Workbench: the router. Run with `streamlit run app.py`.
 
-Lists the pages (add a new one to PAGES), and shows in the sidebar which model every page works
-on and where computation runs. Everything that computes lives in unlearn_core.
+Lists the pages by section (add a new one to SECTIONS), and shows in the sidebar which model
+every page works on and where computation runs. Everything that computes lives in unlearn_core.
 """
 
 import streamlit as st
 
-from pages.common.state import get_model, selection
+from ui.state import get_model, selection
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 
 st.set_page_config(page_title="Unlearning Workbench", layout="wide")
 
-# (file under pages/, title, icon); the first is the landing page.
-PAGES = [
-    ("pages/1_model_and_data.py", "Model and data", ":material/dataset:"),
-    ("pages/2_forget_request.py", "Forget request", ":material/playlist_remove:"),
-    ("pages/3_unlearn.py", "Unlearn", ":material/play_arrow:"),
-    ("pages/4_selected_slices.py", "Selected slices", ":material/grid_on:"),
-    ("pages/5_weight_distances.py", "Weight distances", ":material/straighten:"),
-    ("pages/6_predictions.py", "Predictions", ":material/bar_chart:"),
-    ("pages/7_attribution.py", "Attribution", ":material/visibility:"),
-    ("pages/8_privacy.py", "Privacy", ":material/shield:"),
-    ("pages/9_verification.py", "Verification", ":material/rule:"),
-    ("pages/10_runs_and_audit.py", "Runs and audit record", ":material/history:"),
-]
+# Sections of the navigation: {section: [(file under pages/, title, icon)]}; the first page is
+# the landing page. A page is named after the question it answers.
+SECTIONS = {
+    "Set up": [
+        ("pages/model_and_data.py", "Model and data", ":material/dataset:"),
+        ("pages/forget_request.py", "Forget request", ":material/playlist_remove:"),
+        ("pages/unlearn.py", "Unlearn", ":material/play_arrow:"),
+    ],
+    "Inspect a run": [
+        ("pages/predictions.py", "Predictions", ":material/bar_chart:"),
+        ("pages/weight_distances.py", "Weight distances", ":material/straighten:"),
+        ("pages/selected_slices.py", "Selected slices", ":material/grid_on:"),
+        ("pages/attribution.py", "Attribution", ":material/visibility:"),
+        ("pages/verification.py", "Verification", ":material/rule:"),
+    ],
+    "Audit": [
+        ("pages/privacy.py", "Privacy", ":material/shield:"),
+        ("pages/runs_and_audit.py", "Runs and audit record", ":material/history:"),
+    ],
+}
 
-page = st.navigation([st.Page(path, title=title, icon=icon) for path, title, icon in PAGES])
+page = st.navigation(
+    {
+        section: [st.Page(path, title=title, icon=icon) for path, title, icon in pages]
+        for section, pages in SECTIONS.items()
+    }
+)
 
 with st.sidebar:
     st.subheader("Current model")

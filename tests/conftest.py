@@ -71,9 +71,9 @@ def app_store(tmp_path_factory, demo):
     import json
 
     from unlearn_core.checkpoint import load_checkpoint
-    from unlearn_core.pipeline import run_unlearning
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.runs import RunStore
+    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.store import RunStore
 
     keep = os.environ.get("UNLEARN_TEST_APP_STORE")
     root = Path(keep) if keep else tmp_path_factory.mktemp("app-runs")

@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from unlearn_core.attribution import explain, faithfulness_summary
 from unlearn_core.checkpoint import load_checkpoint
+from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
-from unlearn_core.runs import load_run_model, read_report
-from unlearn_core.sample_card import sample_card
+from unlearn_core.run.store import load_run_model, read_report
 
 ATTRIBUTION, PRIVACY, VERIFICATION = (
     str(ROOT / "pages" / name) for name in ("7_attribution.py", "8_privacy.py", "9_verification.py")

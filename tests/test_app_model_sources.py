@@ -11,8 +11,8 @@ from conftest import ROOT
 from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
 
-from pages.common import model_sources
-from pages.common.model_sources import import_weights
+from ui import model_sources
+from ui.model_sources import import_weights
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError

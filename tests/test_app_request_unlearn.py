@@ -15,7 +15,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.checkpoint import save_checkpoint
-from unlearn_core.runs import RunStore
+from unlearn_core.run.store import RunStore
 from unlearn_core.training import Recipe, train
 
 REQUEST_PAGE = str(ROOT / "pages" / "2_forget_request.py")

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.metrics.slice_movement import slice_movement
-from unlearn_core.runs import load_run_model, read_report
+from unlearn_core.run.store import load_run_model, read_report
 
 SLICES, DISTANCES, PREDICTIONS = (
     str(ROOT / "pages" / name)

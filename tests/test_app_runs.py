@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from unlearn_core.runs import read_report
+from unlearn_core.run.store import read_report
 
 PAGE = str(ROOT / "pages" / "10_runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")

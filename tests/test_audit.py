@@ -15,11 +15,11 @@ import torch
 from plotly.offline import get_plotlyjs
 from torch import nn
 
-from unlearn_core.audit import audit_html, comparison_rows, write_audit_record
-from unlearn_core.cli_audit import add_audit_parser, run_audit
+from unlearn_core.cli.audit import add_audit_parser, run_audit
 from unlearn_core.errors import UserError
-from unlearn_core.pipeline import RunRecord
-from unlearn_core.runs import write_run_folder
+from unlearn_core.run.audit import audit_html, comparison_rows, write_audit_record
+from unlearn_core.run.pipeline import RunRecord
+from unlearn_core.run.store import write_run_folder
 
 HOSTILE = "<script>alert(1)</script>"
 CLASSES = ["zero", "one", HOSTILE]

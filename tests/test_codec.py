@@ -5,8 +5,8 @@ from fractions import Fraction
 import pytest
 import torch
 
-from unlearn_core.methods import codec as codec_module
-from unlearn_core.methods.codec import codec, foci, foci_with_scores
+from unlearn_core.methods.lfoci import codec as codec_module
+from unlearn_core.methods.lfoci.codec import codec, foci, foci_with_scores
 
 F64 = torch.float64
 

@@ -11,9 +11,9 @@ from test_cli import cli
 
 from unlearn_core.attribution import activation_map
 from unlearn_core.checkpoint import load_checkpoint, sha256_file
-from unlearn_core.cli import main
-from unlearn_core.pipeline import RunRecord
-from unlearn_core.runs import write_run_folder
+from unlearn_core.cli.main import main
+from unlearn_core.run.pipeline import RunRecord
+from unlearn_core.run.store import write_run_folder
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from unlearn_core.attribution import Explanation
-from unlearn_core.inspect_view import (
+from unlearn_core.request import ForgetRequest
+from unlearn_core.views.inspect import (
     attribution_titles,
     card_rows,
     conv_layers,
@@ -18,7 +19,6 @@ from unlearn_core.inspect_view import (
     relearn_rows,
     verification_rows,
 )
-from unlearn_core.request import ForgetRequest
 
 
 def test_default_indices_are_three_forgotten_and_one_retained(tiny):

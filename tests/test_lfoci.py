@@ -17,7 +17,7 @@ from tests.conftest import DEMO_CHECKPOINT
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.data import load_dataset
 from unlearn_core.methods import get_method, parse_config
-from unlearn_core.methods.newton import (
+from unlearn_core.methods.lfoci.newton import (
     block_gradient,
     block_logits,
     conjugate_gradient,
@@ -27,7 +27,7 @@ from unlearn_core.methods.newton import (
     newton_step,
     slice_block,
 )
-from unlearn_core.methods.slices import perturb, recording, slice_layers
+from unlearn_core.methods.lfoci.slices import perturb, recording, slice_layers
 from unlearn_core.metrics.accuracy import accuracy, labels_of, per_sample_losses, predict_logits
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Recipe, TrainedModel, per_sample_loss, retrain_without, train

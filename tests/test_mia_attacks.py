@@ -21,8 +21,8 @@ from unlearn_core.metrics.mia import (
     svc_attack,
     tpr_at_fpr,
 )
-from unlearn_core.pipeline import run_unlearning
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe, train
 
 # non-members score 0..9; members 9.5, 8.5, 8.5, 3. Thresholds from the top:

@@ -7,8 +7,8 @@ from torch import nn
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.metrics.relearn import RelearnConfig, relearn_time
-from unlearn_core.pipeline import run_unlearning
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe
 
 

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from unlearn_core.run_table import ACCURACY_COLUMNS, AUC_COLUMNS, forgotten_label, results_table
+from unlearn_core.views.run_table import (
+    ACCURACY_COLUMNS,
+    AUC_COLUMNS,
+    forgotten_label,
+    results_table,
+)
 
 
 def model_metrics(forget: float, retain: float, test: float) -> dict:

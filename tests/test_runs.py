@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
-import unlearn_core.runs as runs_module
+import unlearn_core.run.store as runs_module
 from unlearn_core.errors import UserError
-from unlearn_core.pipeline import run_unlearning
 from unlearn_core.request import ForgetRequest
-from unlearn_core.runs import RunStore, load_run_model, read_report, verify_run_folder
+from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.store import RunStore, load_run_model, read_report, verify_run_folder
 
 CONTRACT_KEYS = {
     "method",

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from unlearn_core.errors import UserError
+from unlearn_core.metrics.sample_card import penultimate_layer, sample_card
 from unlearn_core.request import ForgetRequest
-from unlearn_core.sample_card import penultimate_layer, sample_card
 
 
 def small_mlp(seed: int) -> nn.Sequential:

@@ -12,7 +12,7 @@ from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.mia import membership_report
 from unlearn_core.request import ForgetRequest
-from unlearn_core.sequential import run_sequence, sequence_requests
+from unlearn_core.run.sequential import run_sequence, sequence_requests
 from unlearn_core.training import retrain_without
 
 

@@ -10,8 +10,8 @@ from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods import single_gradient as sg
 from unlearn_core.metrics.verification_error import verification_errors
-from unlearn_core.pipeline import run_unlearning
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe, retrain_without, train
 
 SPEC = get_method("single-gradient")

@@ -12,7 +12,7 @@ from unlearn_core.methods import get_method
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
-from unlearn_core.study import parse_grid, run_study
+from unlearn_core.run.study import parse_grid, run_study
 from unlearn_core.training import Recipe, retrain_without, train
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from unlearn_core.errors import UserError
-from unlearn_core.study_view import (
+from unlearn_core.views.study import (
     grid_from_fields,
     list_studies,
     new_study_folder,

@@ -10,8 +10,13 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.models import build_model
-from unlearn_core.summary import image_tiles, layer_table, model_summary, page_of_indices
 from unlearn_core.training import Recipe, TrainedModel
+from unlearn_core.views.model_summary import (
+    image_tiles,
+    layer_table,
+    model_summary,
+    page_of_indices,
+)
 
 
 def hot_images(columns: list[int], size: int = 5) -> torch.Tensor:

@@ -15,8 +15,8 @@ from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods import unsir as unsir_module
 from unlearn_core.methods.unsir import error_maximizing_noise, retain_subset
-from unlearn_core.pipeline import run_unlearning
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import run_unlearning
 
 UNSIR = get_method("unsir")
 

@@ -4,8 +4,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from unlearn_core import viz
 from unlearn_core.metrics.linear_fit import linear_fit
+from unlearn_core.views import figures as viz
 
 CLASSES = ["a", "b", "c"]
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from unlearn_core import viz_results
+from unlearn_core.views import result_figures as viz_results
 
 CLASSES = ["a", "b", "c"]
 

@@ -1,5 +1,5 @@
 """`python -m unlearn_core ...`: see cli.py."""
 
-from unlearn_core.cli import main
+from unlearn_core.cli.main import main
 
 raise SystemExit(main())

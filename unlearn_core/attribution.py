@@ -22,8 +22,6 @@ a call; every model's train/eval mode is restored.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +31,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.accuracy import split_tensors
+from unlearn_core.torch_utils import evaluating, recording
 
 KINDS = ("gradcam", "activation")
 MODEL_ORDER = ("original", "unlearned", "retrained")
@@ -57,32 +56,6 @@ def find_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Modul
         known = ", ".join(convs) or ", ".join(n for n in modules if n)
         raise UserError(f"no layer {name!r} in the model; convolutional layers: {known}.")
     return name, modules[name]
-
-
-@contextmanager
-def recording(module: nn.Module, *, inputs: bool = False) -> Iterator[list[torch.Tensor]]:
-    """Record what flows out of `module` (or, with inputs=True, its first input) on every forward
-    call, detached, into the yielded list; the hook is removed on exit, also on an exception."""
-    seen: list[torch.Tensor] = []
-    if inputs:
-        handle = module.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
-    else:
-        handle = module.register_forward_hook(lambda _m, _a, out: seen.append(out.detach()))
-    try:
-        yield seen
-    finally:
-        handle.remove()
-
-
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode (BatchNorm and dropout frozen), its previous mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -133,9 +106,9 @@ def activation_map(
     inputs: normalised images (n, C, H, W). layer: qualified name; None for the last nn.Conv2d.
     """
     name, module = find_layer(model, layer)
-    with evaluating(model), recording(module) as seen:
+    with evaluating(model), recording({name: module}) as record:
         model(inputs.to(_device(model)))
-    out = seen[0]
+    out = record[name][0]
     if out.dim() != 4:
         raise UserError(f"layer {name!r} has no spatial output; choose a convolutional layer.")
     return _to_input_size(out.float().mean(1, keepdim=True), tuple(inputs.shape[2:]), name).cpu()

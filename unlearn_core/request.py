@@ -34,7 +34,7 @@ class ForgetRequest:
     def outside_retain(self, n: int) -> torch.Tensor:
         """(n - len(retain_indices),) sorted training indices outside the retain set: what a
         retrain must leave out. The forget set, plus, in a step of a sequence of requests
-        (unlearn_core.sequential), what earlier steps forgot: there the two sets cover less."""
+        (unlearn_core.run.sequential), what earlier steps forgot: there the two sets cover less."""
         keep = torch.zeros(n, dtype=torch.bool)
         keep[self.retain_indices] = True
         return (~keep).nonzero().flatten()

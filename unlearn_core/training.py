@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -24,18 +24,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.hessian import HessianProbe
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.models import build_model
-
-Progress = Callable[[float, str], None]
-
-
-def sub_progress(
-    progress: Progress | None, start: float, end: float, prefix: str
-) -> Progress | None:
-    """Maps a sub-task's progress in [0, 1] onto [start, end] of the whole, its phase prefixed
-    ("oracle retrain: epoch 3/12"); None stays None."""
-    if progress is None:
-        return None
-    return lambda fraction, phase: progress(start + (end - start) * fraction, f"{prefix}: {phase}")
+from unlearn_core.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
 from unlearn_core.request import ForgetRequest
+from unlearn_core.torch_utils import evaluating
 from unlearn_core.training import TrainedModel
 
 
@@ -99,9 +100,7 @@ def error_maximizing_noise(
     noise = torch.randn(shape).to(device).requires_grad_(True)  # (B, C, H, W)
     labels = torch.full((shape[0],), forget_class, dtype=torch.long, device=device)  # (B,)
     optimizer = torch.optim.Adam([noise], lr=lr)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for _ in range(steps):
             ce = F.cross_entropy(model(noise), labels)
             penalty = noise.square().flatten(1).sum(1).mean()  # mean_b ||N_b||^2
@@ -111,8 +110,6 @@ def error_maximizing_noise(
             optimizer.step()
         with torch.no_grad():
             final_ce = float(F.cross_entropy(model(noise), labels))
-    finally:
-        model.train(was_training)
     return noise.detach(), final_ce
 
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_core.data import ImageDataset
+from unlearn_core.torch_utils import evaluating
 
 
 def split_tensors(data: ImageDataset, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,15 +32,11 @@ def predict_logits(
     if indices is not None:
         images = images[indices]
     device = next(model.parameters(), torch.empty(0)).device
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         chunks = [
             model(data.normalize(images[i : i + batch_size]).to(device)).float().cpu()
             for i in range(0, len(images), batch_size)
         ]
-    finally:
-        model.train(was_training)
     if not chunks:
         return torch.empty(0, data.num_classes)
     return torch.cat(chunks)  # (k, num_classes)

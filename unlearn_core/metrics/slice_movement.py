@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from unlearn_core.errors import UserError
-from unlearn_core.methods.slices import slice_layers
+from unlearn_core.methods.lfoci.slices import slice_layers
 
 # report.json metrics compared between L-FOCI's selection and the random control
 COMPARED = (

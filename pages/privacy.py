@@ -1,0 +1,109 @@
+"""Privacy: can an attacker still tell the forgotten samples were trained on?"""
+
+import streamlit as st
+
+from ui.inspect_helpers import run_card, run_context
+from ui.run_picker import chosen_report
+from ui.state import selection
+from unlearn_core.errors import UserError
+from unlearn_core.views.figures import relearn_curves, roc_curves
+from unlearn_core.views.inspect import (
+    card_rows,
+    mia_flag_notes,
+    mia_rows,
+    relearn_command,
+    relearn_rows,
+)
+from unlearn_core.views.model_summary import image_tiles
+
+RATE = st.column_config.NumberColumn(format="%.3f")
+
+st.title("Privacy")
+st.subheader("What am I looking at")
+st.markdown(
+    "**Membership inference** (Shokri et al., S&P 2017) asks whether a sample was in the "
+    "training set. Two attacks score the forget set (members) against unseen test images "
+    "(non-members): the loss threshold (Yeom et al., 2018), and an SVC on the confidence in the "
+    "true class (Song and Mittal, USENIX Security 2021; Jia et al., 2023). An AUC of 0.5 means "
+    "the attacker cannot tell; the target is the retrained model's value, not 0.5. The ROC "
+    "curves are on log axes because what matters is the true-positive rate at a very low "
+    "false-positive rate (Carlini et al., S&P 2022). **Relearn time** (Tarun et al., UNSIR, "
+    "2023) counts the epochs of training on random samples until the forget set is recognised "
+    "again: few epochs mean the information was still in the weights."
+)
+
+run_id, report = chosen_report("privacy_run")
+
+st.subheader("Membership inference")
+mia = report.get("mia")
+if not mia:
+    st.info("This run records no membership inference (an older report): run it again.")
+else:
+    st.plotly_chart(roc_curves(mia, "Membership inference on the forget set"))
+    st.dataframe(
+        mia_rows(mia),
+        hide_index=True,
+        column_config={"AUC": RATE, "TPR at 1% FPR": RATE, "TPR at 0.1% FPR": RATE},
+    )
+    flags = report.get("mia_flags")
+    if flags is None:
+        st.info(
+            "Without a retrained model there is no target to compare the unlearned model's AUC "
+            "with: rerun this run with the oracle to flag over- or under-unlearning."
+        )
+    else:
+        for status, note in mia_flag_notes(flags):
+            (st.success if status == "matches retrained" else st.warning)(note)
+
+st.subheader("Relearn time")
+relearn = relearn_rows(report.get("relearn_time"))
+if relearn:
+    st.plotly_chart(relearn_curves(report["relearn_time"]))
+    st.dataframe(relearn, hide_index=True, column_config={"target forget accuracy": RATE})
+else:
+    st.info(
+        "Relearn time was not measured for this run: it trains a copy of every model, so it is "
+        "asked for explicitly. Run the same request from the command line with `--relearn`, "
+        "then reopen the run on **Runs and audit record** (add the run's `--set` settings, "
+        "listed in its report's `config`, if they differ from the defaults):"
+    )
+    st.code(relearn_command(report, selection()[0]), language="bash", wrap_lines=True)
+
+st.subheader("One training sample")
+st.caption(
+    "Its loss, the confidence in its class, the prediction, a membership score (the share of "
+    "unseen test images of its class with a higher loss: 0.5 is typical of unseen data, near 1 "
+    "looks trained on) and its nearest retained neighbours in the penultimate layer, under each "
+    "model. A forgotten sample should look like unseen data and drift from its old neighbours."
+)
+try:
+    _, data, request, models = run_context(run_id)
+    index = st.number_input(
+        "Training index",
+        value=int(request.forget_indices[0]),
+        step=1,
+        key=f"card_index-{run_id}",
+        help="A position in the training split; by default the first forgotten sample.",
+    )
+    card = run_card(run_id, int(index), models, data, request)
+except UserError as err:
+    st.error(str(err))
+    st.stop()
+
+image_col, facts_col = st.columns([1, 4])
+tiles, captions = image_tiles(data, "train", [card["index"]], scale=4)
+image_col.image(tiles, caption=captions)
+membership = "in the forget set" if card["in_forget_set"] else "retained"
+facts_col.markdown(
+    f"**#{card['index']} {card['class_name']}**, {membership}; neighbours drawn from the "
+    f"{card['neighbour_pool']}."
+)
+facts_col.dataframe(
+    card_rows(card, list(data.class_names)),
+    hide_index=True,
+    column_config={
+        "loss": RATE,
+        "confidence in true class": RATE,
+        "membership score": RATE,
+    },
+)

@@ -1,0 +1,166 @@
+"""Runs and audit record: every stored run, reopened, compared, exported for audit or deleted."""
+
+import streamlit as st
+
+from ui.runs import add_open_run, close_run, get_report, open_runs, run_label, run_store
+from ui.state import get_dataset
+from unlearn_core.errors import UserError
+from unlearn_core.run.audit import audit_html, audit_record_bytes, check_run_folder, comparison_rows
+
+PICKERS = ("runs_choice", "compare_a", "compare_b")
+
+
+def forget_text(row: dict) -> str:
+    if row["forget_classes"]:
+        return "classes " + ", ".join(map(str, row["forget_classes"]))
+    count = row["forget_count"]
+    return f"{count} sample{'s' if count != 1 else ''}"
+
+
+def reset_confirmation() -> None:
+    st.session_state["confirm_delete"] = False
+
+
+def delete_run(run_id: str) -> None:
+    """Runs before the page is drawn, so the list below no longer shows a deleted run."""
+    if not st.session_state.get("confirm_delete"):
+        message = ("error", "Tick “I understand” first: nothing was deleted.")
+    else:
+        try:
+            run_store().delete(run_id)
+        except UserError as err:
+            message = ("error", str(err))
+        else:
+            close_run(run_id)
+            for key in PICKERS:  # their value may be the deleted run
+                st.session_state.pop(key, None)
+            message = ("success", f"Deleted run {run_id}.")
+    reset_confirmation()
+    st.session_state["runs_message"] = message
+
+
+def class_names(dataset: str) -> list[str] | None:
+    """The run's class names for the record, or None (numbers) where the data set is missing."""
+    try:
+        return list(get_dataset(dataset).class_names)
+    except UserError:
+        return None
+
+
+st.title("Runs and audit record")
+st.subheader("What am I looking at")
+store = run_store()
+st.markdown(
+    f"Every run made on the **Unlearn** page or by `python -m unlearn_core unlearn` is kept in "
+    f"the run store (`{store.root}`), so a reload or a restart loses none. Open any of them in "
+    "the other pages, put two side by side, or export its **audit record**: the evidence a "
+    "reviewer needs to check a deletion claim, in one self-contained HTML page and a zip with "
+    "the weights and their sha256. It holds the checkpoints' hashes, the forget list, seed, "
+    "configuration and recipe, the metrics of the original, unlearned and retrained models, "
+    "the membership-inference attacks (Shokri et al., S&P 2017; Song and Mittal, USENIX "
+    "Security 2021) and the verification error of Thudi et al. (“Unrolling SGD”, EuroS&P "
+    "2022), whichever method ran: L-FOCI (Mehta et al., CVPR 2022), UNSIR (Tarun et al., "
+    "2023) or single-gradient unlearning."
+)
+message = st.session_state.pop("runs_message", None)
+rows = store.list()
+if not rows:
+    if message:
+        getattr(st, message[0])(message[1])
+    st.info(
+        "No stored runs yet: choose what to forget on **Forget request**, run a method on "
+        "**Unlearn**, or run `python -m unlearn_core unlearn ... --out DIR` in a terminal."
+    )
+    st.stop()
+
+shown = open_runs()
+ids = [r["run_id"] for r in rows]
+st.subheader(f"Stored runs ({len(rows)})")
+st.dataframe(
+    [
+        {
+            "run": r["run_id"],
+            "created": (r["created"] or "")[:19].replace("T", " "),
+            "method": r["method"],
+            "dataset": r["dataset"],
+            "architecture": r["arch"],
+            "forgets": forget_text(r),
+            "open": r["run_id"] in shown,
+        }
+        for r in rows
+    ],
+    hide_index=True,
+)
+
+run_id = st.selectbox(
+    "Run", ids, key="runs_choice", format_func=run_label, on_change=reset_confirmation
+)
+opened, export, delete = st.tabs(["Open", "Audit record", "Delete"])
+with opened:
+    if run_id in shown:
+        st.caption("The other pages show this run.")
+        st.button("Close it in the other pages", on_click=close_run, args=(run_id,))
+    else:
+        st.caption("The other pages do not show this run yet.")
+        st.button("Open it in the other pages", on_click=add_open_run, args=(run_id,))
+    st.caption(
+        "Shown in the other pages: " + (", ".join(map(run_label, shown)) if shown else "none")
+    )
+
+with export:
+    try:
+        report = get_report(run_id)
+        folder = store.path(run_id)
+        files = check_run_folder(folder)
+    except UserError as err:
+        st.error(str(err))
+    else:
+        st.success(f"All {len(files)} files of the run match its SHA256SUMS: {', '.join(files)}.")
+        names = class_names(report["dataset"])
+        left, right = st.columns(2)
+        # built on click only: the page embeds plotly.js (about 5 MB) and the zip the weights
+        left.download_button(
+            "Download the audit record (zip)",
+            data=lambda: audit_record_bytes(folder, names),
+            file_name=f"{run_id}-audit.zip",
+            mime="application/zip",
+            key="download_zip",
+            on_click="ignore",
+        )
+        right.download_button(
+            "Download the audit page (HTML)",
+            data=lambda: audit_html(report, class_names=names),
+            file_name=f"{run_id}-audit.html",
+            mime="text/html",
+            key="download_html",
+            on_click="ignore",
+        )
+        st.caption(
+            "The zip holds report.json, model.safetensors, retrained.safetensors (runs with the "
+            "oracle), audit.html and SHA256SUMS: check it with `sha256sum -c SHA256SUMS`. The "
+            f"same record from a terminal: `python -m unlearn_core audit --run {folder} "
+            "--out record.zip`."
+        )
+
+with delete:
+    st.checkbox(
+        "I understand that this deletes the selected run, its report and its models for good",
+        key="confirm_delete",
+    )
+    st.button("Delete run", key="delete_run", type="primary", on_click=delete_run, args=(run_id,))
+if message:
+    getattr(st, message[0])(message[1])
+
+st.subheader("Compare two runs")
+if len(ids) < 2:
+    st.info("Only one stored run: run another method or request on **Unlearn** to compare.")
+else:
+    left, right = st.columns(2)
+    a = left.selectbox("First run", ids, index=0, key="compare_a", format_func=run_label)
+    b = right.selectbox("Second run", ids, index=1, key="compare_b", format_func=run_label)
+    try:
+        reports = {f"A: {run_label(a)}": get_report(a), f"B: {run_label(b)}": get_report(b)}
+    except UserError as err:
+        st.error(str(err))
+    else:
+        st.dataframe(comparison_rows(reports), hide_index=True)

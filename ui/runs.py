@@ -1,0 +1,115 @@
+"""Streamlit glue for forget requests and stored runs, shared by the pages after "Model and data".
+
+Session-state keys (the contract between pages; each browser tab has its own):
+  st.session_state["forget"]     {"classes": [int, ...]} or {"indices": [int, ...]}: the request
+                                 the "Forget request" page built; absent until then
+  st.session_state["open_runs"]  [run_id, ...]: the runs this session shows, newest last; the
+                                 "Unlearn" page appends what it ran, "Runs" reopens stored ones
+Finished runs live in the run store (unlearn_core.run.store, $UNLEARN_RUNS_DIR or ./runs), so a page
+reload or a server restart loses none: `open_runs` only chooses which ones the pages show.
+Reports and models read here are cached per run folder and shared read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+from torch import nn
+
+from unlearn_core.data import ImageDataset
+from unlearn_core.errors import UserError
+from unlearn_core.request import ForgetRequest
+from unlearn_core.run.store import RunStore, load_run_model, read_report
+
+
+def run_store() -> RunStore:
+    """The run store of this server (read from the environment on every call, so tests can
+    point it elsewhere)."""
+    return RunStore()
+
+
+def set_forget(classes: list[int] | None = None, indices: list[int] | None = None) -> None:
+    """Record this session's forget request (exactly one of classes, indices)."""
+    if classes:
+        st.session_state["forget"] = {"classes": sorted(int(c) for c in classes)}
+    elif indices:
+        st.session_state["forget"] = {"indices": sorted(int(i) for i in indices)}
+    else:
+        st.session_state.pop("forget", None)
+
+
+def current_request(data: ImageDataset) -> ForgetRequest | None:
+    """This session's request resolved against `data`; None if none was made. UserError if it
+    does not fit `data` (for example after switching to a model with fewer classes)."""
+    forget = st.session_state.get("forget")
+    if not forget:
+        return None
+    if "classes" in forget:
+        return ForgetRequest.for_classes(data, forget["classes"])
+    return ForgetRequest.for_indices(data, forget["indices"])
+
+
+def open_runs() -> list[str]:
+    """Run ids this session shows that still exist in the store, oldest first."""
+    store = run_store()
+    ids = [r for r in st.session_state.get("open_runs", []) if (store.root / r).is_dir()]
+    st.session_state["open_runs"] = ids
+    return ids
+
+
+def add_open_run(run_id: str) -> None:
+    ids = [r for r in st.session_state.get("open_runs", []) if r != run_id]
+    st.session_state["open_runs"] = [*ids, run_id]
+
+
+def close_run(run_id: str) -> None:
+    ids = st.session_state.get("open_runs", [])
+    st.session_state["open_runs"] = [r for r in ids if r != run_id]
+
+
+def _stamp(folder: Path) -> int:
+    """The report's mtime: a run folder replaced under the same id is read afresh."""
+    try:
+        return os.stat(folder / "report.json").st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _report(folder: str, stamp: int) -> dict:
+    return read_report(folder)
+
+
+def get_report(run_id: str) -> dict:
+    """report.json of a stored run (cached; do not change it). UserError if it is gone."""
+    folder = run_store().path(run_id)
+    return _report(str(folder), _stamp(folder))
+
+
+@st.cache_resource(show_spinner="Loading the run's model…", max_entries=16)
+def _model(folder: str, stamp: int, which: str, _data: ImageDataset) -> nn.Module:
+    return load_run_model(folder, _data, which)
+
+
+def get_run_model(run_id: str, data: ImageDataset, which: str = "unlearned") -> nn.Module:
+    """The run's unlearned or retrained model (cached, shared, read-only: copy before changing).
+    UserError if the run has no such model (a run without the oracle has no retrained one)."""
+    folder = run_store().path(run_id)
+    return _model(str(folder), _stamp(folder), which, data)
+
+
+def run_label(run_id: str) -> str:
+    """A short human label: "unsir · classes 3 · 20261123-0130" (falls back to the id)."""
+    try:
+        report = get_report(run_id)
+    except UserError:
+        return run_id
+    forget = report["forget"]
+    what = (
+        f"classes {','.join(map(str, forget['classes']))}"
+        if forget["classes"]
+        else f"{forget['count']} sample{'s' if forget['count'] != 1 else ''}"
+    )
+    return f"{report['method']} · {what} · {run_id[:15]}"

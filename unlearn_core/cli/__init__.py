@@ -1,0 +1,1 @@
+"""The command line, one module per command family (`python -m unlearn_core --help`)."""

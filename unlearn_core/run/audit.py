@@ -1,0 +1,369 @@
+"""The audit record of a run: one self-contained HTML page and a zip an auditor can check offline.
+
+`audit_html` renders a report.json (DESIGN.md) as a single HTML file: checkpoint hashes, the
+forget request, seed, configuration, recipe, versions, timings, the three models' metrics, the
+membership-inference block, figures (plotly.js inlined once; nothing is fetched when it is
+opened) and one sentence per metric with the paper it comes from. Every string taken from the
+report is escaped, so a hostile class name or config value is shown, never run.
+
+`write_audit_record` bundles a run folder's report.json, model.safetensors, retrained.safetensors
+(when the run retrained), audit.html and a SHA256SUMS over all of them into one zip, written
+atomically. It refuses a run folder whose files no longer match the folder's own SHA256SUMS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from unlearn_core.errors import UserError
+from unlearn_core.run.store import MODEL, REPORT, RETRAINED, SUMS, read_report, verify_run_folder
+from unlearn_core.views import figures as viz
+
+MODELS = ("original", "unlearned", "retrained")
+METRIC_ROWS = (  # report.json's metrics keys, in the order an auditor reads them
+    ("forget_acc", "Forget accuracy"),
+    ("retain_acc", "Retain accuracy"),
+    ("test_acc", "Test accuracy"),
+    ("forgotten_classes_test_acc", "Test accuracy on the forgotten classes"),
+    ("mia_auc", "Loss-attack MIA AUC"),
+    ("forget_loss", "Forget-set loss (cross-entropy)"),
+)
+DEFINITIONS = (
+    (
+        "Forget accuracy",
+        "The share of the forget set (the training samples asked to be forgotten) that the model "
+        "classifies correctly; a good unlearned model matches the model retrained without them "
+        "rather than zero (Tarun et al., 'Fast Yet Effective Machine Unlearning', 2023).",
+    ),
+    (
+        "Retain accuracy",
+        "The share of the remaining training samples classified correctly: what unlearning must "
+        "not destroy (Tarun et al., 2023; Mehta et al., 'Deep Unlearning via Mode Connectivity "
+        "and L-FOCI', CVPR 2022).",
+    ),
+    (
+        "Test accuracy",
+        "The share of held-out test samples classified correctly (for class forgetting, over the "
+        "retained classes), i.e. how well the model still generalises (Mehta et al., CVPR 2022).",
+    ),
+    (
+        "MIA AUC",
+        "The area under the ROC curve of a membership-inference attack telling forget-set samples "
+        "from unseen test samples: 0.5 means they look alike (Shokri et al., S&P 2017; loss attack "
+        "of Yeom et al., CSF 2018; confidence SVC of Jia et al., NeurIPS 2023; Song and Mittal, "
+        "USENIX Security 2021).",
+    ),
+    (
+        "TPR at low FPR",
+        "The share of forget-set samples the attack flags as members while it flags at most 1% "
+        "(or 0.1%) of non-members, the regime that matters to an auditor (Carlini et al., "
+        "'Membership Inference Attacks From First Principles', S&P 2022).",
+    ),
+    (
+        "Layer distance",
+        "The L2 distance, per parameter tensor, between the unlearned weights and the original "
+        "(or retrained) weights, showing where the method changed the model (Tarun et al., 2023, "
+        "Fig. 2).",
+    ),
+    (
+        "Unlearning error",
+        "The retraining-free proxy eta^2 (||w_t - w_0|| / t) sigma_avg (t^2 - t) / 2 of the "
+        "verification error of single-gradient unlearning, from the training record alone "
+        "(Thudi et al., 'Unrolling SGD', EuroS&P 2022, Eq. 9).",
+    ),
+    (
+        "Verification error",
+        "The L2 distance between the unlearned weights and the weights retrained without the "
+        "forget set by the same recipe and data order; zero is exact unlearning (Thudi et al., "
+        "'Unrolling SGD', EuroS&P 2022, Sec. 4).",
+    ),
+)
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
+       color: #111; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #bbb; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #eef3f8; }
+code, .mono { font-family: ui-monospace, monospace; word-break: break-all; }
+dt { font-weight: 600; margin-top: 0.6rem; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value, exact: bool = False) -> str:
+    """A report value as text: floats to 4 significant digits (all of them when `exact`, for
+    settings a reader may retype), None as "n/a"."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return str(value) if exact else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v, exact) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence], mono: int | None = None) -> str:
+    """An escaped HTML table; column `mono` in a monospaced font (hashes)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = (
+            f'<td class="mono">{_e(c)}</td>' if i == mono else f"<td>{_e(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _key_values(values: dict | None, exact: bool = True) -> str:
+    if not values:
+        return "<p>None recorded.</p>"
+    return _table(("setting", "value"), [(k, _fmt(v, exact)) for k, v in values.items()])
+
+
+def class_label(index: int, class_names: Sequence[str] | None) -> str:
+    """ "3 (Dress)", or "3" without class names."""
+    if class_names and 0 <= index < len(class_names):
+        return f"{index} ({class_names[index]})"
+    return str(index)
+
+
+def default_figures(report: dict, class_names: Sequence[str] | None = None) -> dict[str, go.Figure]:
+    """The report's prediction distribution on the forget set, layer-wise weight distances and,
+    when the report has them, the membership attacks' ROC curves (unlearn_core.views.figures)."""
+    figures = {}
+    counts = report.get("prediction_distribution") or {}
+    present = [c for c in counts.values() if c is not None]
+    if present:
+        names = list(class_names) if class_names else [str(i) for i in range(len(present[0]))]
+        figures["Predictions on the forget set"] = viz.prediction_distribution(names, counts)
+    if report.get("layer_distance"):
+        figures["Layer-wise weight distance"] = viz.layer_distance_bars(report["layer_distance"])
+    if report.get("mia") and any(report["mia"].values()):
+        figures["Membership inference ROC"] = viz.roc_curves(report["mia"])
+    return figures
+
+
+def _forget_section(forget: dict, class_names: Sequence[str] | None) -> str:
+    if forget.get("classes"):
+        classes = ", ".join(class_label(c, class_names) for c in forget["classes"])
+        what = f"<p>Classes forgotten: {_e(classes)} ({_e(forget['count'])} training samples).</p>"
+    else:
+        what = f"<p>{_e(forget['count'])} training samples forgotten, by index:</p>"
+    indices = forget.get("indices") or []
+    if indices:
+        what += f'<p class="mono">{_e(", ".join(map(str, indices)))}</p>'
+    return what + "<p>Indices are positions in the data set's training split.</p>"
+
+
+def _metrics_section(report: dict) -> str:
+    metrics, gaps = report.get("metrics") or {}, report.get("gaps_to_retrained") or {}
+    rows = []
+    for key, label in METRIC_ROWS:
+        values = [(metrics.get(m) or {}).get(key) for m in MODELS]
+        if any(v is not None for v in values) or key in gaps:
+            rows.append((label, *map(_fmt, values), _fmt(gaps.get(key))))
+    header = ("metric", *MODELS, "unlearned - retrained")
+    note = "" if metrics.get("retrained") else "<p>No retrained oracle: rerun with --oracle.</p>"
+    return _table(header, rows) + note
+
+
+def _mia_section(report: dict) -> str:
+    mia, flags = report.get("mia") or {}, report.get("mia_flags") or {}
+    rows = []
+    for model in MODELS:
+        for attack, s in (mia.get(model) or {}).items():
+            if s is None:
+                continue
+            flag = (flags.get(attack) or {}).get("status") if model == "unlearned" else None
+            rows.append(
+                (
+                    model,
+                    attack,
+                    _fmt(s.get("auc")),
+                    _fmt(s.get("tpr_at_1pct_fpr")),
+                    _fmt(s.get("tpr_at_0_1pct_fpr")),
+                    f"{s.get('members')} / {s.get('nonmembers')}",
+                    flag or "",
+                )
+            )
+    if not rows:
+        return "<p>This run records no membership-inference block.</p>"
+    header = ("model", "attack", "AUC", "TPR at 1% FPR", "TPR at 0.1% FPR", "members / non")
+    return _table((*header, "compared with retrained"), rows)
+
+
+def _figure_html(figures: dict[str, go.Figure]) -> str:
+    parts = []
+    for number, (title, fig) in enumerate(figures.items(), 1):
+        # plotly writes the figure's JSON with "<" and "/" escaped, so strings cannot close the tag
+        div = fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"figure-{number}",
+            config={"displaylogo": False},
+        )
+        parts.append(f"<h3>{_e(title)}</h3>{div}")
+    return "".join(parts)
+
+
+def audit_html(
+    report: dict,
+    figures: dict[str, go.Figure] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> str:
+    """The audit record of one run as a self-contained HTML page (str).
+
+    report: a report.json dict. figures: title -> figure, added after (or replacing, by title)
+    the default ones built from the report (`default_figures`). class_names: the data set's
+    class names, for the forget list and the prediction figure (numbers when None).
+    """
+    figures = {**default_figures(report, class_names), **(figures or {})}
+    checks = report.get("checkpoints") or {}
+    hashes = [(m, checks.get(f"{m}_sha256") or "not stored") for m in MODELS]
+    timing = dict(report.get("timing") or {})
+    timing["speedup_over_retrain"] = report.get("speedup_over_retrain")
+    errors = {
+        k: report.get(k)
+        for k in ("unlearning_error", "verification_error", "verification_error_without_update")
+    }
+    recipe_note = "" if report.get("recipe_recorded", True) else " (not recorded: defaults)"
+    title = f"Audit record: {report.get('method')} run {report.get('run_id', '')}".strip()
+    overview = {
+        k: report.get(k)
+        for k in ("run_id", "created", "method", "dataset", "arch", "seed", "device", "data_source")
+    }
+    sections = [
+        ("Run", _key_values(overview)),
+        ("Checkpoints (sha256)", _table(("model", "sha256"), hashes, mono=1)),
+        ("Forget request", _forget_section(report.get("forget") or {}, class_names)),
+        ("Method configuration", _key_values(report.get("config"))),
+        (f"Training recipe{recipe_note}", _key_values(report.get("recipe"))),
+        ("Metrics of the three models", _metrics_section(report)),
+        ("Membership inference", _mia_section(report)),
+        ("Unlearning and verification error", _key_values(errors, exact=False)),
+        ("Timings (seconds)", _key_values(timing, exact=False)),
+        ("Versions", _key_values(report.get("versions"))),
+        ("Figures", _figure_html(figures) if figures else "<p>No figures.</p>"),
+        (
+            "Metric definitions",
+            "<dl>" + "".join(f"<dt>{_e(t)}</dt><dd>{_e(d)}</dd>" for t, d in DEFINITIONS) + "</dl>",
+        ),
+    ]
+    plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>' if figures else ""
+    body = "".join(f"<h2>{_e(h)}</h2>{content}" for h, content in sections)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style>{plotly_js}</head>"
+        f"<body><h1>{_e(title)}</h1>{body}</body></html>"
+    )
+
+
+def comparison_rows(reports: dict[str, dict]) -> list[dict]:
+    """Runs side by side: one row per field (method, forget request, metrics of each model,
+    timings, config and recipe values), one text column per run label in `reports`."""
+    fields: dict[str, dict[str, str]] = {}
+
+    def put(field: str, label: str, value, exact: bool = False) -> None:
+        fields.setdefault(field, {})[label] = _fmt(value, exact)
+
+    for label, r in reports.items():
+        forget = r.get("forget") or {}
+        for key in ("method", "dataset", "arch", "seed", "created"):
+            put(key, label, r.get(key))
+        put("forget classes", label, forget.get("classes") or None)
+        put("forget count", label, forget.get("count"))
+        for model in MODELS:
+            for key, name in METRIC_ROWS:
+                put(f"{model}: {name}", label, ((r.get("metrics") or {}).get(model) or {}).get(key))
+        for key, value in (r.get("timing") or {}).items():
+            put(f"timing: {key}", label, value)
+        for block in ("config", "recipe"):
+            for key, value in (r.get(block) or {}).items():
+                put(f"{block}: {key}", label, value, exact=True)
+        put("unlearned sha256", label, (r.get("checkpoints") or {}).get("unlearned_sha256"))
+    return [
+        {"field": field, **{label: values.get(label, "") for label in reports}}
+        for field, values in fields.items()
+    ]
+
+
+def check_run_folder(run_folder: str | Path) -> list[str]:
+    """The files of a run folder that its SHA256SUMS lists, after checking that each still has
+    its recorded sha256. UserError if one is missing or changed, or there is no SHA256SUMS."""
+    folder = Path(run_folder)
+    if not (folder / SUMS).is_file():
+        raise UserError(f"run {folder.name} has no {SUMS}; it cannot be audited.")
+    try:
+        checked = verify_run_folder(folder)
+    except (OSError, ValueError) as err:  # a listed file is gone, or SHA256SUMS is garbled
+        raise UserError(f"run {folder.name} is incomplete ({err}); it cannot be audited.") from None
+    changed = [name for name, ok in checked.items() if not ok]
+    if changed:
+        raise UserError(f"run {folder.name}: {', '.join(changed)} no longer match {SUMS}.")
+    return list(checked)
+
+
+def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None = None) -> bytes:
+    """The zip of `write_audit_record` in memory. UserError if the run folder is incomplete or
+    its files do not match its SHA256SUMS."""
+    folder = Path(run_folder)
+    report = read_report(folder)
+    check_run_folder(folder)
+    names = [name for name in (REPORT, MODEL, RETRAINED) if (folder / name).is_file()]
+    files = {name: (folder / name).read_bytes() for name in names}
+    files["audit.html"] = audit_html(report, class_names=class_names).encode()
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in [*files.items(), (SUMS, sums.encode())]:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # same bytes each time
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
+    """Write `payload` to `path` via a temporary file beside it and a rename: a reader sees the
+    old file or the whole new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the record from other users
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_audit_record(
+    run_folder: str | Path, out: str | Path, class_names: Sequence[str] | None = None
+) -> Path:
+    """Write the run's audit zip to `out` (a .zip path, or a folder that receives
+    <run_id>-audit.zip) atomically; returns the zip's path. UserError as audit_record_bytes."""
+    out = Path(out)
+    if out.is_dir() or out.suffix.lower() != ".zip":
+        out = out / f"{Path(run_folder).name}-audit.zip"
+    return write_bytes_atomic(out, audit_record_bytes(run_folder, class_names))
