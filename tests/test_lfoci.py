@@ -101,7 +101,9 @@ def test_perturbation_features_match_a_hand_run_forward(tiny, tiny_trained):
     torch.testing.assert_close(sample.features[:5, :32].float(), conv0.mean(dim=(2, 3)))
     torch.testing.assert_close(sample.features[:5, 96:224].float(), hidden)
     expected = F.cross_entropy(logits.double(), y[:1].expand(5), reduction="none")
-    torch.testing.assert_close(sample.losses[:5], expected)
+    # float64 losses of float32 logits: the logits' rounding (which the thread count changes)
+    # bounds the agreement, so the tolerance is float32's, not float64's
+    torch.testing.assert_close(sample.losses[:5], expected, rtol=1.3e-6, atol=1e-5)
     assert not any(m._forward_hooks for m in net.modules()), "hooks left on the model"
 
 
