@@ -22,7 +22,7 @@ from unlearn_core.request import ForgetRequest
 from unlearn_core.run.store import load_run_model, read_report
 
 ATTRIBUTION, PRIVACY, VERIFICATION = (
-    str(ROOT / "pages" / name) for name in ("7_attribution.py", "8_privacy.py", "9_verification.py")
+    str(ROOT / "pages" / name) for name in ("attribution.py", "privacy.py", "verification.py")
 )
 
 

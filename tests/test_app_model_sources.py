@@ -18,7 +18,7 @@ from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
-PAGE = str(ROOT / "pages" / "1_model_and_data.py")
+PAGE = str(ROOT / "pages" / "model_and_data.py")
 
 
 class OpensAFile:

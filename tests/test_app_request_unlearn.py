@@ -18,8 +18,8 @@ from unlearn_core.checkpoint import save_checkpoint
 from unlearn_core.run.store import RunStore
 from unlearn_core.training import Recipe, train
 
-REQUEST_PAGE = str(ROOT / "pages" / "2_forget_request.py")
-UNLEARN_PAGE = str(ROOT / "pages" / "3_unlearn.py")
+REQUEST_PAGE = str(ROOT / "pages" / "forget_request.py")
+UNLEARN_PAGE = str(ROOT / "pages" / "unlearn.py")
 DRESS = 3
 
 

@@ -22,7 +22,7 @@ from unlearn_core.run.store import load_run_model, read_report
 
 SLICES, DISTANCES, PREDICTIONS = (
     str(ROOT / "pages" / name)
-    for name in ("4_selected_slices.py", "5_weight_distances.py", "6_predictions.py")
+    for name in ("selected_slices.py", "weight_distances.py", "predictions.py")
 )
 
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from unlearn_core.run.store import read_report
 
-PAGE = str(ROOT / "pages" / "10_runs_and_audit.py")
+PAGE = str(ROOT / "pages" / "runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import shlex
 import typing
 
 import streamlit as st
 
+from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.methods import MethodSpec
 
 
@@ -102,10 +102,6 @@ def cli_command(
     checkpoint: str, method: str, forget: dict, overrides: dict[str, str], oracle: bool, seed: int
 ) -> str:
     """The `python -m unlearn_core unlearn` command that makes the same run (DESIGN.md)."""
-    what = "classes" if forget.get("classes") else "indices"
-    listed = ",".join(str(i) for i in forget[what])
-    parts = ["python -m unlearn_core unlearn", f"--checkpoint {shlex.quote(checkpoint)}"]
-    parts += [f"--method {method}", f"--forget-{what} {listed}"]
-    parts += [f"--set {shlex.quote(f'{k}={v}')}" for k, v in overrides.items()]
-    parts += ["--oracle"] * oracle + [f"--seed {seed}", f"--out runs/{method}"]
-    return " ".join(parts)
+    return unlearn_command(
+        checkpoint, method, forget, overrides=overrides, oracle=oracle, seed=seed
+    )

@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import os
 import re
-import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import streamlit as st
 from ui.runs import run_store
 from ui.state import get_dataset, select_checkpoint
 from unlearn_core.checkpoint import load_checkpoint, save_checkpoint, save_model
+from unlearn_core.cli.commands import train_command
 from unlearn_core.data import ImageDataset, dataset_names
 from unlearn_core.errors import UserError
 from unlearn_core.models import arch_names
@@ -98,8 +98,7 @@ def train_and_save(dataset_name: str, arch: str, recipe: Recipe, progress) -> Pa
         "sd-gamma": recipe.sd_gamma,
         "out": path.name,
     }
-    words = ["train"] + [w for k, v in options.items() for w in (f"--{k}", str(v))]
-    save_checkpoint(trained, path, extra={"command": "python -m unlearn_core " + shlex.join(words)})
+    save_checkpoint(trained, path, extra={"command": train_command(options)})
     return path
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from torch import nn
 import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
+from unlearn_core.files import atomic_write
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
 MODEL_PREFIX, W0_PREFIX = "model.", "w0."
@@ -40,19 +39,9 @@ def sha256_file(path: str | Path) -> str:
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict) -> str:
     """Write a safetensors file via a temporary file and rename; returns its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        save_file(contiguous, tmp, metadata={k: str(v) for k, v in metadata.items()})
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide shared checkpoints from other users
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return sha256_file(path)
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    text = {k: str(v) for k, v in metadata.items()}
+    return sha256_file(atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=text)))
 
 
 def save_model(model: nn.Module, path: str | Path, meta: dict | None = None) -> str:

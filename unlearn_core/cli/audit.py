@@ -40,7 +40,8 @@ def _class_names(dataset: str, root: str | None) -> list[str] | None:
 
 
 def run_audit(args: argparse.Namespace) -> None:
-    from unlearn_core.run.audit import audit_html, write_audit_record, write_bytes_atomic
+    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.run.audit import audit_html, write_audit_record
     from unlearn_core.run.store import read_report
 
     folder = _run_folder(args.run)

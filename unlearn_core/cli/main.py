@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 from unlearn_core.cli.audit import add_audit_parser, run_audit
+from unlearn_core.cli.commands import command_line
 from unlearn_core.errors import UserError
 
 
@@ -188,7 +188,7 @@ def cmd_train(args) -> None:
     recipe = _recipe(args)
     data = load_dataset(args.dataset, args.data_root)
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
-    command = "python -m unlearn_core " + shlex.join(sys.argv[1:])
+    command = command_line(sys.argv[1:])
     digest = save_checkpoint(trained, out, extra={"command": command})
     final = trained.history[-1]
     sidecar = {"file": out.name, "sha256": digest, "command": command, **final}
@@ -253,7 +253,7 @@ def cmd_unlearn(args) -> None:
             privacy_risk=args.privacy_risk,
             relearn=relearn,
         )
-    record.report["command"] = "python -m unlearn_core " + shlex.join(sys.argv[1:])
+    record.report["command"] = command_line(sys.argv[1:])
     if not args.no_store:
         run_id = RunStore(args.store).save(record)
         print(f"stored as run {run_id}")

@@ -17,8 +17,6 @@ import hashlib
 import html
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +25,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from unlearn_core.errors import UserError
+from unlearn_core.files import write_bytes_atomic
 from unlearn_core.run.store import MODEL, REPORT, RETRAINED, SUMS, read_report, verify_run_folder
 from unlearn_core.views import figures as viz
 
@@ -337,25 +336,6 @@ def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None
             info.external_attr = 0o644 << 16
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
-
-
-def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
-    """Write `payload` to `path` via a temporary file beside it and a rename: a reader sees the
-    old file or the whole new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the record from other users
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def write_audit_record(

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from unlearn_core.attribution import Explanation, faithfulness_summary
+from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.request import ForgetRequest
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
@@ -138,15 +139,15 @@ def relearn_rows(relearn: dict[str, dict | None] | None) -> list[dict]:
 def relearn_command(report: dict, checkpoint: str) -> str:
     """The command that repeats a run's request from `checkpoint` with the oracle and the
     relearn time measured (the method's settings stay at their defaults unless --set is added)."""
-    forget = report["forget"]
-    what = (
-        f"--forget-classes {','.join(map(str, forget['classes']))}"
-        if forget["classes"]
-        else f"--forget-indices {','.join(map(str, forget['indices']))}"
-    )
-    return (
-        f"python -m unlearn_core unlearn --checkpoint {checkpoint} --method {report['method']} "
-        f"{what} --seed {report['seed']} --oracle --relearn --out runs/{report['method']}-relearn"
+    method = report["method"]
+    return unlearn_command(
+        checkpoint,
+        method,
+        report["forget"],
+        oracle=True,
+        seed=report["seed"],
+        relearn=True,
+        out=f"runs/{method}-relearn",
     )
 
 

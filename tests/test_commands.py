@@ -1,0 +1,39 @@
+"""The one command-line builder: what it prints is what a shell splits back into the same words."""
+
+import shlex
+
+from unlearn_core.cli.commands import train_command, unlearn_command
+
+
+def test_unlearn_command_round_trips_through_a_shell():
+    command = unlearn_command(
+        "my models/it's.safetensors",
+        "unsir",
+        {"classes": [], "indices": [4, 7]},
+        overrides={"noise_lr": "0.1", "note": "a b"},
+        oracle=True,
+        seed=3,
+        relearn=True,
+        out="runs/x y",
+    )
+    words = shlex.split(command)
+    assert words[:4] == ["python", "-m", "unlearn_core", "unlearn"]
+    assert words[words.index("--checkpoint") + 1] == "my models/it's.safetensors"
+    assert words[words.index("--forget-indices") + 1] == "4,7"
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--set"] == [
+        "noise_lr=0.1",
+        "note=a b",
+    ]
+    assert "--oracle" in words and "--relearn" in words
+    assert words[words.index("--seed") + 1] == "3" and words[-1] == "runs/x y"
+
+
+def test_classes_win_over_indices_and_out_defaults_to_the_method():
+    words = shlex.split(unlearn_command("m.safetensors", "finetune", {"classes": [3, 5]}))
+    assert words[words.index("--forget-classes") + 1] == "3,5"
+    assert "--oracle" not in words and words[-1] == "runs/finetune"
+
+
+def test_train_command_names_each_option_as_its_flag():
+    words = shlex.split(train_command({"dataset": "demo", "batch-size": 64, "out": "a b.st"}))
+    assert words[3:] == ["train", "--dataset", "demo", "--batch-size", "64", "--out", "a b.st"]

@@ -1,0 +1,48 @@
+"""The one place that turns a run's settings into a command line (DESIGN.md: "the two doors").
+
+Every command the app prints or records is built here, with each word shell-quoted, so that
+pasting it into a shell repeats exactly that run, whatever the paths contain.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+
+PROGRAM = "python -m unlearn_core"
+
+
+def command_line(words: Sequence[str]) -> str:
+    """`python -m unlearn_core` followed by `words`, each quoted for a POSIX shell."""
+    return f"{PROGRAM} {shlex.join(str(w) for w in words)}"
+
+
+def forget_words(forget: Mapping) -> list[str]:
+    """A forget request's dict (request.to_dict()) as `--forget-classes 3,5` or
+    `--forget-indices 1,7,9`."""
+    what = "classes" if forget.get("classes") else "indices"
+    return [f"--forget-{what}", ",".join(str(i) for i in forget[what])]
+
+
+def unlearn_command(
+    checkpoint: str,
+    method: str,
+    forget: Mapping,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    oracle: bool = False,
+    seed: int = 0,
+    relearn: bool = False,
+    out: str | None = None,
+) -> str:
+    """The `unlearn` command that makes the same run (overrides are its `--set key=value`)."""
+    words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
+    for key, value in (overrides or {}).items():
+        words += ["--set", f"{key}={value}"]
+    words += ["--oracle"] * oracle + ["--relearn"] * relearn + ["--seed", str(seed)]
+    return command_line([*words, "--out", out or f"runs/{method}"])
+
+
+def train_command(options: Mapping[str, object]) -> str:
+    """The `train` command for options named as its flags ({"batch-size": 64, ...})."""
+    return command_line(["train", *[w for k, v in options.items() for w in (f"--{k}", str(v))]])
