@@ -13,11 +13,12 @@ from pathlib import Path
 from unlearn_core.errors import UserError
 
 
-def add_audit_parser(sub) -> None:
+def add_parsers(sub) -> None:
     audit = sub.add_parser("audit", help="a run's audit record: self-contained HTML or a zip")
     audit.add_argument("--run", required=True, help="run folder (or a run id in the run store)")
     audit.add_argument("--out", required=True, help="FILE.html, FILE.zip or a folder")
     audit.add_argument("--data-root", help="folder holding the data set (for class names)")
+    audit.set_defaults(run=run_audit)
 
 
 def _run_folder(run: str) -> Path:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from unlearn_core.cli.options import csv_ints
 from unlearn_core.errors import UserError
 
 
-def add_explain_parser(sub, csv_ints: Callable[[str], list[int]]) -> None:
+def add_parsers(sub) -> None:
     explain = sub.add_parser(
         "explain", help="GradCAM or activation maps of the original, unlearned and retrained models"
     )
@@ -36,6 +36,7 @@ def add_explain_parser(sub, csv_ints: Callable[[str], list[int]]) -> None:
     explain.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
     explain.add_argument("--data-root")
     explain.add_argument("--arch", help="architecture, for weights that do not record it")
+    explain.set_defaults(run=run_explain)
 
 
 def _run_model(folder: str, data, original_sha: str):

@@ -1,0 +1,62 @@
+"""What several commands share: argument types, the recipe options, and terminal progress."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+
+def csv_ints(text: str) -> list[int]:
+    """`3,5` -> [3, 5]; anything else is argparse's one-line usage error."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        message = f"expected comma-separated integers, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """`key=value` -> (key, value), the form of every `--set` option."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def add_probe_options(parser: argparse.ArgumentParser, every: int) -> None:
+    parser.add_argument(
+        "--probe-every", type=int, default=every, help="top Hessian eigenvalue every K SGD steps"
+    )
+    parser.add_argument("--probe-size", type=int, default=64, help="probe batch size")
+
+
+def recipe_from_args(args: argparse.Namespace):
+    """The Recipe of a train or study command: each recipe field the command has an option for
+    (options are named after the fields), the recipe's defaults for the rest."""
+    from unlearn_core.training import Recipe
+
+    names = {f.name for f in dataclasses.fields(Recipe)}
+    return Recipe(**{k: v for k, v in vars(args).items() if k in names})
+
+
+class TerminalProgress:
+    """Progress on stderr: a rewritten line on a terminal, a line per 10% otherwise (logs, CI)."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+        self.start = time.perf_counter()
+
+    def __call__(self, fraction: float, phase: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        line = f"[{fraction * 100:5.1f}% {elapsed:6.1f}s] {phase}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:100].ljust(100))
+            if fraction >= 1:
+                sys.stderr.write("\n")
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()

@@ -1,0 +1,135 @@
+"""`python -m unlearn_core unlearn ...`: forget classes or samples, write a run folder and store
+the run (run/pipeline.py; with --then-classes a sequence of requests, run/sequential.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from unlearn_core.cli.commands import command_line
+from unlearn_core.cli.options import TerminalProgress, csv_ints, key_value
+from unlearn_core.errors import UserError
+
+
+def add_parsers(sub) -> None:
+    unlearn = sub.add_parser("unlearn", help="forget classes or samples; write a run folder")
+    unlearn.add_argument("--checkpoint", required=True)
+    unlearn.add_argument("--method", required=True)
+    target = unlearn.add_mutually_exclusive_group(required=True)
+    target.add_argument("--forget-classes", type=csv_ints, help="e.g. 3,5")
+    target.add_argument("--forget-indices", type=csv_ints, help="training indices, e.g. 1,7,9")
+    unlearn.add_argument("--set", type=key_value, action="append", default=[], metavar="K=V")
+    unlearn.add_argument("--oracle", action="store_true", help="also retrain without the set")
+    _add_extra_metric_options(unlearn)
+    unlearn.add_argument("--seed", type=int, default=0)
+    unlearn.add_argument("--out", required=True, help="run folder to write")
+    unlearn.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
+    unlearn.add_argument("--data-root")
+    unlearn.add_argument("--arch", help="architecture, for weights that do not record it")
+    unlearn.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
+    unlearn.add_argument("--no-store", action="store_true", help="write only --out")
+    unlearn.set_defaults(run=run_unlearn)
+
+
+def _add_extra_metric_options(unlearn: argparse.ArgumentParser) -> None:
+    unlearn.add_argument(
+        "--privacy-risk",
+        action="store_true",
+        help="also score the forget set's privacy risk (trains a cached shadow model)",
+    )
+    unlearn.add_argument(
+        "--then-classes",
+        type=csv_ints,
+        action="append",
+        default=[],
+        metavar="C[,C...]",
+        help="then forget these classes from the result too; repeat for a sequence of requests "
+        "(--forget-classes 0 --then-classes 1 --then-classes 2): report.json holds the union "
+        "in 'forget' and each step's metrics in 'sequence'",
+    )
+    unlearn.add_argument(
+        "--relearn",
+        action="store_true",
+        help="also measure relearn time: epochs of training on random samples until forget "
+        "accuracy is back at the original's (trains a copy of each model)",
+    )
+    unlearn.add_argument("--relearn-samples", type=int, default=500, help="samples per epoch")
+    unlearn.add_argument(
+        "--relearn-max-epochs", type=int, default=50, help="cap, reported as more_than"
+    )
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Refuse option combinations that cannot run, before anything is loaded."""
+    from unlearn_core.methods import get_method
+
+    get_method(args.method)  # fail on a wrong name before any loading
+    if args.then_classes and args.forget_classes is None:
+        raise UserError("--then-classes continues a class request: start with --forget-classes.")
+    if args.then_classes and args.privacy_risk:
+        raise UserError("--privacy-risk is not available for a sequence; run the steps apart.")
+
+
+def _relearn_config(args: argparse.Namespace):
+    from unlearn_core.metrics.relearn import RelearnConfig
+
+    if not args.relearn:
+        return None
+    return RelearnConfig(
+        samples_per_epoch=args.relearn_samples, max_epochs=args.relearn_max_epochs, seed=args.seed
+    )
+
+
+def _run(args: argparse.Namespace, trained, meta, data):
+    """The pipeline's record for the command's request (or sequence of requests)."""
+    from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.sequential import run_sequence
+
+    common = dict(oracle=args.oracle, seed=args.seed, progress=TerminalProgress())
+    relearn = _relearn_config(args)
+    if args.then_classes:
+        steps = [args.forget_classes, *args.then_classes]
+        return run_sequence(
+            trained, meta, data, steps, args.method, dict(args.set), relearn=relearn, **common
+        )
+    if args.forget_classes is not None:
+        request = ForgetRequest.for_classes(data, args.forget_classes)
+    else:
+        request = ForgetRequest.for_indices(data, args.forget_indices)
+    return run_unlearning(
+        trained,
+        meta,
+        data,
+        request,
+        args.method,
+        dict(args.set),
+        privacy_risk=args.privacy_risk,
+        relearn=relearn,
+        **common,
+    )
+
+
+def run_unlearn(args: argparse.Namespace) -> None:
+    from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
+    from unlearn_core.data import load_dataset
+    from unlearn_core.run.store import RunStore, write_run_folder
+
+    _check_combinations(args)
+    dataset = args.dataset or checkpoint_dataset(args.checkpoint) or "demo"
+    data = load_dataset(dataset, args.data_root)
+    trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
+    record = _run(args, trained, meta, data)
+    record.report["command"] = command_line(sys.argv[1:])
+    if not args.no_store:
+        run_id = RunStore(args.store).save(record)
+        print(f"stored as run {run_id}")
+    write_run_folder(record, args.out)
+    m = record.report["metrics"]
+    summary = {
+        k: m[k] and {x: m[k][x] for x in ("forget_acc", "retain_acc", "test_acc")} for k in m
+    }
+    print(json.dumps(summary))
+    print(f"wrote {Path(args.out) / 'report.json'}")
