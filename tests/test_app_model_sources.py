@@ -11,11 +11,11 @@ from conftest import ROOT
 from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
 
-from ui import model_sources
-from ui.model_sources import import_weights
+from unlearn_core import model_sources
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
+from unlearn_core.model_sources import import_weights
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
 PAGE = str(ROOT / "pages" / "model_and_data.py")

@@ -10,28 +10,19 @@ data set, so every page can reload them without asking again.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 from ui.runs import run_store
 from ui.state import get_dataset, select_checkpoint
-from unlearn_core.checkpoint import load_checkpoint, save_checkpoint, save_model
-from unlearn_core.cli.commands import train_command
-from unlearn_core.data import ImageDataset, dataset_names
+from unlearn_core.data import dataset_names
 from unlearn_core.errors import UserError
+from unlearn_core.model_sources import MAX_UPLOAD_MB, SUFFIXES, import_weights, train_and_save
 from unlearn_core.models import arch_names
-from unlearn_core.training import Recipe, train
+from unlearn_core.training import Recipe
 
-MAX_UPLOAD_MB = 200
 TRAINABLE = ("demo", "digits")  # the registry's data sets that load without a download
-SUFFIXES = (".safetensors", ".pt", ".pth")
 MESSAGE = "model_source_message"
 ARCHS = arch_names()
 DEFAULT_ARCH = ARCHS.index("smallcnn")
@@ -44,62 +35,6 @@ def models_dir() -> Path:
 def stored_models() -> list[str]:
     """Checkpoints trained or uploaded here (absolute paths, sorted)."""
     return sorted(str(p) for p in models_dir().glob("*.safetensors"))
-
-
-def import_weights(file_name: str, payload: bytes, data: ImageDataset, arch: str, folder: Path):
-    """Store uploaded weights in `folder` as a checkpoint every page can load; returns its path.
-
-    One of our own checkpoints (it records its recipe) is kept byte for byte; other weights are
-    re-saved as safetensors recording `arch` and `data`. UserError, with nothing left behind, for
-    a file too large, of another type, holding pickled code, not fitting `arch`, or non-finite.
-    """
-    if len(payload) > MAX_UPLOAD_MB * 2**20:
-        raise UserError(f"{file_name} is larger than {MAX_UPLOAD_MB} MB; refusing it.")
-    name = Path(file_name).name  # never a path the browser chose
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UserError(f"{name}: only .safetensors, .pt or .pth state dicts can be loaded.")
-    digest = hashlib.sha256(payload).hexdigest()
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem)[:48] or "weights"
-    target = folder / f"{stem}-{digest[:10]}.safetensors"
-    folder.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".upload-"))  # hidden: never listed
-    try:
-        upload = scratch / f"{stem}{suffix}"  # error messages name the user's file
-        upload.write_bytes(payload)
-        trained, meta = load_checkpoint(upload, data, arch=arch)
-        if meta["recipe_recorded"] and suffix == ".safetensors":
-            os.chmod(upload, 0o644)
-            os.replace(upload, target)
-        else:
-            source = {"source": name, "source_sha256": digest}
-            save_model(
-                trained.model, target, {"arch": trained.arch, "dataset": data.name, **source}
-            )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
-
-
-def train_and_save(dataset_name: str, arch: str, recipe: Recipe, progress) -> Path:
-    """Train by `recipe` (unlearn_core.training.train) and save the checkpoint in models_dir(),
-    with the command line that reproduces it; returns its path."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    path = models_dir() / f"{dataset_name}-{arch}-seed{recipe.seed}-{stamp}.safetensors"
-    trained = train(arch, get_dataset(dataset_name), recipe, progress=progress)
-    options = {
-        "dataset": dataset_name,
-        "arch": arch,
-        "epochs": recipe.epochs,
-        "lr": recipe.lr,
-        "batch-size": recipe.batch_size,
-        "weight-decay": recipe.weight_decay,
-        "seed": recipe.seed,
-        "sd-gamma": recipe.sd_gamma,
-        "out": path.name,
-    }
-    save_checkpoint(trained, path, extra={"command": train_command(options)})
-    return path
 
 
 def _select(path: Path, message: str) -> None:
@@ -147,7 +82,9 @@ def train_form() -> None:
                 seed=seed,
                 sd_gamma=gamma,
             )
-            path = train_and_save(dataset, arch, recipe, lambda f, phase: bar.progress(f, phase))
+            path = train_and_save(
+                get_dataset(dataset), arch, recipe, models_dir(), lambda f, p: bar.progress(f, p)
+            )
             status.update(label="Trained", state="complete")
     except UserError as err:
         st.error(str(err))
