@@ -243,3 +243,41 @@ def probe_report(
         "probe_accuracy": {k: (v.accuracy if v else None) for k, v in results.items()},
         "flag": flag,
     }
+
+
+def embedding_view(
+    models: dict[str, nn.Module | None],
+    data: ImageDataset,
+    sample: RepresentationSample,
+    *,
+    layer: str = PENULTIMATE,
+    seed: int = 0,
+    method: str = "umap",
+) -> dict:
+    """2-D maps of each model's `layer` features on the sample's forget, retain and test images,
+    fitted once on the union (metrics/embedding.py): {method, reason, layer, coordinates: {model:
+    (n, 2)}, labels (n,), group (n,) of "forget" | "retain" | "test"}."""
+    from unlearn_core.metrics.embedding import embed
+
+    groups = sample.groups()
+    feats = {
+        name: torch.cat(
+            [
+                layer_features(model, data, split, idx, [layer])[layer]
+                for split, idx in groups.values()
+            ]
+        ).numpy()
+        for name, model in models.items()
+        if model is not None
+    }
+    result = embed(feats, seed=seed, method=method)
+    labels = torch.cat([split_tensors(data, split)[1][idx] for split, idx in groups.values()])
+    group = np.concatenate([[g] * idx.numel() for g, (_, idx) in groups.items()])
+    return {
+        "method": result.method,
+        "reason": result.reason,
+        "layer": layer,
+        "coordinates": result.coordinates,
+        "labels": labels.numpy(),
+        "group": group,
+    }
