@@ -25,6 +25,7 @@ SECTIONS = {
         ("pages/weight_distances.py", "Weight distances", ":material/straighten:"),
         ("pages/selected_slices.py", "Selected slices", ":material/grid_on:"),
         ("pages/attribution.py", "Attribution", ":material/visibility:"),
+        ("pages/representations.py", "Representations", ":material/scatter_plot:"),
         ("pages/verification.py", "Verification", ":material/rule:"),
     ],
     "Audit": [
