@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unlearn_core.errors import UserError
-from unlearn_core.methods import METHODS, get_method, parse_config
+from unlearn_core.methods import METHODS, check_request, get_method, parse_config
 from unlearn_core.metrics.accuracy import labels_of, per_sample_losses, predict_logits
 from unlearn_core.request import ForgetRequest
 
@@ -19,12 +19,12 @@ def _snapshot(model):
 def _run(name, trained, request, data, **overrides):
     spec = get_method(name)
     calls = []
-    torch.manual_seed(0)
     result = spec.run(
         trained,
         request,
         data,
         parse_config(spec.config_cls, overrides),
+        seed=0,
         progress=lambda f, phase: calls.append((f, phase)),
     )
     return result, calls
@@ -40,9 +40,10 @@ def test_contract(name, kind, tiny, tiny_trained):
     before = _snapshot(tiny_trained.model)
     if kind not in METHODS[name].requests:  # e.g. UNSIR forgets classes only: a clear refusal
         with pytest.raises(UserError) as refusal:
-            _run(name, tiny_trained, request, tiny)
+            check_request(METHODS[name], request)
         assert "\n" not in str(refusal.value) and "request" in str(refusal.value)
         return
+    check_request(METHODS[name], request)
     result, calls = _run(name, tiny_trained, request, tiny)
 
     after = _snapshot(tiny_trained.model)

@@ -20,7 +20,7 @@ The loss is the training loss itself, SD term (Eq. 10) included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -38,8 +38,16 @@ CHUNK = 256  # forget samples per forward/backward pass; bounds memory, not the 
 
 @dataclass(frozen=True)
 class SingleGradientConfig:
-    reference: str = "w0"  # weights the gradient is taken at: "w0" (the paper) or "final" (w_t)
-    sigma: str = "abs"  # unlearning error's sigma: "abs" = |lambda_max|, "sqrt" = reference code's
+    reference: str = field(
+        default="w0",
+        metadata={"help": 'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)'},
+    )
+    sigma: str = field(
+        default="abs",
+        metadata={
+            "help": 'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s'
+        },
+    )
 
     def __post_init__(self):
         if self.reference not in REFERENCES:
@@ -68,8 +76,7 @@ def forget_gradient(
     model.eval()
     chunks = indices.split(CHUNK)
     for i, chunk in enumerate(chunks):
-        x = data.normalize(data.train_x[chunk]).to(device)  # (c, C, H, W)
-        y = data.train_y[chunk].to(device)  # (c,)
+        x, y = data.batch(chunk, device)  # (c, C, H, W), (c,)
         loss = per_sample_loss(model(x), y, sd_gamma).sum()
         for acc, g in zip(total, torch.autograd.grad(loss, params), strict=True):
             acc += g
@@ -102,8 +109,10 @@ def unlearn(
     data: ImageDataset,
     config: SingleGradientConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
+    """Deterministic: `seed` is accepted, as by every method, and draws nothing."""
     recipe = model.recipe
     if recipe.optimizer != "sgd":
         raise UserError(f"single-gradient needs an SGD-trained model, not {recipe.optimizer}.")
