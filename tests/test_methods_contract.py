@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unlearn_core.errors import UserError
-from unlearn_core.methods import METHODS, check_request, get_method, parse_config
+from unlearn_core.methods import METHODS, check_request, field_help, get_method, parse_config
 from unlearn_core.metrics.accuracy import labels_of, per_sample_losses, predict_logits
 from unlearn_core.request import ForgetRequest
 
@@ -115,3 +115,12 @@ def test_nonsense_optimiser_settings_are_refused_before_a_run(name, key, value):
     """A method that has the setting refuses a value its loop would divide by or step with."""
     with pytest.raises(UserError, match=f"invalid settings: {key} must be"):
         parse_config(get_method(name).config_cls, {key: value})
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_setting_has_help_text(name):
+    """The app's form and `list-methods --verbose` show field_help; no setting goes without."""
+    config_cls = METHODS[name].config_cls
+    helps = field_help(config_cls)
+    assert list(helps) == [f.name for f in dataclasses.fields(config_cls)]
+    assert all(text and "\n" not in text for text in helps.values()), helps

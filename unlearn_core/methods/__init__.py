@@ -27,6 +27,7 @@ from unlearn_core.methods.registry import (
     method_names,
     parse_config,
     register,
+    setting,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "method_names",
     "parse_config",
     "register",
+    "setting",
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune
@@ -16,10 +16,10 @@ from unlearn_core.training import TrainedModel, fine_tune
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    epochs: int = field(default=2, metadata={"help": "passes over the retain set"})
-    lr: float = field(default=0.02, metadata={"help": "SGD learning rate"})
-    batch_size: int = field(default=64, metadata={"help": "samples per SGD step"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
+    epochs: int = setting(2, "passes over the retain set")
+    lr: float = setting(0.02, "SGD learning rate")
+    batch_size: int = setting(64, "samples per SGD step")
+    momentum: float = setting(0.9, "SGD momentum")
 
     def __post_init__(self):
         check_optimiser_settings(self)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune, negated_cross_entropy
@@ -16,9 +16,9 @@ from unlearn_core.training import TrainedModel, fine_tune, negated_cross_entropy
 
 @dataclass(frozen=True)
 class NegGradConfig:
-    epochs: int = field(default=1, metadata={"help": "passes over the forget set"})
-    lr: float = field(default=0.01, metadata={"help": "SGD learning rate of the ascent"})
-    batch_size: int = field(default=64, metadata={"help": "samples per SGD step"})
+    epochs: int = setting(1, "passes over the forget set")
+    lr: float = setting(0.01, "SGD learning rate of the ascent")
+    batch_size: int = setting(64, "samples per SGD step")
 
     def __post_init__(self):
         check_optimiser_settings(self)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -11,7 +11,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, cross_entropy, run_epoch, step_progress
@@ -19,26 +19,19 @@ from unlearn_core.training import Batch, TrainedModel, cross_entropy, run_epoch,
 
 @dataclass(frozen=True)
 class NegGradPlusConfig:
-    epochs: int = field(
-        default=1,
-        metadata={
-            "help": "passes over the retain set, each retain batch paired with a forget batch"
-        },
+    epochs: int = setting(
+        1, "passes over the retain set, each retain batch paired with a forget batch"
     )
     # On the demo, class 3: 0.995 forgets it all (forget accuracy 0.97 -> 0.0, retain
     # 0.877 -> 0.894); 0.99 tips into collapse (retain 0.60), 0.999 leaves 0.44 of classes 1,2
-    alpha: float = field(
-        default=0.995,
-        metadata={
-            "help": "weight of the retain loss; the forget loss gets 1 - alpha (Kurmanji et al. "
-            "tune it per task, close to 1)"
-        },
+    alpha: float = setting(
+        0.995,
+        "weight of the retain loss; the forget loss gets 1 - alpha (Kurmanji et al. "
+        "tune it per task, close to 1)",
     )
-    lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    batch_size: int = field(
-        default=64, metadata={"help": "retain and forget batches each hold this many samples"}
-    )
+    lr: float = setting(0.01, "SGD learning rate")
+    momentum: float = setting(0.9, "SGD momentum")
+    batch_size: int = setting(64, "retain and forget batches each hold this many samples")
 
     def __post_init__(self):
         check_optimiser_settings(self)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune
@@ -17,12 +17,10 @@ from unlearn_core.training import TrainedModel, fine_tune
 
 @dataclass(frozen=True)
 class RandomLabelConfig:
-    epochs: int = field(
-        default=1, metadata={"help": "passes over retain set + relabelled forget set"}
-    )
-    lr: float = field(default=0.01, metadata={"help": "SGD learning rate"})
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
-    batch_size: int = field(default=64, metadata={"help": "samples per SGD step"})
+    epochs: int = setting(1, "passes over retain set + relabelled forget set")
+    lr: float = setting(0.01, "SGD learning rate")
+    momentum: float = setting(0.9, "SGD momentum")
+    batch_size: int = setting(64, "samples per SGD step")
 
     def __post_init__(self):
         check_optimiser_settings(self)

@@ -76,6 +76,12 @@ def check_request(spec: MethodSpec, request) -> None:
         raise UserError(f"{spec.name} takes a {takes} request, not {request.kind}.")
 
 
+def setting(default, text: str):
+    """A method config field: its default and its help text (shown by the app's settings form
+    and `field_help`), i.e. dataclasses.field(default=default, metadata={"help": text})."""
+    return field(default=default, metadata={"help": text})
+
+
 def field_help(config_cls: type) -> dict[str, str]:
     """field name -> its help text (dataclasses.field metadata "help"; "" where none)."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_cls)}

@@ -20,14 +20,14 @@ The loss is the training loss itself, SD term (Eq. 10) included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.metrics.unlearning_error import SIGMAS, unlearning_error
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, per_sample_loss
@@ -38,15 +38,11 @@ CHUNK = 256  # forget samples per forward/backward pass; bounds memory, not the 
 
 @dataclass(frozen=True)
 class SingleGradientConfig:
-    reference: str = field(
-        default="w0",
-        metadata={"help": 'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)'},
+    reference: str = setting(
+        "w0", 'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)'
     )
-    sigma: str = field(
-        default="abs",
-        metadata={
-            "help": 'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s'
-        },
+    sigma: str = setting(
+        "abs", 'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s'
     )
 
     def __post_init__(self):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
@@ -45,68 +45,48 @@ class UnsirConfig:
     another value, the help text gives the paper's value and the reason.
     """
 
-    noise_batch: int = field(
-        default=32,
-        metadata={
-            "help": "noise samples per forget class. Paper: one batch of 256 (x 20 copies = 5120 "
-            "against 9000 retain samples). 32 keeps that noise-to-retain proportion on the demo's "
-            "1080-sample subset (640 : 1080) and keeps the noise search at 1/8 of the paper's "
-            "cost per class."
-        },
+    noise_batch: int = setting(
+        32,
+        "noise samples per forget class. Paper: one batch of 256 (x 20 copies = 5120 "
+        "against 9000 retain samples). 32 keeps that noise-to-retain proportion on the demo's "
+        "1080-sample subset (640 : 1080) and keeps the noise search at 1/8 of the paper's "
+        "cost per class.",
     )
-    noise_steps: int = field(
-        default=40, metadata={"help": "Adam steps maximising the error (reference: 40)"}
+    noise_steps: int = setting(40, "Adam steps maximising the error (reference: 40)")
+    noise_lr: float = setting(0.1, "Adam learning rate of the noise (reference: 0.1)")
+    noise_lambda: float = setting(
+        0.1, "weight of mean_b ||N_b||^2 in Eq. 1 (paper: 0.1 throughout)"
     )
-    noise_lr: float = field(
-        default=0.1, metadata={"help": "Adam learning rate of the noise (reference: 0.1)"}
+    noise_copies: int = setting(
+        20, "times each noise batch is repeated in the impair set (paper: 20)"
     )
-    noise_lambda: float = field(
-        default=0.1,
-        metadata={"help": "weight of mean_b ||N_b||^2 in Eq. 1 (paper: 0.1 throughout)"},
+    retain_per_class: int = setting(
+        120,
+        "retain samples per retained class in D_r_sub. Paper: 1000 of CIFAR-10's "
+        "5000 (20%; Suppl. C asks for 10-20%); 120 is 20% of a demo class, where 1000 would "
+        "take every retain image.",
     )
-    noise_copies: int = field(
-        default=20,
-        metadata={"help": "times each noise batch is repeated in the impair set (paper: 20)"},
+    optimizer: str = setting(
+        "sgd",
+        '"sgd" (with `momentum`) or "adam". The paper does not name its optimiser; '
+        "the authors' notebook uses Adam, which at lr 0.02 wipes out the demo model (retain "
+        "accuracy 0.88 -> 0.0 on the 20% subset), while SGD at the paper's learning rates "
+        "forgets and keeps it.",
     )
-    retain_per_class: int = field(
-        default=120,
-        metadata={
-            "help": "retain samples per retained class in D_r_sub. Paper: 1000 of CIFAR-10's "
-            "5000 (20%; Suppl. C asks for 10-20%); 120 is 20% of a demo class, where 1000 would "
-            "take every retain image."
-        },
+    momentum: float = setting(0.9, "SGD momentum (ignored by Adam)")
+    impair_lr: float = setting(0.02, "impair learning rate (paper, CIFAR-10: 0.02)")
+    repair_lr: float = setting(0.01, "repair learning rate (paper, CIFAR-10: 0.01)")
+    repair_epochs: int = setting(
+        2,
+        'passes over D_r_sub after the impair epoch. Paper: 1, "on rare occasions '
+        'more" (Suppl. E); on the demo a second pass cuts the retain accuracy lost forgetting '
+        "classes 1,2 from 0.074 to 0.028",
     )
-    optimizer: str = field(
-        default="sgd",
-        metadata={
-            "help": '"sgd" (with `momentum`) or "adam". The paper does not name its optimiser; '
-            "the authors' notebook uses Adam, which at lr 0.02 wipes out the demo model (retain "
-            "accuracy 0.88 -> 0.0 on the 20% subset), while SGD at the paper's learning rates "
-            "forgets and keeps it."
-        },
-    )
-    momentum: float = field(default=0.9, metadata={"help": "SGD momentum (ignored by Adam)"})
-    impair_lr: float = field(
-        default=0.02, metadata={"help": "impair learning rate (paper, CIFAR-10: 0.02)"}
-    )
-    repair_lr: float = field(
-        default=0.01, metadata={"help": "repair learning rate (paper, CIFAR-10: 0.01)"}
-    )
-    repair_epochs: int = field(
-        default=2,
-        metadata={
-            "help": 'passes over D_r_sub after the impair epoch. Paper: 1, "on rare occasions '
-            'more" (Suppl. E); on the demo a second pass cuts the retain accuracy lost forgetting '
-            "classes 1,2 from 0.074 to 0.028"
-        },
-    )
-    batch_size: int = field(
-        default=64,
-        metadata={
-            "help": "impair and repair batch size. Paper: 256; on the demo's 1720-sample impair "
-            "set that is only 7 steps (the paper's CIFAR-10 impair epoch has 56), too few to "
-            "forget; 64 gives 27."
-        },
+    batch_size: int = setting(
+        64,
+        "impair and repair batch size. Paper: 256; on the demo's 1720-sample impair "
+        "set that is only 7 steps (the paper's CIFAR-10 impair epoch has 56), too few to "
+        "forget; 64 gives 27.",
     )
 
     def __post_init__(self):

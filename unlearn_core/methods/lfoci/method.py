@@ -42,7 +42,7 @@ from unlearn_core.methods.lfoci.newton import (
     slice_block,
 )
 from unlearn_core.methods.lfoci.slices import LossFn, perturb
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
@@ -53,89 +53,56 @@ SELECTIONS = ("lfoci", "random", "full")
 
 @dataclass(frozen=True)
 class LfociConfig:
-    selection: str = field(
-        default="lfoci",
-        metadata={
-            "help": "lfoci: the slices L-FOCI selects; random: as many slices drawn uniformly (the "
-            "paper's Fig. 5 control); full: every parameter, for small models such as logreg "
-            "(Sec. 7.1)"
-        },
+    selection: str = setting(
+        "lfoci",
+        "lfoci: the slices L-FOCI selects; random: as many slices drawn uniformly (the "
+        "paper's Fig. 5 control); full: every parameter, for small models such as logreg "
+        "(Sec. 7.1)",
     )
-    cheap: bool = field(
-        default=False,
-        metadata={"help": 'select a single slice (the paper\'s "cheap" L-FOCI, Sec. 7.3)'},
+    cheap: bool = setting(False, 'select a single slice (the paper\'s "cheap" L-FOCI, Sec. 7.3)')
+    max_slices: int = setting(0, "most slices L-FOCI may select; 0: no cap (the paper)")
+    perturbations: int = setting(
+        1000, "m copies per forget sample (supplement: 1000); k samples share m"
     )
-    max_slices: int = field(
-        default=0, metadata={"help": "most slices L-FOCI may select; 0: no cap (the paper)"}
+    noise_std: float = setting(0.1, "s: std of the input perturbations, normalised input space")
+    hessian_samples: int = setting(
+        1000,
+        "retain samples (a seeded random subset) for the curvature and the residual "
+        "gradient; 0: the whole retain set (the paper's n H(F), exact but slower)",
     )
-    perturbations: int = field(
-        default=1000,
-        metadata={"help": "m copies per forget sample (supplement: 1000); k samples share m"},
+    dense_max: int = setting(
+        256,
+        "largest block (parameters) whose Hessian is formed; larger ones are solved by "
+        "CG, which clamps the same way. Forming costs p Hessian-vector products, CG about"
+        " 20-50 here",
     )
-    noise_std: float = field(
-        default=0.1, metadata={"help": "s: std of the input perturbations, normalised input space"}
+    cg_iters: int = setting(100, "most conjugate-gradient iterations")
+    cg_tol: float = setting(1e-4, "CG stops at |residual| <= cg_tol * |right-hand side|")
+    min_eigenvalue: float = setting(0.0, "repair floor for H'_P's eigenvalues; 0: the weight decay")
+    repair: str = setting(
+        "abs",
+        'repair of eigenvalues below the floor (METHODS.md: "modify it"): "abs" takes '
+        "|value| and then the floor (saddle-free Newton), so a negative-curvature "
+        'direction keeps its own scale; "clamp" raises each to the floor, which on the '
+        "demo CNN blew such directions up by 1/floor: the forgotten loss fell instead of "
+        'rising (sample 4: -0.30) and test accuracy fell 0.018, where "abs" raised the '
+        "loss by 3.73 and left test accuracy unchanged",
     )
-    hessian_samples: int = field(
-        default=1000,
-        metadata={
-            "help": "retain samples (a seeded random subset) for the curvature and the residual "
-            "gradient; 0: the whole retain set (the paper's n H(F), exact but slower)"
-        },
+    dp_noise: bool = setting(True, "add the (eps, delta) Gaussian noise to the block (the paper)")
+    eps: float = setting(0.1, "epsilon of (eps, delta)-forgetting (supplement: 0.1)")
+    delta: float = setting(0.01, "delta of (eps, delta)-forgetting (supplement: 0.01)")
+    hessian_lipschitz: float = setting(
+        0.25, "M, Lipschitz constant of the loss Hessian (reference: 0.25)"
     )
-    dense_max: int = field(
-        default=256,
-        metadata={
-            "help": "largest block (parameters) whose Hessian is formed; larger ones are solved by "
-            "CG, which clamps the same way. Forming costs p Hessian-vector products, CG about"
-            " 20-50 here"
-        },
+    loss_lipschitz: float = setting(1.0, "L, Lipschitz constant of the loss (reference: 1)")
+    sequential: bool = setting(
+        False, "remove the samples one at a time, each checked on validation data"
     )
-    cg_iters: int = field(default=100, metadata={"help": "most conjugate-gradient iterations"})
-    cg_tol: float = field(
-        default=1e-4, metadata={"help": "CG stops at |residual| <= cg_tol * |right-hand side|"}
+    val_drop: float = setting(
+        0.05, "sequential: largest accepted fall in validation accuracy (absolute)"
     )
-    min_eigenvalue: float = field(
-        default=0.0, metadata={"help": "repair floor for H'_P's eigenvalues; 0: the weight decay"}
-    )
-    repair: str = field(
-        default="abs",
-        metadata={
-            "help": 'repair of eigenvalues below the floor (METHODS.md: "modify it"): "abs" takes '
-            "|value| and then the floor (saddle-free Newton), so a negative-curvature "
-            'direction keeps its own scale; "clamp" raises each to the floor, which on the '
-            "demo CNN blew such directions up by 1/floor: the forgotten loss fell instead of "
-            'rising (sample 4: -0.30) and test accuracy fell 0.018, where "abs" raised the '
-            "loss by 3.73 and left test accuracy unchanged"
-        },
-    )
-    dp_noise: bool = field(
-        default=True,
-        metadata={"help": "add the (eps, delta) Gaussian noise to the block (the paper)"},
-    )
-    eps: float = field(
-        default=0.1, metadata={"help": "epsilon of (eps, delta)-forgetting (supplement: 0.1)"}
-    )
-    delta: float = field(
-        default=0.01, metadata={"help": "delta of (eps, delta)-forgetting (supplement: 0.01)"}
-    )
-    hessian_lipschitz: float = field(
-        default=0.25,
-        metadata={"help": "M, Lipschitz constant of the loss Hessian (reference: 0.25)"},
-    )
-    loss_lipschitz: float = field(
-        default=1.0, metadata={"help": "L, Lipschitz constant of the loss (reference: 1)"}
-    )
-    sequential: bool = field(
-        default=False,
-        metadata={"help": "remove the samples one at a time, each checked on validation data"},
-    )
-    val_drop: float = field(
-        default=0.05,
-        metadata={"help": "sequential: largest accepted fall in validation accuracy (absolute)"},
-    )
-    val_samples: int = field(
-        default=1000,
-        metadata={"help": "sequential: seeded random test-split subset; 0: the whole test split"},
+    val_samples: int = setting(
+        1000, "sequential: seeded random test-split subset; 0: the whole test split"
     )
 
     def __post_init__(self):
