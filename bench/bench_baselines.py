@@ -51,7 +51,10 @@ def main():
         spec = get_method(name)
         config = parse_config(spec.config_cls)
         rows.append(
-            (f"{name} (forget class 3)", lambda s=spec, c=config: s.run(trained, request, data, c))
+            (
+                f"{name} (forget class 3)",
+                lambda s=spec, c=config: s.run(trained, request, data, c, seed=0),
+            )
         )
 
     device = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor()

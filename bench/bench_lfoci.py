@@ -75,9 +75,8 @@ def main():
         request = ForgetRequest.for_indices(data, [index])
         if args.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        torch.manual_seed(index)
         start = time.perf_counter()
-        result = spec.run(trained, request, data, config)
+        result = spec.run(trained, request, data, config, seed=index)
         if args.device == "cuda":
             torch.cuda.synchronize()
         total = time.perf_counter() - start

@@ -98,9 +98,8 @@ def main():
         request = ForgetRequest.for_classes(data, classes)
         runs = []
         for repeat in range(args.repeats):
-            torch.manual_seed(repeat)
             start = time.perf_counter()
-            info = spec.run(trained, request, data, config).info
+            info = spec.run(trained, request, data, config, seed=repeat).info
             runs.append({**info["phase_seconds"], "total": time.perf_counter() - start})
         median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         retrain = None

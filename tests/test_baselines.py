@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods.random_label import random_other_labels
 from unlearn_core.metrics.accuracy import accuracy, labels_of, per_sample_losses, predict_logits
@@ -11,8 +12,7 @@ from unlearn_core.request import ForgetRequest
 
 def _run(name, trained, request, data, **overrides):
     spec = get_method(name)
-    torch.manual_seed(0)
-    return spec.run(trained, request, data, parse_config(spec.config_cls, overrides)).model
+    return spec.run(trained, request, data, parse_config(spec.config_cls, overrides), seed=0).model
 
 
 def _forget_loss(model, data, request):
@@ -61,8 +61,7 @@ def test_random_labels_avoid_the_own_and_forgotten_classes_uniformly(excluded):
 def test_random_label_relabels_the_forget_set_and_forgets_it(tiny, tiny_trained):
     request = ForgetRequest.for_classes(tiny, [3])
     spec = get_method("random-label")
-    torch.manual_seed(0)
-    result = spec.run(tiny_trained, request, tiny, parse_config(spec.config_cls))
+    result = spec.run(tiny_trained, request, tiny, parse_config(spec.config_cls), seed=0)
     counts = result.info["relabelled_counts"]
     assert counts[3] == 0 and sum(counts) == request.count
     assert accuracy(tiny_trained.model, tiny, "train", request.forget_indices) >= 0.8
@@ -70,5 +69,5 @@ def test_random_label_relabels_the_forget_set_and_forgets_it(tiny, tiny_trained)
 
 
 def test_a_sample_with_no_class_left_is_an_error():
-    with pytest.raises(ValueError, match="no class left"):
-        random_other_labels(torch.tensor([0]), (1,), 2)
+    with pytest.raises(UserError, match="no class left"):
+        random_other_labels(torch.tensor([0]), (1,), 2, torch.Generator().manual_seed(0))

@@ -37,10 +37,9 @@ LOSS = functools.partial(per_sample_loss, sd_gamma=0.0)
 
 def _run(trained, data, indices, **overrides):
     spec = get_method("lfoci")
-    torch.manual_seed(0)
     request = ForgetRequest.for_indices(data, indices)
     config = parse_config(spec.config_cls, {k: str(v) for k, v in overrides.items()})
-    return spec.run(trained, request, data, config)
+    return spec.run(trained, request, data, config, seed=0)
 
 
 def _loss(model, data, indices):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unlearn_core.errors import UserError
-from unlearn_core.methods import METHODS, get_method, parse_config
+from unlearn_core.methods import METHODS, check_request, field_help, get_method, parse_config
 from unlearn_core.metrics.accuracy import labels_of, per_sample_losses, predict_logits
 from unlearn_core.request import ForgetRequest
 
@@ -19,12 +19,12 @@ def _snapshot(model):
 def _run(name, trained, request, data, **overrides):
     spec = get_method(name)
     calls = []
-    torch.manual_seed(0)
     result = spec.run(
         trained,
         request,
         data,
         parse_config(spec.config_cls, overrides),
+        seed=0,
         progress=lambda f, phase: calls.append((f, phase)),
     )
     return result, calls
@@ -40,9 +40,10 @@ def test_contract(name, kind, tiny, tiny_trained):
     before = _snapshot(tiny_trained.model)
     if kind not in METHODS[name].requests:  # e.g. UNSIR forgets classes only: a clear refusal
         with pytest.raises(UserError) as refusal:
-            _run(name, tiny_trained, request, tiny)
+            check_request(METHODS[name], request)
         assert "\n" not in str(refusal.value) and "request" in str(refusal.value)
         return
+    check_request(METHODS[name], request)
     result, calls = _run(name, tiny_trained, request, tiny)
 
     after = _snapshot(tiny_trained.model)
@@ -114,3 +115,12 @@ def test_nonsense_optimiser_settings_are_refused_before_a_run(name, key, value):
     """A method that has the setting refuses a value its loop would divide by or step with."""
     with pytest.raises(UserError, match=f"invalid settings: {key} must be"):
         parse_config(get_method(name).config_cls, {key: value})
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_every_setting_has_help_text(name):
+    """The app's form and `list-methods --verbose` show field_help; no setting goes without."""
+    config_cls = METHODS[name].config_cls
+    helps = field_help(config_cls)
+    assert list(helps) == [f.name for f in dataclasses.fields(config_cls)]
+    assert all(text and "\n" not in text for text in helps.values()), helps

@@ -12,7 +12,7 @@ from torch import nn
 
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.errors import UserError
-from unlearn_core.methods import get_method, parse_config
+from unlearn_core.methods import check_request, get_method, parse_config
 from unlearn_core.methods import unsir as unsir_module
 from unlearn_core.methods.unsir import error_maximizing_noise, retain_subset
 from unlearn_core.request import ForgetRequest
@@ -64,8 +64,7 @@ def guarded(t: torch.Tensor, forbidden: torch.Tensor) -> Guarded:
 
 
 def _run(trained, request, data, **overrides):
-    torch.manual_seed(0)
-    return UNSIR.run(trained, request, data, parse_config(UNSIR.config_cls, overrides))
+    return UNSIR.run(trained, request, data, parse_config(UNSIR.config_cls, overrides), seed=0)
 
 
 # small settings so the unit tests take a second on the 600-image slice
@@ -96,8 +95,8 @@ def test_zero_glance_never_reads_a_forget_image_or_label(tiny, tiny_trained):
 
 
 def test_a_sample_request_is_refused_with_one_line(tiny, tiny_trained):
-    with pytest.raises(UserError, match="use a class request") as err:
-        _run(tiny_trained, ForgetRequest.for_indices(tiny, [0, 5]), tiny)
+    with pytest.raises(UserError, match="takes a classes .--forget-classes. request") as err:
+        check_request(UNSIR, ForgetRequest.for_indices(tiny, [0, 5]))
     assert "\n" not in str(err.value)
     assert UNSIR.requests == ("classes",)
 
@@ -106,8 +105,7 @@ def test_noise_follows_eq1_by_a_hand_computed_adam_step(tiny, tiny_trained):
     """One Adam step from N_0 moves N by -lr * g / (|g| + eps), with g the gradient of
     -CE(f(N), c) + lambda * mean_b ||N_b||^2 at N_0, computed here independently."""
     model, shape, lr, weight = tiny_trained.model, (4, 1, 28, 28), 0.1, 0.1
-    torch.manual_seed(7)
-    start = torch.randn(shape).requires_grad_(True)
+    start = torch.randn(shape, generator=torch.Generator().manual_seed(7)).requires_grad_(True)
     logits = model(start)
     loss = (
         -F.cross_entropy(logits, torch.full((4,), 3))
@@ -115,20 +113,25 @@ def test_noise_follows_eq1_by_a_hand_computed_adam_step(tiny, tiny_trained):
     )
     (grad,) = torch.autograd.grad(loss, start)
     expected = start.detach() - lr * grad / (grad.abs() + 1e-8)
-    torch.manual_seed(7)
-    noise, _ = error_maximizing_noise(model, 3, shape, steps=1, lr=lr, weight=weight)
+    noise, _ = error_maximizing_noise(
+        model, 3, shape, steps=1, lr=lr, weight=weight, generator=torch.Generator().manual_seed(7)
+    )
     torch.testing.assert_close(noise, expected, rtol=0, atol=1e-6)
 
 
 def test_noise_maximises_the_error(demo):
     model = load_checkpoint(DEMO_CHECKPOINT, demo)[0].model
-    torch.manual_seed(0)
-    start = torch.randn(16, 1, 28, 28)
+    start = torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         start_ce = float(F.cross_entropy(model(start), torch.full((16,), 2)))
-    torch.manual_seed(0)
     noise, final_ce = error_maximizing_noise(
-        model, 2, (16, 1, 28, 28), steps=40, lr=0.1, weight=0.1
+        model,
+        2,
+        (16, 1, 28, 28),
+        steps=40,
+        lr=0.1,
+        weight=0.1,
+        generator=torch.Generator().manual_seed(0),
     )
     with torch.no_grad():
         assert float(F.cross_entropy(model(noise), torch.full((16,), 2))) == final_ce
@@ -145,7 +148,9 @@ def test_noise_is_learned_in_eval_mode_without_touching_the_model():
         nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10)
     ).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    error_maximizing_noise(model, 2, (16, 1, 28, 28), steps=3, lr=0.1, weight=0.1)
+    error_maximizing_noise(
+        model, 2, (16, 1, 28, 28), steps=3, lr=0.1, weight=0.1, generator=torch.Generator()
+    )
     assert model.training
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), key
@@ -181,13 +186,13 @@ def test_each_noise_is_labelled_with_its_own_class(tiny, tiny_trained, monkeypat
 
 def test_retain_subset_takes_per_class_samples_of_the_retain_set_only(tiny):
     request = ForgetRequest.for_classes(tiny, [0, 4])
-    torch.manual_seed(0)
-    subset = retain_subset(tiny, request, 25)
+    subset = retain_subset(tiny, request, 25, torch.Generator().manual_seed(0))
     counts = torch.bincount(tiny.train_y[subset], minlength=10)
     assert counts[[0, 4]].tolist() == [0, 0]
     assert counts[[1, 2, 3, 5, 6, 7, 8, 9]].tolist() == [25] * 8
     assert torch.isin(subset, request.retain_indices).all()
-    assert retain_subset(tiny, request, 1000).numel() == request.retain_indices.numel()
+    everything = retain_subset(tiny, request, 1000, torch.Generator().manual_seed(0))
+    assert everything.numel() == request.retain_indices.numel()
 
 
 def test_bad_settings_are_one_line_errors():

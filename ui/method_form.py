@@ -2,43 +2,20 @@
 
 Each field becomes a widget by its type (bool: checkbox, int and float: number input, anything
 else: text), starts at the dataclass default (the paper's value) and takes its help text from the
-field's comment in the source. What the user changed comes back as `key=value` strings, the
-command line's `--set` options, for `unlearn_core.methods.parse_config` to type and validate.
+field's metadata (`dataclasses.field(metadata={"help": ...})`, read by the registry's
+`field_help`). What the user changed comes back as `key=value` strings, the command line's
+`--set` options, for `unlearn_core.methods.parse_config` to type and validate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import typing
 
 import streamlit as st
 
 from unlearn_core.cli.commands import unlearn_command
-from unlearn_core.methods import MethodSpec
-
-
-def field_help(config_cls: type) -> dict[str, str]:
-    """field name -> its comment in the dataclass source (the comment lines above it and the one
-    after it); empty where the source cannot be read."""
-    try:
-        lines = inspect.getsource(config_cls).splitlines()
-    except (OSError, TypeError):
-        return {}
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    helps, above = {}, []
-    for line in lines:
-        text = line.strip()
-        if text.startswith("#"):
-            above.append(text.lstrip("# "))
-            continue
-        name = text.split(":", 1)[0]
-        if name in names and name not in helps:
-            # ruff format puts two spaces before a trailing comment; a "#" in a string has none
-            after = text.split("  # ", 1)[1] if "  # " in text else ""
-            helps[name] = " ".join([*above, after]).strip()
-        above = []
-    return helps
+from unlearn_core.methods import MethodSpec, field_help
 
 
 def _kind(hint) -> type:

@@ -81,6 +81,22 @@ class ImageDataset:
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
         return (images.float() / 255.0 - mean) / std
 
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """("train" | "test") -> (uint8 images (n, C, H, W), labels (n,))."""
+        if name == "train":
+            return self.train_x, self.train_y
+        if name == "test":
+            return self.test_x, self.test_y
+        raise ValueError(f"split must be 'train' or 'test', not {name!r}")
+
+    def batch(
+        self, indices: torch.Tensor, device: torch.device | str, split: str = "train"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices (b,) into a split -> (normalised images (b, C, H, W) float32, labels (b,)
+        int64), both on `device`. Normalised on the CPU, then moved, as training always did."""
+        images, labels = self.split(split)
+        return self.normalize(images[indices]).to(device), labels[indices].to(device)
+
     def describe(self) -> dict:
         return {
             "name": self.name,

@@ -95,8 +95,7 @@ class HessianProbe:
         generator = torch.Generator().manual_seed(1_000_000_007 + seed)
         n = data.train_y.numel()
         self.indices = torch.randperm(n, generator=generator)[: min(size, n)]  # (s,)
-        self.x = data.normalize(data.train_x[self.indices]).to(device)  # (s, C, H, W)
-        self.y = data.train_y[self.indices].to(device)  # (s,)
+        self.x, self.y = data.batch(self.indices, device)  # (s, C, H, W), (s,)
         self.loss_fn, self.iters, self.device = loss_fn, iters, device
         self.generator = generator
         self.vector: Vector | None = None

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +106,167 @@ def initial_model(arch: str, data: ImageDataset, seed: int) -> nn.Module:
         return build_model(arch, data.channels, data.num_classes, data.image_size)
 
 
+Batch = tuple[torch.Tensor, torch.Tensor]  # images (b, C, H, W) and labels (b,) on the device
+BatchLoss = Callable[[nn.Module, Any], torch.Tensor | None]  # (model, batch) -> scalar loss
+
+
+def run_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable,
+    loss_fn: BatchLoss,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
+    """One epoch of SGD, nanoGPT's loop: for each batch, zero the gradients, backpropagate
+    loss_fn(model, batch) and step; then on_batch(step), step counting from 0 in this epoch.
+
+    Every trainer in the project runs on it: training and retraining, FineTune, NegGrad, NegGrad+,
+    random labels, UNSIR's impair and repair, relearn time. A batch is whatever loss_fn reads,
+    usually a Batch. loss_fn may return None for a batch with nothing left in it: the optimiser
+    still steps, so weight decay and momentum act as they did in the recorded run (gradients are
+    zeroed, not set to None, for the same reason). Leaves the model in train mode.
+    """
+    model.train()
+    for step, batch in enumerate(batches):
+        optimizer.zero_grad(set_to_none=False)
+        loss = loss_fn(model, batch)
+        if loss is not None:
+            loss.backward()
+        optimizer.step()
+        if on_batch:
+            on_batch(step)
+
+
+def cross_entropy(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """The batch's mean cross-entropy: the loss of every fine-tuning method."""
+    x, y = batch
+    return F.cross_entropy(model(x), y)
+
+
+def negated_cross_entropy(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Gradient ascent on the cross-entropy (NegGrad)."""
+    return -cross_entropy(model, batch)
+
+
+def index_batches(
+    data: ImageDataset,
+    order: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    labels: torch.Tensor | None = None,
+) -> Iterator[Batch]:
+    """Training indices `order` (n,) in consecutive batches of batch_size (the last shorter), as
+    data.batch(...); `labels` (n,), aligned with order, replace the true labels where given."""
+    for start in range(0, order.numel(), batch_size):
+        x, y = data.batch(order[start : start + batch_size], device)
+        yield x, (y if labels is None else labels[start : start + batch_size].to(device))
+
+
+def step_progress(
+    progress: Progress | None, done: int, total: int, phase: str
+) -> Callable[[int], None] | None:
+    """on_batch for run_epoch: reports (done + step + 1) / total, done steps being behind it."""
+    if progress is None:
+        return None
+    return lambda step: progress((done + step + 1) / total, phase)
+
+
+def fine_tune(
+    model: nn.Module,
+    data: ImageDataset,
+    indices: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    loss_fn: BatchLoss = cross_entropy,
+    labels: torch.Tensor | None = None,
+    progress: Progress | None = None,
+    phase: str = "fine-tuning",
+) -> nn.Module:
+    """`epochs` epochs of run_epoch over the training samples `indices` (n,), each in a new
+    order drawn from `generator`, with `labels` (n,) in place of the true ones where given.
+    Changes `model` (already on its device) in place and returns it in eval mode."""
+    device = next(model.parameters()).device
+    n = indices.numel()
+    steps = -(-n // batch_size)
+    for epoch in range(epochs):
+        perm = torch.randperm(n, generator=generator)  # (n,)
+        batches = index_batches(
+            data, indices[perm], batch_size, device, None if labels is None else labels[perm]
+        )
+        tick = step_progress(progress, epoch * steps, epochs * steps, phase)
+        run_epoch(model, optimizer, batches, loss_fn, on_batch=tick)
+    return model.eval()
+
+
+@dataclass
+class _RecipeLoss:
+    """The recipe's batch loss, summed per-sample losses / nominal b, and the epoch's tallies."""
+
+    sd_gamma: float
+    batch_size: int
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def __call__(self, model: nn.Module, batch: Batch | None) -> torch.Tensor | None:
+        if batch is None:  # every sample of this batch excluded: no loss, still a step
+            return None
+        x, y = batch
+        logits = model(x)  # (b', k)
+        losses = per_sample_loss(logits, y, self.sd_gamma)  # (b',)
+        self.loss_sum += float(losses.detach().sum())
+        self.correct += int((logits.argmax(1) == y).sum())
+        self.seen += y.numel()
+        return losses.sum() / self.batch_size
+
+    def summary(self, epoch: int, test_acc: float | None) -> dict:
+        """The history row of the epoch: mean loss and accuracy over the samples it saw."""
+        seen = max(self.seen, 1)
+        return {
+            "epoch": epoch,
+            "loss": self.loss_sum / seen,
+            "train_acc": self.correct / seen,
+            "test_acc": test_acc,
+        }
+
+
+def _recipe_batches(
+    data: ImageDataset,
+    order: torch.Tensor,
+    keep: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    before_step: Callable[[int], None],
+) -> Iterator[Batch | None]:
+    """The nominal batches of `order` (n,) less the samples not kept ((n,) bool), None where
+    none is left; before_step(step) runs as each batch is drawn, before its SGD step."""
+    for step, start in enumerate(range(0, order.numel(), batch_size)):
+        batch = order[start : start + batch_size]
+        batch = batch[keep[batch]]
+        before_step(step)
+        yield data.batch(batch, device) if batch.numel() else None
+
+
+def _probe(
+    data: ImageDataset, recipe: Recipe, device: torch.device, enabled: bool
+) -> HessianProbe | None:
+    if not (enabled and recipe.probe_every):
+        return None
+    loss_fn = functools.partial(per_sample_loss, sd_gamma=recipe.sd_gamma)
+    return HessianProbe(
+        data,
+        loss_fn,
+        size=recipe.probe_size,
+        iters=recipe.probe_iters,
+        seed=recipe.seed,
+        device=device,
+    )
+
+
 def train(
     arch: str,
     data: ImageDataset,
@@ -128,63 +290,32 @@ def train(
     if init_state is not None:
         model.load_state_dict(init_state)
     w0 = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.to(device).train()
+    model.to(device)
     optimizer = make_optimizer(model.parameters(), recipe)
-    n, b = data.train_y.numel(), recipe.batch_size
+    n, every = data.train_y.numel(), recipe.probe_every
     keep = torch.ones(n, dtype=torch.bool)
     if exclude is not None:
         keep[exclude] = False
-    steps_per_epoch = -(-n // b)
+    steps = -(-n // recipe.batch_size)
+    probe = _probe(data, recipe, device, probes)
+
+    def before_step(step: int) -> None:
+        done = epoch * steps + step  # SGD steps taken so far (epoch: the one being run)
+        if probe and done % every == every // 2:
+            probe(model, done)  # at steps k/2, 3k/2, ...: each stands for the k around it
+
     history = []
-    probe = None
-    if probes and recipe.probe_every:
-        loss_fn = functools.partial(per_sample_loss, sd_gamma=recipe.sd_gamma)
-        probe = HessianProbe(
-            data,
-            loss_fn,
-            size=recipe.probe_size,
-            iters=recipe.probe_iters,
-            seed=recipe.seed,
-            device=device,
-        )
     for epoch in range(recipe.epochs):
         order = epoch_order(recipe.seed, epoch, n)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(steps_per_epoch):
-            batch = order[step * b : (step + 1) * b]
-            batch = batch[keep[batch]]
-            done = epoch * steps_per_epoch + step  # SGD steps taken so far
-            if probe and done % recipe.probe_every == recipe.probe_every // 2:
-                probe(model, done)  # at steps k/2, 3k/2, ...: each stands for the k around it
-            optimizer.zero_grad(set_to_none=False)
-            if batch.numel():
-                x = data.normalize(data.train_x[batch]).to(device)  # (b', C, H, W)
-                y = data.train_y[batch].to(device)
-                logits = model(x)  # (b', k)
-                losses = per_sample_loss(logits, y, recipe.sd_gamma)  # (b',)
-                (losses.sum() / b).backward()
-                loss_sum += float(losses.detach().sum())
-                correct += int((logits.argmax(1) == y).sum())
-                seen += batch.numel()
-            optimizer.step()  # an emptied batch still takes its weight-decay step
-            if progress:
-                progress(
-                    (epoch * steps_per_epoch + step + 1) / (recipe.epochs * steps_per_epoch),
-                    f"epoch {epoch + 1}/{recipe.epochs}",
-                )
-        model.eval()
-        test_acc = accuracy(model, data, "test")
-        model.train()
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": loss_sum / max(seen, 1),
-                "train_acc": correct / max(seen, 1),
-                "test_acc": test_acc,
-            }
+        loss = _RecipeLoss(recipe.sd_gamma, recipe.batch_size)
+        batches = _recipe_batches(data, order, keep, recipe.batch_size, device, before_step)
+        tick = step_progress(
+            progress, epoch * steps, recipe.epochs * steps, f"epoch {epoch + 1}/{recipe.epochs}"
         )
+        run_epoch(model, optimizer, batches, loss, on_batch=tick)
+        history.append(loss.summary(epoch + 1, accuracy(model, data, "test")))
     model.eval().cpu()
-    record = probe.record(recipe.epochs * steps_per_epoch, recipe.probe_every) if probe else None
+    record = probe.record(recipe.epochs * steps, every) if probe else None
     return TrainedModel(arch, data.name, model, recipe, w0, history, record)
 
 

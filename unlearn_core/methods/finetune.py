@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.loops import gradient_epochs
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import TrainedModel
+from unlearn_core.training import TrainedModel, fine_tune
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    epochs: int = 2  # passes over the retain set
-    lr: float = 0.02  # SGD learning rate
-    batch_size: int = 64
+    epochs: int = setting(2, "passes over the retain set")
+    lr: float = setting(0.02, "SGD learning rate")
+    batch_size: int = setting(64, "samples per SGD step")
+    momentum: float = setting(0.9, "SGD momentum")
 
     def __post_init__(self):
         check_optimiser_settings(self)
-
-    momentum: float = 0.9
 
 
 @register(
@@ -38,18 +39,23 @@ def unlearn(
     data: ImageDataset,
     config: FinetuneConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
+    """SGD (with momentum and the recipe's weight decay) on the retain indices (n_r,), in an
+    order drawn from `seed` each epoch."""
     net = model.copy_model().to(default_device())
-    gradient_epochs(
+    optimizer = torch.optim.SGD(
+        net.parameters(), config.lr, config.momentum, weight_decay=model.recipe.weight_decay
+    )
+    fine_tune(
         net,
         data,
         request.retain_indices,
+        optimizer,
         epochs=config.epochs,
-        lr=config.lr,
         batch_size=config.batch_size,
-        momentum=config.momentum,
-        weight_decay=model.recipe.weight_decay,
+        generator=as_generator(seed),
         progress=progress,
         phase="fine-tuning on the retain set",
     )

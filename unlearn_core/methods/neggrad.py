@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.loops import gradient_epochs
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import TrainedModel
+from unlearn_core.training import TrainedModel, fine_tune, negated_cross_entropy
 
 
 @dataclass(frozen=True)
 class NegGradConfig:
-    epochs: int = 1  # passes over the forget set
-    lr: float = 0.01  # SGD learning rate of the ascent
-    batch_size: int = 64
+    epochs: int = setting(1, "passes over the forget set")
+    lr: float = setting(0.01, "SGD learning rate of the ascent")
+    batch_size: int = setting(64, "samples per SGD step")
 
     def __post_init__(self):
         check_optimiser_settings(self)
@@ -36,17 +38,21 @@ def unlearn(
     data: ImageDataset,
     config: NegGradConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
+    """Plain SGD (no momentum, no weight decay) ascending the mean cross-entropy of the forget
+    indices (k,), in an order drawn from `seed` each epoch."""
     net = model.copy_model().to(default_device())
-    gradient_epochs(
+    fine_tune(
         net,
         data,
         request.forget_indices,
+        torch.optim.SGD(net.parameters(), lr=config.lr),
         epochs=config.epochs,
-        lr=config.lr,
         batch_size=config.batch_size,
-        ascent=True,
+        generator=as_generator(seed),
+        loss_fn=negated_cross_entropy,
         progress=progress,
         phase="gradient ascent on the forget set",
     )

@@ -5,28 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register
+from unlearn_core.errors import UserError
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import TrainedModel
+from unlearn_core.training import TrainedModel, fine_tune
 
 
 @dataclass(frozen=True)
 class RandomLabelConfig:
-    epochs: int = 1  # passes over retain set + relabelled forget set
-    lr: float = 0.01  # SGD learning rate
-    momentum: float = 0.9  # SGD momentum
-    batch_size: int = 64
+    epochs: int = setting(1, "passes over retain set + relabelled forget set")
+    lr: float = setting(0.01, "SGD learning rate")
+    momentum: float = setting(0.9, "SGD momentum")
+    batch_size: int = setting(64, "samples per SGD step")
 
     def __post_init__(self):
         check_optimiser_settings(self)
 
 
 def random_other_labels(
-    labels: torch.Tensor, excluded: tuple[int, ...], num_classes: int, generator=None
+    labels: torch.Tensor,
+    excluded: tuple[int, ...],
+    num_classes: int,
+    generator: torch.Generator,
 ) -> torch.Tensor:
     """(k,) labels -> (k,) labels drawn uniformly from the classes allowed for each sample.
 
@@ -37,7 +41,7 @@ def random_other_labels(
     allowed[:, list(excluded)] = False
     allowed[torch.arange(labels.numel()), labels] = False
     if not allowed.any(dim=1).all():
-        raise ValueError("a sample has no class left to be relabelled as")
+        raise UserError("a forget sample has no class left to be relabelled as.")
     return torch.multinomial(allowed.float(), 1, generator=generator).flatten()
 
 
@@ -57,36 +61,30 @@ def unlearn(
     data: ImageDataset,
     config: RandomLabelConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
-    device = default_device()
-    net = model.copy_model().to(device)
+    """SGD on the retain set (n_r,) and the forget set (k,) relabelled at random, labels and
+    orders drawn from `seed`."""
+    net = model.copy_model().to(default_device())
     forget, retain = request.forget_indices, request.retain_indices
-    new_labels = random_other_labels(data.train_y[forget], request.classes, data.num_classes)
-    indices = torch.cat([retain, forget])  # (n_r + k,)
-    labels = torch.cat([data.train_y[retain], new_labels])  # (n_r + k,)
-    optimizer = torch.optim.SGD(
-        net.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=model.recipe.weight_decay,
+    generator = as_generator(seed)
+    new_labels = random_other_labels(
+        data.train_y[forget], request.classes, data.num_classes, generator
     )
-    b = config.batch_size
-    steps = -(-indices.numel() // b)
-    net.train()
-    for epoch in range(config.epochs):
-        order = torch.randperm(indices.numel())
-        for step in range(steps):
-            pos = order[step * b : (step + 1) * b]
-            x = data.normalize(data.train_x[indices[pos]]).to(device)  # (b, C, H, W)
-            loss = F.cross_entropy(net(x), labels[pos].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if progress:
-                progress(
-                    (epoch * steps + step + 1) / (config.epochs * steps),
-                    "fine-tuning with the forget set relabelled",
-                )
+    fine_tune(
+        net,
+        data,
+        torch.cat([retain, forget]),  # (n_r + k,)
+        torch.optim.SGD(
+            net.parameters(), config.lr, config.momentum, weight_decay=model.recipe.weight_decay
+        ),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        generator=generator,
+        labels=torch.cat([data.train_y[retain], new_labels]),  # (n_r + k,)
+        progress=progress,
+        phase="fine-tuning with the forget set relabelled",
+    )
     counts = torch.bincount(new_labels, minlength=data.num_classes).tolist()
-    return UnlearnResult(net.eval().cpu(), {"relabelled_counts": counts})
+    return UnlearnResult(net.cpu(), {"relabelled_counts": counts})

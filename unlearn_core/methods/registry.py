@@ -67,18 +67,38 @@ def _convert(text: str, kind, key: str):
         raise UserError(f"--set {key}={text}: expected a {kind.__name__}.") from None
 
 
+def check_request(spec: MethodSpec, request) -> None:
+    """The one check of a request's kind against what the method accepts (spec.requests):
+    UserError with one line naming the kinds it takes. Methods do not check again."""
+    if request.kind not in spec.requests:
+        flag = {"classes": "--forget-classes", "samples": "--forget-indices"}
+        takes = " or ".join(f"{kind} ({flag.get(kind, kind)})" for kind in spec.requests)
+        raise UserError(f"{spec.name} takes a {takes} request, not {request.kind}.")
+
+
+def setting(default, text: str):
+    """A method config field: its default and its help text (shown by the app's settings form
+    and `field_help`), i.e. dataclasses.field(default=default, metadata={"help": text})."""
+    return field(default=default, metadata={"help": text})
+
+
+def field_help(config_cls: type) -> dict[str, str]:
+    """field name -> its help text (dataclasses.field metadata "help"; "" where none)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_cls)}
+
+
 def check_optimiser_settings(config) -> None:
-    """ValueError unless every learning rate (a field named lr or ending in _lr) is > 0, every
+    """UserError unless every learning rate (a field named lr or ending in _lr) is > 0, every
     epochs/batch_size field is >= 1 and momentum is in [0, 1): the settings the SGD loops divide
     by or step with, checked before a run starts rather than failing inside torch."""
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if (f.name == "lr" or f.name.endswith("_lr")) and not value > 0:
-            raise ValueError(f"{f.name} must be > 0, not {value}")
+            raise UserError(f"{f.name} must be > 0, not {value}.")
         if f.name in ("epochs", "batch_size") and value < 1:
-            raise ValueError(f"{f.name} must be >= 1, not {value}")
+            raise UserError(f"{f.name} must be >= 1, not {value}.")
         if f.name == "momentum" and not 0 <= value < 1:
-            raise ValueError(f"momentum must be in [0, 1), not {value}")
+            raise UserError(f"momentum must be in [0, 1), not {value}.")
 
 
 def parse_config(config_cls: type, overrides: dict[str, str] | None = None):

@@ -30,8 +30,11 @@ def unlearn(
     data: ImageDataset,
     config: RetrainConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
+    """The recipe fixes w_0 and the data order: `seed` is accepted, as by every method, and
+    draws nothing."""
     removed = request.outside_retain(data.train_y.numel())  # in a sequence: earlier steps too
     retrained = retrain_without(model, data, removed, progress=progress)
     notes = [] if model.w0 is not None else ["w_0 not recorded: re-initialised from recipe seed"]

@@ -27,7 +27,7 @@ import torch
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.metrics.unlearning_error import SIGMAS, unlearning_error
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, per_sample_loss
@@ -38,8 +38,12 @@ CHUNK = 256  # forget samples per forward/backward pass; bounds memory, not the 
 
 @dataclass(frozen=True)
 class SingleGradientConfig:
-    reference: str = "w0"  # weights the gradient is taken at: "w0" (the paper) or "final" (w_t)
-    sigma: str = "abs"  # unlearning error's sigma: "abs" = |lambda_max|, "sqrt" = reference code's
+    reference: str = setting(
+        "w0", 'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)'
+    )
+    sigma: str = setting(
+        "abs", 'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s'
+    )
 
     def __post_init__(self):
         if self.reference not in REFERENCES:
@@ -68,8 +72,7 @@ def forget_gradient(
     model.eval()
     chunks = indices.split(CHUNK)
     for i, chunk in enumerate(chunks):
-        x = data.normalize(data.train_x[chunk]).to(device)  # (c, C, H, W)
-        y = data.train_y[chunk].to(device)  # (c,)
+        x, y = data.batch(chunk, device)  # (c, C, H, W), (c,)
         loss = per_sample_loss(model(x), y, sd_gamma).sum()
         for acc, g in zip(total, torch.autograd.grad(loss, params), strict=True):
             acc += g
@@ -102,8 +105,10 @@ def unlearn(
     data: ImageDataset,
     config: SingleGradientConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
+    """Deterministic: `seed` is accepted, as by every method, and draws nothing."""
     recipe = model.recipe
     if recipe.optimizer != "sgd":
         raise UserError(f"single-gradient needs an SGD-trained model, not {recipe.optimizer}.")

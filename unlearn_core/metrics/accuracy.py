@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,11 +14,23 @@ from unlearn_core.torch_utils import evaluating
 
 def split_tensors(data: ImageDataset, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """('train' | 'test') -> (uint8 images (n, C, H, W), labels (n,))."""
-    if split == "train":
-        return data.train_x, data.train_y
-    if split == "test":
-        return data.test_x, data.test_y
-    raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    return data.split(split)
+
+
+def input_batches(
+    data: ImageDataset,
+    split: str,
+    indices: torch.Tensor | None,
+    batch_size: int,
+    device: torch.device,
+) -> Iterator[torch.Tensor]:
+    """Normalised images (c, C, H, W) on `device` of the chosen samples of a split (all where
+    indices is None), batch_size at a time, in order."""
+    chosen = torch.arange(data.split(split)[1].numel())  # (n,)
+    if indices is not None:
+        chosen = chosen[indices]
+    for batch in chosen.split(batch_size):
+        yield data.batch(batch, device, split)[0]
 
 
 @torch.no_grad()
@@ -28,14 +42,10 @@ def predict_logits(
     batch_size: int = 512,
 ) -> torch.Tensor:
     """Logits (k, num_classes) on the CPU for the chosen samples, in eval mode (mode restored)."""
-    images, _ = split_tensors(data, split)
-    if indices is not None:
-        images = images[indices]
     device = next(model.parameters(), torch.empty(0)).device
     with evaluating(model):
         chunks = [
-            model(data.normalize(images[i : i + batch_size]).to(device)).float().cpu()
-            for i in range(0, len(images), batch_size)
+            model(x).float().cpu() for x in input_batches(data, split, indices, batch_size, device)
         ]
     if not chunks:
         return torch.empty(0, data.num_classes)

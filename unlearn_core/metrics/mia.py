@@ -29,7 +29,8 @@ from unlearn_core.request import ForgetRequest
 
 def auc(member_scores: torch.Tensor, nonmember_scores: torch.Tensor) -> float | None:
     """Area under the ROC curve of "score is higher for members": the Mann-Whitney statistic
-    P(member > non-member) + 0.5 * P(tie). None when either side is empty."""
+    P(member > non-member) + 0.5 * P(tie), for scores (m,) and (k,). None when either side is
+    empty."""
     m, k = member_scores.numel(), nonmember_scores.numel()
     if m == 0 or k == 0:
         return None

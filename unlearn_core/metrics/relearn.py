@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.accuracy import accuracy
-from unlearn_core.training import Recipe, make_optimizer
+from unlearn_core.randomness import as_generator
+from unlearn_core.training import Recipe, cross_entropy, index_batches, make_optimizer, run_epoch
 
 
 @dataclass(frozen=True)
@@ -62,20 +62,14 @@ def relearn_time(
     device = default_device()
     net = copy.deepcopy(model).to(device)
     optimizer = make_optimizer(net.parameters(), recipe)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = as_generator(config.seed)
     n = data.train_y.numel()
     per_epoch = min(config.samples_per_epoch, n)
     curve = [accuracy(net, data, "train", forget_indices)]
     while curve[-1] < target and len(curve) <= config.max_epochs:
         drawn = torch.randperm(n, generator=generator)[:per_epoch]  # (per_epoch,)
-        net.train()
-        for start in range(0, per_epoch, recipe.batch_size):
-            batch = drawn[start : start + recipe.batch_size]
-            x = data.normalize(data.train_x[batch]).to(device)  # (b, C, H, W)
-            loss = F.cross_entropy(net(x), data.train_y[batch].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        batches = index_batches(data, drawn, recipe.batch_size, device)
+        run_epoch(net, optimizer, batches, cross_entropy)
         curve.append(accuracy(net, data, "train", forget_indices))
         if progress:
             progress(len(curve) / (config.max_epochs + 1), f"relearning, epoch {len(curve) - 1}")
@@ -95,27 +89,17 @@ def relearn_time(
 
 def relearn_times(
     models: dict[str, nn.Module | None],
-    data: ImageDataset,
-    forget_indices: torch.Tensor,
-    target: float,
-    recipe: Recipe,
-    config: RelearnConfig = RelearnConfig(),
-    *,
+    *args,
     progress: Callable[[float, str], None] | None = None,
+    **kwargs,
 ) -> dict[str, dict | None]:
-    """report.json's `relearn_time`: name -> relearn_time(...), or None for a missing model."""
+    """report.json's `relearn_time`: name -> relearn_time(model, *args, **kwargs), the same
+    arguments for every model, or None for a missing model; progress shared out evenly."""
     present = [name for name, m in models.items() if m is not None]
     out: dict[str, dict | None] = {name: None for name in models}
     for i, name in enumerate(present):
-        out[name] = relearn_time(
-            models[name],
-            data,
-            forget_indices,
-            target,
-            recipe,
-            config,
-            progress=_share(progress, i, len(present), name),
-        )
+        share = _share(progress, i, len(present), name)
+        out[name] = relearn_time(models[name], *args, progress=share, **kwargs)
     return out
 
 

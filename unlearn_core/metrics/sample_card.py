@@ -20,7 +20,7 @@ from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
-from unlearn_core.metrics.accuracy import predict_logits, split_tensors
+from unlearn_core.metrics.accuracy import input_batches, predict_logits
 from unlearn_core.metrics.mia import auc
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating, recording
@@ -45,15 +45,11 @@ def features_and_logits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-> (penultimate features (k, d), logits (k, num_classes)), float32 on the CPU, from one
     pass in eval mode (mode restored; the hook removed on exit)."""
-    images, _ = split_tensors(data, split)
-    if indices is not None:
-        images = images[indices]
     _, last = penultimate_layer(model)
     device = next(model.parameters()).device
     features, logits = [], []
     with evaluating(model), recording({"last": last}, inputs=True) as record:
-        for start in range(0, len(images), batch_size):
-            batch = data.normalize(images[start : start + batch_size]).to(device)
+        for batch in input_batches(data, split, indices, batch_size, device):
             logits.append(model(batch).float().cpu())
             features.append(record["last"].pop().flatten(1).float().cpu())  # (b, d)
     if not logits:
@@ -108,27 +104,41 @@ def sample_card(
         if model is None:
             card["models"][name] = None
             continue
-        feats, logits = features_and_logits(
-            model, data, "train", torch.cat([torch.tensor([index]), pool])
-        )
-        probs = torch.softmax(logits[0], 0)  # (num_classes,)
-        loss = float(F.cross_entropy(logits[:1], torch.tensor([label])))
-        test_losses = F.cross_entropy(
-            predict_logits(model, data, "test", same_class),
-            data.test_y[same_class],
-            reduction="none",
-        )
-        predicted = int(probs.argmax())
-        neighbours = nearest(feats[0], feats[1:], pool, k)
-        for row in neighbours:
-            row["label"] = int(data.train_y[row["index"]])
-        card["models"][name] = {
-            "loss": loss,
-            "confidence": float(probs[label]),
-            "predicted": predicted,
-            "predicted_class_name": data.class_names[predicted],
-            "predicted_confidence": float(probs[predicted]),
-            "membership_score": auc(torch.tensor([-loss]), -test_losses),
-            "neighbours": neighbours,
-        }
+        card["models"][name] = _model_card(model, data, index, pool, same_class, k)
     return card
+
+
+def _model_card(
+    model: nn.Module,
+    data: ImageDataset,
+    index: int,
+    pool: torch.Tensor,
+    same_class: torch.Tensor,
+    k: int,
+) -> dict:
+    """One model's entry of the card: pool (p,) the neighbour pool, same_class the test indices
+    of the sample's class (its membership score's non-members)."""
+    label = int(data.train_y[index])
+    feats, logits = features_and_logits(
+        model, data, "train", torch.cat([torch.tensor([index]), pool])
+    )
+    probs = torch.softmax(logits[0], 0)  # (num_classes,)
+    loss = float(F.cross_entropy(logits[:1], torch.tensor([label])))
+    test_losses = F.cross_entropy(
+        predict_logits(model, data, "test", same_class),
+        data.test_y[same_class],
+        reduction="none",
+    )
+    predicted = int(probs.argmax())
+    neighbours = nearest(feats[0], feats[1:], pool, k)
+    for row in neighbours:
+        row["label"] = int(data.train_y[row["index"]])
+    return {
+        "loss": loss,
+        "confidence": float(probs[label]),
+        "predicted": predicted,
+        "predicted_class_name": data.class_names[predicted],
+        "predicted_confidence": float(probs[predicted]),
+        "membership_score": auc(torch.tensor([-loss]), -test_losses),
+        "neighbours": neighbours,
+    }

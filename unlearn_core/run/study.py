@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import torch
-from scipy import stats
 
 import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method
+from unlearn_core.metrics.linear_fit import pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
@@ -84,7 +84,7 @@ def run_setting(
     train_seconds = time.perf_counter() - start
     spec = get_method("single-gradient")
     tick = time.perf_counter()
-    result = spec.run(trained, request, data, spec.config_cls())
+    result = spec.run(trained, request, data, spec.config_cls(), seed=recipe.seed)
     unlearn_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     retrained = retrain_without(
@@ -109,15 +109,6 @@ def run_setting(
         "retrain_seconds": retrain_seconds,
         "seconds": time.perf_counter() - start,
     }
-
-
-def pearson(x: list[float], y: list[float]) -> tuple[float | None, float | None]:
-    """(r, two-sided p-value) of scipy.stats.pearsonr; (None, None) below 3 points or for a
-    constant column, where it is undefined."""
-    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
-        return None, None
-    result = stats.pearsonr(x, y)
-    return float(result.statistic), float(result.pvalue)
 
 
 def run_study(

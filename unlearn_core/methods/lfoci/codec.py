@@ -117,23 +117,13 @@ def codec(
     return value
 
 
-def foci(
-    y: torch.Tensor,
-    features: torch.Tensor,
-    max_features: int | None = None,
-    randomized: bool = True,
-    generator: torch.Generator | None = None,
-    *,
-    standardize: bool = True,
-) -> list[int]:
+def foci(y: torch.Tensor, features: torch.Tensor, *args, **kwargs) -> list[int]:
     """FOCI (Azadkia & Chatterjee 2021, Sec. 5); with `randomized=True`, L-FOCI (Mehta et al.
-    2022). Returns the selected column indices of `features` in the order chosen.
+    2022). Returns the selected column indices of `features` (n, p) in the order chosen.
 
-    See `foci_with_scores` for the arguments and the procedure.
+    Takes the arguments of `foci_with_scores`, which describes them and the procedure.
     """
-    return foci_with_scores(
-        y, features, max_features, randomized, generator, standardize=standardize
-    ).selected
+    return foci_with_scores(y, features, *args, **kwargs).selected
 
 
 def foci_with_scores(
@@ -190,11 +180,18 @@ def foci_with_scores(
     if generator is not None:
         order = torch.randperm(n, generator=generator, device=y.device)
         y, cols = y[order], cols[order]
-    rank, low = _ranks(y[:, 0])
+    return _greedy(cols, kept, *_ranks(y[:, 0]), limit)
 
+
+def _greedy(
+    cols: torch.Tensor, kept: torch.Tensor, rank: torch.Tensor, low: torch.Tensor, limit: int
+) -> FociResult:
+    """FOCI's forward selection over the prepared columns (n, q) (`kept` (q,): their indices in
+    the caller's features), the response given by its ranks and low counts (n,)."""
+    n, q = cols.shape
     selected: list[int] = []
     scores: list[float] = []
-    remaining = torch.arange(q, device=y.device)  # (q,)
+    remaining = torch.arange(q, device=cols.device)  # (q,)
     dist = None  # (n, n) squared distances in the selected columns, inf on the diagonal
     while len(selected) < limit:
         if dist is None:

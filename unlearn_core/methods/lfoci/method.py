@@ -42,46 +42,68 @@ from unlearn_core.methods.lfoci.newton import (
     slice_block,
 )
 from unlearn_core.methods.lfoci.slices import LossFn, perturb
-from unlearn_core.methods.registry import UnlearnResult, register
+from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.metrics.accuracy import accuracy
+from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import TrainedModel, per_sample_loss
+from unlearn_core.training import Batch, TrainedModel, per_sample_loss
 
 SELECTIONS = ("lfoci", "random", "full")
 
 
 @dataclass(frozen=True)
 class LfociConfig:
-    # lfoci: the slices L-FOCI selects; random: as many slices drawn uniformly (the paper's
-    # Fig. 5 control); full: every parameter, for small models such as logreg (Sec. 7.1)
-    selection: str = "lfoci"
-    cheap: bool = False  # select a single slice (the paper's "cheap" L-FOCI, Sec. 7.3)
-    max_slices: int = 0  # most slices L-FOCI may select; 0: no cap (the paper)
-    perturbations: int = 1000  # m copies per forget sample (supplement: 1000); k samples share m
-    noise_std: float = 0.1  # s: std of the input perturbations, normalised input space
-    # retain samples (a seeded random subset) for the curvature and the residual gradient;
-    # 0: the whole retain set (the paper's n H(F), exact but slower)
-    hessian_samples: int = 1000
-    # largest block (parameters) whose Hessian is formed; larger ones are solved by CG, which
-    # clamps the same way. Forming costs p Hessian-vector products, CG about 20-50 here
-    dense_max: int = 256
-    cg_iters: int = 100  # most conjugate-gradient iterations
-    cg_tol: float = 1e-4  # CG stops at |residual| <= cg_tol * |right-hand side|
-    min_eigenvalue: float = 0.0  # repair floor for H'_P's eigenvalues; 0: the weight decay
-    # repair of eigenvalues below the floor (METHODS.md: "modify it"): "abs" takes |value| and
-    # then the floor (saddle-free Newton), so a negative-curvature direction keeps its own scale;
-    # "clamp" raises each to the floor, which on the demo CNN blew such directions up by
-    # 1/floor: the forgotten loss fell instead of rising (sample 4: -0.30) and test accuracy
-    # fell 0.018, where "abs" raised the loss by 3.73 and left test accuracy unchanged
-    repair: str = "abs"
-    dp_noise: bool = True  # add the (eps, delta) Gaussian noise to the block (the paper)
-    eps: float = 0.1  # epsilon of (eps, delta)-forgetting (supplement: 0.1)
-    delta: float = 0.01  # delta of (eps, delta)-forgetting (supplement: 0.01)
-    hessian_lipschitz: float = 0.25  # M, Lipschitz constant of the loss Hessian (reference: 0.25)
-    loss_lipschitz: float = 1.0  # L, Lipschitz constant of the loss (reference: 1)
-    sequential: bool = False  # remove the samples one at a time, each checked on validation data
-    val_drop: float = 0.05  # sequential: largest accepted fall in validation accuracy (absolute)
-    val_samples: int = 1000  # sequential: seeded random test-split subset; 0: the whole test split
+    selection: str = setting(
+        "lfoci",
+        "lfoci: the slices L-FOCI selects; random: as many slices drawn uniformly (the "
+        "paper's Fig. 5 control); full: every parameter, for small models such as logreg "
+        "(Sec. 7.1)",
+    )
+    cheap: bool = setting(False, 'select a single slice (the paper\'s "cheap" L-FOCI, Sec. 7.3)')
+    max_slices: int = setting(0, "most slices L-FOCI may select; 0: no cap (the paper)")
+    perturbations: int = setting(
+        1000, "m copies per forget sample (supplement: 1000); k samples share m"
+    )
+    noise_std: float = setting(0.1, "s: std of the input perturbations, normalised input space")
+    hessian_samples: int = setting(
+        1000,
+        "retain samples (a seeded random subset) for the curvature and the residual "
+        "gradient; 0: the whole retain set (the paper's n H(F), exact but slower)",
+    )
+    dense_max: int = setting(
+        256,
+        "largest block (parameters) whose Hessian is formed; larger ones are solved by "
+        "CG, which clamps the same way. Forming costs p Hessian-vector products, CG about"
+        " 20-50 here",
+    )
+    cg_iters: int = setting(100, "most conjugate-gradient iterations")
+    cg_tol: float = setting(1e-4, "CG stops at |residual| <= cg_tol * |right-hand side|")
+    min_eigenvalue: float = setting(0.0, "repair floor for H'_P's eigenvalues; 0: the weight decay")
+    repair: str = setting(
+        "abs",
+        'repair of eigenvalues below the floor (METHODS.md: "modify it"): "abs" takes '
+        "|value| and then the floor (saddle-free Newton), so a negative-curvature "
+        'direction keeps its own scale; "clamp" raises each to the floor, which on the '
+        "demo CNN blew such directions up by 1/floor: the forgotten loss fell instead of "
+        'rising (sample 4: -0.30) and test accuracy fell 0.018, where "abs" raised the '
+        "loss by 3.73 and left test accuracy unchanged",
+    )
+    dp_noise: bool = setting(True, "add the (eps, delta) Gaussian noise to the block (the paper)")
+    eps: float = setting(0.1, "epsilon of (eps, delta)-forgetting (supplement: 0.1)")
+    delta: float = setting(0.01, "delta of (eps, delta)-forgetting (supplement: 0.01)")
+    hessian_lipschitz: float = setting(
+        0.25, "M, Lipschitz constant of the loss Hessian (reference: 0.25)"
+    )
+    loss_lipschitz: float = setting(1.0, "L, Lipschitz constant of the loss (reference: 1)")
+    sequential: bool = setting(
+        False, "remove the samples one at a time, each checked on validation data"
+    )
+    val_drop: float = setting(
+        0.05, "sequential: largest accepted fall in validation accuracy (absolute)"
+    )
+    val_samples: int = setting(
+        1000, "sequential: seeded random test-split subset; 0: the whole test split"
+    )
 
     def __post_init__(self):
         if self.selection not in SELECTIONS:
@@ -113,8 +135,7 @@ class _Run:
     seconds: dict = field(default_factory=dict)  # phase -> seconds, summed over removals
 
     def images(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.data.normalize(self.data.train_x[indices]).to(self.device)  # (b, C, H, W)
-        return x, self.data.train_y[indices].to(self.device)
+        return self.data.batch(indices, self.device)  # (b, C, H, W), (b,)
 
     def tell(self, span: tuple[float, float], fraction: float, phase: str) -> None:
         if self.progress:
@@ -149,6 +170,7 @@ def unlearn(
     data: ImageDataset,
     config: LfociConfig,
     *,
+    seed: int = 0,
     progress=None,
 ) -> UnlearnResult:
     weight_decay = model.recipe.weight_decay
@@ -158,8 +180,9 @@ def unlearn(
     if config.dp_noise and weight_decay <= 0:
         raise UserError("the (eps, delta) noise needs weight decay; use --set dp_noise=false.")
     device = default_device()
-    seed = int(torch.randint(2**62, ()))  # from the caller's seeded global RNG
-    noise = torch.Generator(device).manual_seed(seed)
+    # one draw from `seed` seeds both streams: subsets on the CPU, noise on the device
+    stream = int(torch.randint(2**62, (), generator=as_generator(seed)))
+    noise = torch.Generator(device).manual_seed(stream)
     run = _Run(
         data,
         config,
@@ -167,7 +190,7 @@ def unlearn(
         weight_decay,
         floor,
         device,
-        torch.Generator().manual_seed(seed),
+        torch.Generator().manual_seed(stream),
         noise,
         progress,
     )
@@ -215,23 +238,8 @@ def _remove(
     before = _gradient_norms(net, (x_f, y_f), (x_r, y_r), damping, run)
 
     run.tell(span, 0.45, "block Hessian and Newton step")
-    start = time.perf_counter()
     theta = gather(net, block)
-    solved = newton_step(
-        net,
-        block,
-        (x_f, y_f),
-        (x_r, y_r),
-        run.loss_fn,
-        n=n,
-        weight_decay=run.weight_decay,
-        floor=run.floor,
-        repair=config.repair,
-        dense_max=config.dense_max,
-        cg_iters=config.cg_iters,
-        cg_tol=config.cg_tol,
-    )
-    run.timed("solve", start)
+    solved = _solve(net, block, (x_f, y_f), (x_r, y_r), n, run)
 
     run.tell(span, 0.9, "update and noise")
     start = time.perf_counter()
@@ -263,6 +271,27 @@ def _remove(
             "guarantee needs more data or weight decay here; dp_noise=false skips the noise"
         ]
     return info
+
+
+def _solve(net, block, forget: Batch, retain: Batch, n: int, run: _Run):
+    """The Newton step on the block's weights (Eq. 13-15), timed as the "solve" phase."""
+    config, start = run.config, time.perf_counter()
+    solved = newton_step(
+        net,
+        block,
+        forget,
+        retain,
+        run.loss_fn,
+        n=n,
+        weight_decay=run.weight_decay,
+        floor=run.floor,
+        repair=config.repair,
+        dense_max=config.dense_max,
+        cg_iters=config.cg_iters,
+        cg_tol=config.cg_tol,
+    )
+    run.timed("solve", start)
+    return solved
 
 
 def _select(
