@@ -44,9 +44,9 @@ def _run_model(folder: str, data, original_sha: str):
     from unlearn_core.run.store import load_run_model, read_report
 
     report = read_report(folder)
-    if report.get("dataset") != data.name:
-        raise UserError(f"run {folder} is on {report.get('dataset')}, not {data.name}.")
-    made_from = (report.get("checkpoints") or {}).get("original_sha256")
+    if report.dataset != data.name:
+        raise UserError(f"run {folder} is on {report.dataset}, not {data.name}.")
+    made_from = report.checkpoints.original_sha256
     if made_from and made_from != original_sha:
         print(f"warning: run {folder} was made from another checkpoint", file=sys.stderr)
     return load_run_model(folder, data)
