@@ -48,7 +48,7 @@ if models["retrained"] is None:
 layers = conv_layers(models["original"])
 if not layers:
     st.info(
-        f"`{report['arch']}` has no convolutional layer, so it has no maps over the image: "
+        f"`{report.arch}` has no convolutional layer, so it has no maps over the image: "
         "choose a convolutional model (smallcnn, allcnn, resnet18-cifar) on **Model and data**."
     )
     st.stop()
@@ -83,7 +83,7 @@ with st.form("attribution_form"):
         "Layer",
         layers,
         index=len(layers) - 1,
-        key=f"attribution_layer-{report['arch']}",
+        key=f"attribution_layer-{report.arch}",
         help="Convolutional layers; the last one sees the most abstract features.",
     )
     st.form_submit_button("Explain")

@@ -5,7 +5,7 @@ import streamlit as st
 from ui.runs import current_request, set_forget
 from ui.state import get_dataset, selection
 from unlearn_core.errors import UserError
-from unlearn_core.request import ForgetRequest, parse_indices, random_indices
+from unlearn_core.request import ForgetRequest, class_label, parse_indices, random_indices
 from unlearn_core.views.model_summary import image_tiles
 
 SHOWN = 40  # images shown at most; a class request holds hundreds
@@ -31,11 +31,11 @@ except UserError as err:
     st.stop()
 
 
-def class_label(c: int | None) -> str:
-    return "All classes" if c is None else f"{c}: {data.class_names[c]}"
+def class_choice(c: int | None) -> str:
+    return "All classes" if c is None else class_label(c, data.class_names)
 
 
-previous = st.session_state.get("forget", {})  # the forms start from the current request
+previous = st.session_state.get("forget") or {}  # the forms start from the current request
 kind = st.radio(
     "Forget",
     ["classes", "samples"],
@@ -49,8 +49,8 @@ if kind == "classes":
         classes = st.multiselect(
             "Classes to forget",
             range(data.num_classes),
-            default=previous.get("classes", []),
-            format_func=class_label,
+            default=previous.get("classes") or [],
+            format_func=class_choice,
             key="forget_classes",
             help="Every training image of these classes goes into the forget set.",
         )
@@ -67,7 +67,7 @@ else:
         if how == "typed":
             text = st.text_input(
                 "Training indices",
-                value=", ".join(str(i) for i in previous.get("indices", [])),
+                value=", ".join(str(i) for i in previous.get("indices") or []),
                 placeholder="2, 17, 305",
                 key="forget_indices_text",
                 help="Positions in the training split, separated by commas; the Model and data "
@@ -78,7 +78,7 @@ else:
             pool = left.selectbox(
                 "From class",
                 [None, *range(data.num_classes)],
-                format_func=class_label,
+                format_func=class_choice,
                 key="forget_pool",
             )
             count = mid.number_input("How many", min_value=1, value=10, step=1, key="forget_n")
@@ -98,7 +98,7 @@ if submitted:
     except UserError as err:
         st.error(f"{err} The previous request is kept.")
     else:
-        set_forget(classes=list(new.classes), indices=new.forget_indices.tolist())
+        set_forget(new)
 
 st.subheader("Current request")
 try:
@@ -110,7 +110,7 @@ if request is None:
     st.info("No forget request yet: choose classes or samples above and press the button.")
     st.stop()
 
-names = ", ".join(class_label(c) for c in request.classes)
+names = ", ".join(class_label(c, data.class_names) for c in request.classes)
 cols = st.columns(3)
 cols[0].metric("Request by", request.kind)
 cols[1].metric("Forget set", f"{request.count:,}", help="Training images to forget")

@@ -8,10 +8,9 @@ from ui.runs import get_report, get_run_model, run_label
 from ui.state import get_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.confusion import confusion_matrix
+from unlearn_core.run.report import MODELS, metric
 from unlearn_core.views.figures import per_class_accuracy, prediction_distribution
 from unlearn_core.views.result_figures import confusion_heatmap
-
-MODELS = ("original", "unlearned", "retrained")
 
 
 @st.cache_data(show_spinner="Classifying the test split…")
@@ -41,30 +40,30 @@ for run_id, tab in zip(ids, st.tabs([run_label(r) for r in ids]), strict=True):
     with tab:
         try:
             report = get_report(run_id)
-            data = get_dataset(report["dataset"])
+            data = get_dataset(report.dataset)
         except UserError as err:
             st.error(str(err))
             continue
-        names, metrics = data.class_names, report["metrics"]
+        names, metrics = data.class_names, report.metrics
         st.plotly_chart(
-            prediction_distribution(names, report["prediction_distribution"]),
+            prediction_distribution(names, report.prediction_distribution.to_dict()),
             key=f"predictions_{run_id}",
         )
-        if metrics["retrained"] is None:
+        if not report.has_oracle:
             st.info(
                 "This run has no retrained model to compare with: rerun it on the **Unlearn** "
                 "page with the oracle (retrain) switched on."
             )
-        accuracies = {m: metrics[m]["per_class_acc"] if metrics[m] else None for m in MODELS}
+        accuracies = {m: metric(getattr(metrics, m), "per_class_acc") for m in MODELS}
         st.plotly_chart(
-            per_class_accuracy(names, accuracies, forgotten=report["forget"]["classes"]),
+            per_class_accuracy(names, accuracies, forgotten=report.forget.classes or []),
             key=f"per_class_{run_id}",
         )
-        shown = ("unlearned", "retrained") if metrics["retrained"] else ("unlearned",)
+        shown = ("unlearned", "retrained") if report.has_oracle else ("unlearned",)
         for which, column in zip(shown, st.columns(2), strict=False):
             with column:
                 try:
-                    counts = confusion_on_test(run_id, which, report["dataset"])
+                    counts = confusion_on_test(run_id, which, report.dataset)
                 except UserError as err:
                     st.error(str(err))
                     continue

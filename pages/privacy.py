@@ -35,17 +35,16 @@ st.markdown(
 run_id, report = chosen_report("privacy_run")
 
 st.subheader("Membership inference")
-mia = report.get("mia")
-if not mia:
+if not report.mia.present():
     st.info("This run records no membership inference (an older report): run it again.")
 else:
-    st.plotly_chart(roc_curves(mia, "Membership inference on the forget set"))
+    st.plotly_chart(roc_curves(report.mia.to_dict(), "Membership inference on the forget set"))
     st.dataframe(
-        mia_rows(mia),
+        mia_rows(report.mia),
         hide_index=True,
         column_config={"AUC": RATE, "TPR at 1% FPR": RATE, "TPR at 0.1% FPR": RATE},
     )
-    flags = report.get("mia_flags")
+    flags = report.mia_flags
     if flags is None:
         st.info(
             "Without a retrained model there is no target to compare the unlearned model's AUC "
@@ -56,9 +55,9 @@ else:
             (st.success if status == "matches retrained" else st.warning)(note)
 
 st.subheader("Relearn time")
-relearn = relearn_rows(report.get("relearn_time"))
+relearn = relearn_rows(report.relearn_time)
 if relearn:
-    st.plotly_chart(relearn_curves(report["relearn_time"]))
+    st.plotly_chart(relearn_curves(report.relearn_time.to_dict()))
     st.dataframe(relearn, hide_index=True, column_config={"target forget accuracy": RATE})
 else:
     st.info(

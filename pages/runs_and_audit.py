@@ -2,50 +2,19 @@
 
 import streamlit as st
 
-from ui.runs import add_open_run, close_run, get_report, open_runs, run_label, run_store
-from ui.state import get_dataset
+from ui.runs import (
+    add_open_run,
+    close_run,
+    delete_run,
+    get_report,
+    open_runs,
+    reset_confirmation,
+    run_label,
+    run_store,
+)
+from ui.state import class_names
 from unlearn_core.errors import UserError
 from unlearn_core.run.audit import audit_html, audit_record_bytes, check_run_folder, comparison_rows
-
-PICKERS = ("runs_choice", "compare_a", "compare_b")
-
-
-def forget_text(row: dict) -> str:
-    if row["forget_classes"]:
-        return "classes " + ", ".join(map(str, row["forget_classes"]))
-    count = row["forget_count"]
-    return f"{count} sample{'s' if count != 1 else ''}"
-
-
-def reset_confirmation() -> None:
-    st.session_state["confirm_delete"] = False
-
-
-def delete_run(run_id: str) -> None:
-    """Runs before the page is drawn, so the list below no longer shows a deleted run."""
-    if not st.session_state.get("confirm_delete"):
-        message = ("error", "Tick “I understand” first: nothing was deleted.")
-    else:
-        try:
-            run_store().delete(run_id)
-        except UserError as err:
-            message = ("error", str(err))
-        else:
-            close_run(run_id)
-            for key in PICKERS:  # their value may be the deleted run
-                st.session_state.pop(key, None)
-            message = ("success", f"Deleted run {run_id}.")
-    reset_confirmation()
-    st.session_state["runs_message"] = message
-
-
-def class_names(dataset: str) -> list[str] | None:
-    """The run's class names for the record, or None (numbers) where the data set is missing."""
-    try:
-        return list(get_dataset(dataset).class_names)
-    except UserError:
-        return None
-
 
 st.title("Runs and audit record")
 st.subheader("What am I looking at")
@@ -84,7 +53,7 @@ st.dataframe(
             "method": r["method"],
             "dataset": r["dataset"],
             "architecture": r["arch"],
-            "forgets": forget_text(r),
+            "forgets": r["forgets"],
             "open": r["run_id"] in shown,
         }
         for r in rows
@@ -116,7 +85,7 @@ with export:
         st.error(str(err))
     else:
         st.success(f"All {len(files)} files of the run match its SHA256SUMS: {', '.join(files)}.")
-        names = class_names(report["dataset"])
+        names = class_names(report.dataset)
         left, right = st.columns(2)
         # built on click only: the page embeds plotly.js (about 5 MB) and the zip the weights
         left.download_button(

@@ -23,7 +23,7 @@ def movement(run_id: str, checkpoint: str, dataset_name: str, sha256: str) -> li
     data = get_dataset(dataset_name)
     original, _ = get_model(checkpoint, dataset_name)
     report = get_report(run_id)
-    return slice_movement(original.model, get_run_model(run_id, data), report["selected_slices"])
+    return slice_movement(original.model, get_run_model(run_id, data), report.selected_slices)
 
 
 st.title("Selected slices")
@@ -39,14 +39,15 @@ st.markdown(
 )
 
 run_id, report = chosen_report("slices_run")
-if report["method"] != "lfoci":
+if report.method != "lfoci":
     st.info(
-        f"This is a `{report['method']}` run: only L-FOCI selects slices. Choose an L-FOCI run "
+        f"This is a `{report.method}` run: only L-FOCI selects slices. Choose an L-FOCI run "
         "above, or run method `lfoci` on the **Unlearn** page."
     )
     st.stop()
-slices = report["selected_slices"]
-info = report["method_info"]
+slices = report.selected_slices
+info = report.method_info or {}
+selection_setting = (report.config or {}).get("selection")
 if not slices:
     st.info(
         "This run selected no slice (selection=full updates every parameter, or no activation "
@@ -57,10 +58,10 @@ if not slices:
 cols = st.columns(3)
 cols[0].metric("Slices selected", len(slices))
 cols[1].metric("Slices in the network", info.get("slices_available", "—"))
-cols[2].metric("Selection", info.get("selection", report["config"]["selection"]))
+cols[2].metric("Selection", info.get("selection", selection_setting))
 
 try:
-    data = get_dataset(report["dataset"])
+    data = get_dataset(report.dataset)
     unlearned = get_run_model(run_id, data)
 except UserError as err:
     st.error(str(err))
@@ -70,7 +71,7 @@ else:
 steps = foci_steps(info)
 if steps:
     st.plotly_chart(codec_steps(steps), key="codec_steps")
-    if report["config"]["selection"] == "random":
+    if selection_setting == "random":
         st.caption("The CODEC values are L-FOCI's; this run then updated random slices instead.")
 else:
     st.info("This run records no FOCI steps.")
@@ -79,12 +80,13 @@ st.subheader("How far each slice moved")
 path, dataset_name = selection()
 try:
     _, meta = get_model(path, dataset_name)
-    started_from = (report["checkpoints"]["original_sha256"], report["dataset"])
+    original_sha256 = report.checkpoints.original_sha256 or ""
+    started_from = (original_sha256, report.dataset)
     if (meta["sha256"], dataset_name) != started_from:
         st.info(
             "The current model is not the one this run started from, so its slices cannot be "
             "compared: choose that checkpoint (sha256 "
-            f"`{report['checkpoints']['original_sha256'][:12]}`) on the **Model and data** page."
+            f"`{original_sha256[:12]}`) on the **Model and data** page."
         )
     else:
         rows = movement(run_id, path, dataset_name, meta["sha256"])
@@ -107,12 +109,12 @@ others = {}
 for open_id in open_runs():
     if open_id != run_id:
         try:
-            others[open_id] = get_report(open_id)
+            others[open_id] = get_report(open_id).to_dict()
         except UserError:
             continue  # a run deleted meanwhile: nothing to compare with
-counterpart = selection_counterpart(report, others)
+counterpart = selection_counterpart(report.to_dict(), others)  # metrics/ reads the dicts
 if counterpart is None:
-    other = "lfoci" if report["config"]["selection"] == "random" else "random"
+    other = "lfoci" if selection_setting == "random" else "random"
     st.info(
         "No run to compare with is open. On the **Unlearn** page, run `lfoci` on the same "
         f"forget request with the setting `selection` = `{other}` (`random` updates as many "
@@ -120,4 +122,4 @@ if counterpart is None:
     )
 else:
     st.caption(f"Compared with {run_label(counterpart)}: the unlearned models' metrics.")
-    st.dataframe(selection_comparison(report, others[counterpart]), hide_index=True)
+    st.dataframe(selection_comparison(report.to_dict(), others[counterpart]), hide_index=True)

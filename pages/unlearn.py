@@ -142,7 +142,7 @@ st.caption(
     "test images, 0.5 when it cannot tell them apart. Speed-up: retraining time over unlearning "
     "time."
 )
-if all(r["metrics"]["retrained"] is None for r in reports):
+if not any(r.has_oracle for r in reports):
     st.info(
         "None of these runs retrained the oracle, so there are no retrained columns, gaps or "
         "speed-ups: tick **Also retrain the oracle** and run again."

@@ -47,9 +47,9 @@ for start in range(0, len(ids), PER_ROW):
             except UserError as err:
                 st.error(str(err))
                 continue
-            fig = layer_distance_bars(report["layer_distance"], relative=relative, log=log)
+            fig = layer_distance_bars(report.layer_distance or [], relative=relative, log=log)
             st.plotly_chart(fig, key=f"distance_{run_id}")
-            if report["metrics"]["retrained"] is None:
+            if not report.has_oracle:
                 st.info(
                     "No retrained model in this run, so only the distance to the original is "
                     "shown: rerun it on the **Unlearn** page with the oracle (retrain) switched on."

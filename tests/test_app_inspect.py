@@ -19,7 +19,7 @@ from unlearn_core.attribution import explain, faithfulness_summary
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.store import load_run_model, read_report
+from unlearn_core.run.store import load_run_model, read_report_dict
 
 ATTRIBUTION, PRIVACY, VERIFICATION = (
     str(ROOT / "pages" / name) for name in ("attribution.py", "privacy.py", "verification.py")
@@ -64,7 +64,7 @@ def stored(app_store, demo):
         for m in ("unsir", "lfoci", "single-gradient")
     }
     for run in runs.values():
-        run["report"] = read_report(run["folder"])
+        run["report"] = read_report_dict(run["folder"])
         run["request"] = ForgetRequest.from_dict(demo, run["report"]["forget"])
     original = load_checkpoint(DEMO_CHECKPOINT, demo)[0].model
     return {"root": root, "runs": runs, "original": original}

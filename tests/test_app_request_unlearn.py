@@ -47,7 +47,7 @@ def test_classes_give_the_forget_and_retain_counts():
     at.multiselect(key="forget_classes").select(DRESS)
     at.button(key="forget_classes_submit").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["forget"] == {"classes": [DRESS]}
+    assert at.session_state["forget"] == {"classes": [DRESS], "indices": [], "count": 600}
     shown = metrics(at)
     assert shown["Forget set"] == "600" and shown["Retain set"] == "5,400"  # 600 per class
     assert len(captions(at)) == 40 and all(c.endswith(" · Dress") for c in captions(at))
@@ -60,7 +60,7 @@ def test_typed_indices_show_those_images():
     at.text_input(key="forget_indices_text").input("17, 2,305")
     at.button(key="forget_samples_submit").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["forget"] == {"indices": [2, 17, 305]}
+    assert at.session_state["forget"] == {"classes": [], "indices": [2, 17, 305], "count": 3}
     assert [c.split(" · ")[0] for c in captions(at)] == ["#2", "#17", "#305"]
     assert metrics(at)["Forget set"] == "3" and metrics(at)["Retain set"] == "5,997"
 
@@ -99,7 +99,7 @@ def test_bad_request_is_one_error_and_keeps_the_previous(kind, value, message):
     assert not at.exception
     assert len(at.error) == 1 and message in at.error[0].value
     assert "previous request is kept" in at.error[0].value
-    assert at.session_state["forget"] == {"classes": [1]}
+    assert at.session_state["forget"]["classes"] == [1]
     assert metrics(at)["Forget set"] == "600"  # the kept request is still shown
 
 

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.metrics.slice_movement import slice_movement
-from unlearn_core.run.store import load_run_model, read_report
+from unlearn_core.run.store import load_run_model, read_report_dict
 
 SLICES, DISTANCES, PREDICTIONS = (
     str(ROOT / "pages" / name)
@@ -54,14 +54,14 @@ def infos(at: AppTest) -> str:
 
 
 def report_of(app_store, method: str) -> dict:
-    return read_report(Path(app_store["root"]) / app_store[method])
+    return read_report_dict(Path(app_store["root"]) / app_store[method])
 
 
 def copy_run(app_store, method: str, store: Path, edit) -> str:
     """A copy of a fixture run in `store` under a new id, its report changed by `edit`."""
     run_id = f"{app_store[method]}-copy"
     shutil.copytree(Path(app_store["root"]) / app_store[method], store / run_id)
-    report = read_report(store / run_id)
+    report = read_report_dict(store / run_id)
     edit(report)
     (store / run_id / "report.json").write_text(json.dumps(report))
     return run_id

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from unlearn_core.run.store import read_report
+from unlearn_core.run.store import read_report_dict
 
 PAGE = str(ROOT / "pages" / "runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")
@@ -74,8 +74,8 @@ def test_compare_two_runs_side_by_side(store):
     at.selectbox(key="compare_a").select(store["unsir"])
     at.selectbox(key="compare_b").select(store["lfoci"]).run()
     rows = {row["field"]: list(row.values())[1:] for row in table(at, 1)}
-    unsir = read_report(Path(store["root"]) / store["unsir"])
-    lfoci = read_report(Path(store["root"]) / store["lfoci"])
+    unsir = read_report_dict(Path(store["root"]) / store["unsir"])
+    lfoci = read_report_dict(Path(store["root"]) / store["lfoci"])
     assert rows["method"] == ["unsir", "lfoci"]
     forget_acc = [r["metrics"]["unlearned"]["forget_acc"] for r in (unsir, lfoci)]
     assert rows["unlearned: Forget accuracy"] == [f"{v:.4g}" for v in forget_acc]

@@ -4,6 +4,7 @@ and the zip holds the run's files with sha256 sums that match them."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ from unlearn_core.cli.audit import add_audit_parser, run_audit
 from unlearn_core.errors import UserError
 from unlearn_core.run.audit import audit_html, comparison_rows, write_audit_record
 from unlearn_core.run.pipeline import RunRecord
+from unlearn_core.run.report import Report
 from unlearn_core.run.store import write_run_folder
 
 HOSTILE = "<script>alert(1)</script>"
@@ -48,8 +50,8 @@ def attack(auc: float) -> dict:
     }
 
 
-def make_report(**changes) -> dict:
-    """A report.json as the pipeline writes it (hand-made: no model is trained)."""
+def make_report(**changes) -> Report:
+    """A report as the pipeline writes it (hand-made: no model is trained)."""
     report = {
         "method": "unsir",
         "run_id": "20260101-000000-unsir-abcdef",
@@ -89,7 +91,7 @@ def make_report(**changes) -> dict:
         "versions": {"unlearn_core": "0.1.0", "torch": torch.__version__},
     }
     report.update(changes)
-    return report
+    return Report.from_dict(report)
 
 
 @pytest.fixture
@@ -145,7 +147,9 @@ def test_hostile_strings_are_escaped():
 
 def test_a_run_without_oracle_says_so():
     report = make_report(mia=None, mia_flags=None, gaps_to_retrained=None)
-    report["metrics"]["retrained"] = None
+    report = dataclasses.replace(
+        report, metrics=dataclasses.replace(report.metrics, retrained=None)
+    )
     page = audit_html(report)
     assert "No retrained oracle" in page and "no membership-inference block" in page
 

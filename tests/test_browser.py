@@ -114,7 +114,7 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
     assert page.get_by_text("86.6%").first.is_visible()  # the demo model
 
     _go(page, "Forget request")
-    _choose(page, "Classes to forget", "3: Dress")
+    _choose(page, "Classes to forget", "3 (Dress)")
     page.get_by_role("button", name="Set the forget request").click()
     page.get_by_text("5,400").first.wait_for(timeout=WAIT_MS)  # the retain count
 

@@ -13,6 +13,7 @@ from unlearn_core.attribution import activation_map
 from unlearn_core.checkpoint import load_checkpoint, sha256_file
 from unlearn_core.cli.main import main
 from unlearn_core.run.pipeline import RunRecord
+from unlearn_core.run.report import Report
 from unlearn_core.run.store import write_run_folder
 
 
@@ -22,13 +23,15 @@ def run_folder(demo, tmp_path_factory):
     model = load_checkpoint(DEMO_CHECKPOINT, demo)[0].model
     with torch.no_grad():
         model[0].weight.mul_(0.5)
-    report = {
-        "method": "finetune",
-        "dataset": "demo",
-        "arch": "smallcnn",
-        "forget": {"classes": [3], "indices": [], "count": 600},
-        "checkpoints": {"original_sha256": sha256_file(DEMO_CHECKPOINT), "unlearned_sha256": None},
-    }
+    report = Report.from_dict(
+        {
+            "method": "finetune",
+            "dataset": "demo",
+            "arch": "smallcnn",
+            "forget": {"classes": [3], "indices": [], "count": 600},
+            "checkpoints": {"original_sha256": sha256_file(DEMO_CHECKPOINT)},
+        }
+    )
     return write_run_folder(RunRecord(report, model), tmp_path_factory.mktemp("runs") / "ft"), model
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from unlearn_core.attribution import Explanation
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.report import PerModel, Report
 from unlearn_core.views.inspect import (
     attribution_titles,
     card_rows,
@@ -92,7 +93,7 @@ def test_mia_rows_skip_missing_models_and_attacks():
         "unlearned": {"loss": summary(0.5), "svc": None},
         "retrained": None,
     }
-    rows = mia_rows(mia)
+    rows = mia_rows(PerModel.from_dict(mia))
     assert [(r["model"], r["attack"]) for r in rows] == [
         ("original", "loss threshold (Yeom et al.)"),
         ("original", "SVC on confidence (Jia et al.)"),
@@ -100,7 +101,7 @@ def test_mia_rows_skip_missing_models_and_attacks():
     ]
     assert rows[2]["AUC"] == 0.5 and rows[2]["TPR at 1% FPR"] == 0.05
     assert rows[2]["TPR at 0.1% FPR"] == 0.005 and rows[2]["non-members"] == 50
-    assert mia_rows(None) == []
+    assert mia_rows(PerModel.from_dict(None)) == []
 
 
 def test_mia_flag_notes_name_each_status():
@@ -135,18 +136,19 @@ def test_relearn_rows_and_command():
             "max_epochs": 50,
         },
     }
-    rows = relearn_rows(relearn)
+    rows = relearn_rows(PerModel.from_dict(relearn))
     assert [(r["model"], r["epochs to relearn"]) for r in rows] == [
         ("unlearned", "2"),
         ("retrained", "more than 50"),
     ]
-    assert relearn_rows(dict.fromkeys(relearn)) == [] and relearn_rows(None) == []
+    assert relearn_rows(PerModel.from_dict(dict.fromkeys(relearn))) == []
+    assert relearn_rows(PerModel()) == []
     report = {"method": "unsir", "seed": 3, "forget": {"classes": [1, 2], "indices": []}}
-    command = relearn_command(report, "m.safetensors")
+    command = relearn_command(Report.from_dict(report), "m.safetensors")
     assert "--checkpoint m.safetensors --method unsir --forget-classes 1,2 " in command
     assert "--oracle --relearn --seed 3 --out runs/unsir-relearn" in command
     report["forget"] = {"classes": [], "indices": [4, 7]}
-    assert "--forget-indices 4,7 " in relearn_command(report, "m.safetensors")
+    assert "--forget-indices 4,7 " in relearn_command(Report.from_dict(report), "m.safetensors")
 
 
 def test_card_rows():

@@ -183,19 +183,18 @@ def test_every_run_report_carries_the_mia_block(micro):
     record = run_unlearning(trained, {}, tiny, request, "finetune", {"epochs": "1"}, oracle=True)
     report = record.report
     for which in ("original", "unlearned", "retrained"):
+        attacks = getattr(report.mia, which)
         for attack in ("loss", "svc"):
-            assert {"auc", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr"} <= report["mia"][which][
-                attack
-            ].keys()
+            assert {"auc", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr"} <= attacks[attack].keys()
         # the contract's mia_auc stays, and equals the loss attack's AUC
-        assert report["metrics"][which]["mia_auc"] == report["mia"][which]["loss"]["auc"]
-    assert report["mia_flags"]["loss"]["status"] in {
+        assert getattr(report.metrics, which).mia_auc == attacks["loss"]["auc"]
+    assert report.mia_flags["loss"]["status"] in {
         "over-unlearning",
         "under-unlearning",
         "matches retrained",
     }
     without = run_unlearning(trained, {}, tiny, request, "finetune", {"epochs": "1"})
-    assert without.report["mia"]["retrained"] is None and without.report["mia_flags"] is None
+    assert without.report.mia.retrained is None and without.report.mia_flags is None
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.001])

@@ -73,16 +73,16 @@ def test_the_count_is_the_first_epoch_at_the_target_and_repeats_exactly(tiny, ti
 def test_report_has_relearn_time_always_and_fills_it_on_request(tiny, tiny_trained):
     request = ForgetRequest.for_classes(tiny, [3])
     plain = run_unlearning(tiny_trained, {}, tiny, request, "neggrad").report
-    assert plain["relearn_time"] == {"original": None, "unlearned": None, "retrained": None}
-    assert plain["sequence"] is None
+    assert plain.relearn_time.to_dict() == {"original": None, "unlearned": None, "retrained": None}
+    assert plain.sequence is None
     config = RelearnConfig(samples_per_epoch=100, max_epochs=2)
     report = run_unlearning(tiny_trained, {}, tiny, request, "neggrad", relearn=config).report
-    times = report["relearn_time"]
-    assert times["original"]["epochs"] == 0 and times["retrained"] is None
-    target = report["metrics"]["original"]["forget_acc"]
-    unlearned = times["unlearned"]
+    times = report.relearn_time
+    assert times.original["epochs"] == 0 and times.retrained is None
+    target = report.metrics.original.forget_acc
+    unlearned = times.unlearned
     assert unlearned["target_forget_acc"] == target
-    assert unlearned["forget_acc_per_epoch"][0] == report["metrics"]["unlearned"]["forget_acc"]
+    assert unlearned["forget_acc_per_epoch"][0] == report.metrics.unlearned.forget_acc
     assert (unlearned["epochs"] is None) != (unlearned["more_than"] is None)
 
 

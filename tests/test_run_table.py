@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from unlearn_core.views.run_table import (
-    ACCURACY_COLUMNS,
-    AUC_COLUMNS,
-    forgotten_label,
-    results_table,
-)
+from unlearn_core.request import class_label, forget_label
+from unlearn_core.run.report import Report
+from unlearn_core.run.store import RunStore
+from unlearn_core.views.run_table import ACCURACY_COLUMNS, AUC_COLUMNS, results_table
 
 
 def model_metrics(forget: float, retain: float, test: float) -> dict:
@@ -23,7 +21,7 @@ def loss_attack(auc: float) -> dict:
     return {"loss": {"auc": auc, "members": 600, "nonmembers": 100}, "svc": None}
 
 
-def report(oracle: bool) -> dict:
+def report_dict(oracle: bool) -> dict:
     """A report.json of the contract's shape, with round numbers."""
     return {
         "run_id": "20261123-000000-unsir-abcdef",
@@ -40,8 +38,15 @@ def report(oracle: bool) -> dict:
             "unlearned": loss_attack(0.55),
             "retrained": loss_attack(0.5) if oracle else None,
         },
+        "mia_flags": {"loss": {"status": "matches retrained", "gap": 0.05, "margin": 0.1}}
+        if oracle
+        else None,
         "speedup_over_retrain": 15.0 if oracle else None,
     }
+
+
+def report(oracle: bool) -> Report:
+    return Report.from_dict(report_dict(oracle))
 
 
 def test_a_run_with_the_oracle_has_every_column():
@@ -77,9 +82,9 @@ def test_rows_keep_the_order_and_share_their_columns():
 
 
 def test_an_older_report_without_mia_or_speedup_still_makes_a_row():
-    old = report(oracle=True)
-    del old["mia"], old["speedup_over_retrain"], old["run_id"]
-    [row] = results_table([old])
+    old = report_dict(oracle=True)
+    del old["mia"], old["mia_flags"], old["speedup_over_retrain"], old["run_id"]
+    [row] = results_table([Report.from_dict(old)])
     assert row["run"] is None and row["MIA AUC"] is None and row["MIA AUC gap"] is None
     assert row["speed-up"] == pytest.approx(15.0)  # from the timings: 60 s / 4 s
 
@@ -93,14 +98,52 @@ def test_an_older_report_without_mia_or_speedup_still_makes_a_row():
     ],
 )
 def test_forgotten_label(forget, label):
-    assert forgotten_label(forget) == label
+    assert Report.from_dict({"forget": forget}).forget.label() == label
+    assert forget_label(forget["classes"], forget["count"]) == label
+
+
+def test_class_labels_name_the_class_where_names_are_known():
+    assert class_label(3, ["a", "b", "c", "Dress"]) == "3 (Dress)"
+    assert class_label(3) == "3" and class_label(7, ["a"]) == "7"
+    assert forget_label([1, 3], 1200, ["a", "b", "c", "Dress"]) == "classes 1 (b), 3 (Dress)"
+
+
+def test_a_run_stored_before_the_typed_report_still_opens(tmp_path):
+    """An old-style minimal report.json (no mia, relearn_time, sequence, privacy_risk, gaps or
+    run id) opens through the store and makes a row of the run table."""
+    folder = tmp_path / "20250101-000000-unsir-old"
+    folder.mkdir()
+    old = {
+        "method": "unsir",
+        "dataset": "demo",
+        "arch": "smallcnn",
+        "forget": {"classes": [3], "indices": [], "count": 600},
+        "timing": {"unlearn_seconds": 2.0, "retrain_seconds": None},
+        "metrics": {"original": None, "unlearned": {"forget_acc": 0.5}, "retrained": None},
+        "checkpoints": {"original_sha256": "ab" * 32, "unlearned_sha256": None},
+        "future_field": {"kept": True},
+    }
+    (folder / "report.json").write_text(json.dumps(old))
+    store = RunStore(tmp_path)
+    [listed] = store.list()
+    assert listed["forgets"] == "classes 3" and listed["created"] is None
+    report = store.open(folder.name)
+    assert report.mia.unlearned is None and report.relearn_time.present() == {}
+    assert report.sequence is None and report.privacy_risk is None
+    assert report.gaps_to_retrained is None and report.mia_flags is None
+    [row] = results_table([report])
+    assert row["forget acc"] == 0.5 and row["retain acc"] is None and row["MIA AUC"] is None
+    assert row["forgotten"] == "classes 3" and row["speed-up"] is None
+    written = report.to_dict()
+    assert written["future_field"] == {"kept": True}  # unknown keys survive a round trip
+    json.dumps(written, allow_nan=False)
 
 
 def test_the_row_of_a_real_run_matches_its_report(app_store):
     """Against report.json as the pipeline writes it (the fixture's UNSIR run with the oracle)."""
     folder = Path(app_store["root"]) / app_store["unsir"]
     real = json.loads((folder / "report.json").read_text())
-    [row] = results_table([real])
+    [row] = results_table([Report.from_dict(real)])
     unlearned, retrained = real["metrics"]["unlearned"], real["metrics"]["retrained"]
     assert row["run"] == app_store["unsir"] and row["forgotten"] == "classes 3"
     assert row["forget acc"] == unlearned["forget_acc"]
@@ -108,4 +151,5 @@ def test_the_row_of_a_real_run_matches_its_report(app_store):
     for name in ("forget", "retain", "test"):
         assert row[f"{name} gap"] == pytest.approx(real["gaps_to_retrained"][f"{name}_acc"])
     assert row["MIA AUC"] == real["mia"]["unlearned"]["loss"]["auc"]
+    assert row["MIA AUC gap"] == real["mia_flags"]["loss"]["gap"]
     assert row["speed-up"] == real["speedup_over_retrain"]

@@ -40,7 +40,7 @@ def record(tiny, tiny_trained):
 
 
 def test_report_follows_the_contract(record):
-    report = record.report
+    report = record.report.to_dict()  # report.json's content
     assert report.keys() >= CONTRACT_KEYS
     for which in ("original", "unlearned", "retrained"):
         assert report["metrics"][which].keys() >= METRIC_KEYS
@@ -60,7 +60,9 @@ def test_save_list_reopen(tmp_path, record, tiny):
     run_id = store.save(record)
     assert [r["run_id"] for r in store.list()] == [run_id]
     reopened = store.open(run_id)
-    assert reopened["metrics"] == json.loads(json.dumps(record.report["metrics"]))
+    assert reopened.run_id == run_id and record.report.run_id == run_id
+    stored = json.loads(json.dumps(record.report.metrics.to_dict()))
+    assert reopened.metrics.to_dict() == stored
     model = load_run_model(store.path(run_id), tiny)
     for k, v in record.model.state_dict().items():
         assert torch.equal(model.state_dict()[k], v)
@@ -106,7 +108,7 @@ def test_out_folder_is_replaced_whole_or_refused(tmp_path, record):
     runs_module.write_run_folder(record, target)
     (target / "stale.txt").write_text("from an older run")
     runs_module.write_run_folder(record, target)
-    assert not (target / "stale.txt").exists() and read_report(target)["method"] == "finetune"
+    assert not (target / "stale.txt").exists() and read_report(target).method == "finetune"
     other = tmp_path / "precious"
     other.mkdir()
     (other / "thesis.tex").write_text("x")

@@ -214,28 +214,28 @@ def demo_run(request, demo):
 
 @pytest.mark.slow
 def test_unsir_forgets_the_demo_classes_and_keeps_the_rest(demo_run):
-    m = demo_run["metrics"]
-    assert m["original"]["forget_acc"] >= 0.75  # there was something to forget
-    assert m["unlearned"]["forget_acc"] <= 0.05
-    assert m["original"]["retain_acc"] - m["unlearned"]["retain_acc"] <= 0.08
-    assert m["retrained"]["forget_acc"] <= 0.05  # the oracle, for comparison
+    m = demo_run.metrics
+    assert m.original.forget_acc >= 0.75  # there was something to forget
+    assert m.unlearned.forget_acc <= 0.05
+    assert m.original.retain_acc - m.unlearned.retain_acc <= 0.08
+    assert m.retrained.forget_acc <= 0.05  # the oracle, for comparison
 
 
 @pytest.mark.slow
 def test_unsir_costs_at_most_a_quarter_of_retraining(demo_run):
-    timing = demo_run["timing"]
-    assert timing["unlearn_seconds"] <= 0.25 * timing["retrain_seconds"]
-    phases = demo_run["method_info"]["phase_seconds"]
-    assert sum(phases.values()) <= timing["unlearn_seconds"]
+    timing = demo_run.timing
+    assert timing.unlearn_seconds <= 0.25 * timing.retrain_seconds
+    phases = demo_run.method_info["phase_seconds"]
+    assert sum(phases.values()) <= timing.unlearn_seconds
 
 
 @pytest.mark.slow
 def test_forgotten_predictions_spread_like_the_oracle(demo_run):
     """The forget set's predictions sit beside the retrained model's in the report, and, as in
     the paper's Fig. 4, no class takes them all (no Streisand effect)."""
-    dist = demo_run["prediction_distribution"]
-    count = demo_run["forget"]["count"]
-    assert sum(dist["unlearned"]) == sum(dist["retrained"]) == count
-    for c in demo_run["forget"]["classes"]:
-        assert dist["unlearned"][c] <= 0.05 * count
-    assert max(dist["unlearned"]) <= 0.9 * count
+    dist = demo_run.prediction_distribution
+    count = demo_run.forget.count
+    assert sum(dist.unlearned) == sum(dist.retrained) == count
+    for c in demo_run.forget.classes:
+        assert dist.unlearned[c] <= 0.05 * count
+    assert max(dist.unlearned) <= 0.9 * count

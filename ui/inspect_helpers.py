@@ -17,6 +17,7 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.report import Report
 
 
 def prefer_run(key: str, method: str) -> None:
@@ -26,7 +27,7 @@ def prefer_run(key: str, method: str) -> None:
         return
     for run_id in reversed(open_runs()):
         try:
-            if get_report(run_id)["method"] == method:
+            if get_report(run_id).method == method:
                 st.session_state[key] = run_id
                 return
         except UserError:
@@ -35,34 +36,34 @@ def prefer_run(key: str, method: str) -> None:
 
 def run_context(
     run_id: str,
-) -> tuple[dict, ImageDataset, ForgetRequest, dict[str, nn.Module | None]]:
+) -> tuple[Report, ImageDataset, ForgetRequest, dict[str, nn.Module | None]]:
     """(report, data, request, models) of a run, models = {"original": the current model,
     "unlearned", "retrained": None for a run without the oracle}; all cached and read-only.
     UserError when the current model is on another data set than the run."""
     report = get_report(run_id)
     path, dataset_name = selection()
-    if report["dataset"] != dataset_name:
+    if report.dataset != dataset_name:
         raise UserError(
-            f"this run is on {report['dataset']} but the current model is on {dataset_name}: "
+            f"this run is on {report.dataset} but the current model is on {dataset_name}: "
             "choose the run's checkpoint on Model and data."
         )
     data = get_dataset(dataset_name)
     trained, meta = get_model(path, dataset_name)
-    if report["checkpoints"].get("original_sha256") != meta["sha256"]:
+    if report.checkpoints.original_sha256 != meta["sha256"]:
         st.warning(
             "This run was made from another checkpoint than the current model, which stands in "
             "as its original here; choose the run's checkpoint on **Model and data** to compare "
             "with the model it started from."
         )
     retrained = None
-    if report["checkpoints"].get("retrained_sha256"):  # stored only by runs with the oracle
+    if report.checkpoints.retrained_sha256:  # stored only by runs with the oracle
         retrained = get_run_model(run_id, data, "retrained")
     models = {
         "original": trained.model,
         "unlearned": get_run_model(run_id, data),
         "retrained": retrained,
     }
-    return report, data, ForgetRequest.from_dict(data, report["forget"]), models
+    return report, data, ForgetRequest.from_dict(data, report.forget.to_dict()), models
 
 
 @st.cache_data(show_spinner="Measuring the sample under each model…", max_entries=64)

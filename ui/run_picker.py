@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.runs import get_report, open_runs, run_label
 from unlearn_core.errors import UserError
+from unlearn_core.run.report import Report
 
 NO_RUNS = (
     "No run is open in this session. Run an unlearning method on the **Unlearn** page, or "
@@ -26,8 +27,8 @@ def choose_run(key: str, label: str = "Run") -> str | None:
     return st.selectbox(label, ids, key=key, format_func=run_label)
 
 
-def chosen_report(key: str) -> tuple[str, dict]:
-    """choose_run, then its report.json; stops the page (after saying why) when no run is open
+def chosen_report(key: str) -> tuple[str, Report]:
+    """choose_run, then its report; stops the page (after saying why) when no run is open
     or the run cannot be read."""
     run_id = choose_run(key)
     if run_id is None:

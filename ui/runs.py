@@ -1,13 +1,14 @@
 """Streamlit glue for forget requests and stored runs, shared by the pages after "Model and data".
 
 Session-state keys (the contract between pages; each browser tab has its own):
-  st.session_state["forget"]     {"classes": [int, ...]} or {"indices": [int, ...]}: the request
-                                 the "Forget request" page built; absent until then
+  st.session_state["forget"]     ForgetRequest.to_dict() of the request the "Forget request"
+                                 page built ({"classes", "indices", "count"}); absent until then
   st.session_state["open_runs"]  [run_id, ...]: the runs this session shows, newest last; the
                                  "Unlearn" page appends what it ran, "Runs" reopens stored ones
 Finished runs live in the run store (unlearn_core.run.store, $UNLEARN_RUNS_DIR or ./runs), so a page
 reload or a server restart loses none: `open_runs` only chooses which ones the pages show.
-Reports and models read here are cached per run folder and shared read-only.
+Reports (typed, unlearn_core.run.report.Report) and models read here are cached per run folder
+and shared read-only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.report import Report
 from unlearn_core.run.store import RunStore, load_run_model, read_report
 
 
@@ -30,25 +32,19 @@ def run_store() -> RunStore:
     return RunStore()
 
 
-def set_forget(classes: list[int] | None = None, indices: list[int] | None = None) -> None:
-    """Record this session's forget request (exactly one of classes, indices)."""
-    if classes:
-        st.session_state["forget"] = {"classes": sorted(int(c) for c in classes)}
-    elif indices:
-        st.session_state["forget"] = {"indices": sorted(int(i) for i in indices)}
-    else:
+def set_forget(request: ForgetRequest | None) -> None:
+    """Record this session's forget request (None forgets it)."""
+    if request is None:
         st.session_state.pop("forget", None)
+    else:
+        st.session_state["forget"] = request.to_dict()
 
 
 def current_request(data: ImageDataset) -> ForgetRequest | None:
     """This session's request resolved against `data`; None if none was made. UserError if it
     does not fit `data` (for example after switching to a model with fewer classes)."""
     forget = st.session_state.get("forget")
-    if not forget:
-        return None
-    if "classes" in forget:
-        return ForgetRequest.for_classes(data, forget["classes"])
-    return ForgetRequest.for_indices(data, forget["indices"])
+    return ForgetRequest.from_dict(data, forget) if forget else None
 
 
 def open_runs() -> list[str]:
@@ -78,12 +74,12 @@ def _stamp(folder: Path) -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _report(folder: str, stamp: int) -> dict:
+def _report(folder: str, stamp: int) -> Report:
     return read_report(folder)
 
 
-def get_report(run_id: str) -> dict:
-    """report.json of a stored run (cached; do not change it). UserError if it is gone."""
+def get_report(run_id: str) -> Report:
+    """The report of a stored run (cached). UserError if it is gone."""
     folder = run_store().path(run_id)
     return _report(str(folder), _stamp(folder))
 
@@ -106,10 +102,30 @@ def run_label(run_id: str) -> str:
         report = get_report(run_id)
     except UserError:
         return run_id
-    forget = report["forget"]
-    what = (
-        f"classes {','.join(map(str, forget['classes']))}"
-        if forget["classes"]
-        else f"{forget['count']} sample{'s' if forget['count'] != 1 else ''}"
-    )
-    return f"{report['method']} · {what} · {run_id[:15]}"
+    return f"{report.method} · {report.forget.label()} · {run_id[:15]}"
+
+
+PICKERS = ("runs_choice", "compare_a", "compare_b")  # the Runs page's run pickers
+
+
+def reset_confirmation() -> None:
+    st.session_state["confirm_delete"] = False
+
+
+def delete_run(run_id: str) -> None:
+    """The Runs page's delete button: runs before the page is drawn, so the list no longer
+    shows a deleted run; leaves its outcome in st.session_state["runs_message"]."""
+    if not st.session_state.get("confirm_delete"):
+        message = ("error", "Tick “I understand” first: nothing was deleted.")
+    else:
+        try:
+            run_store().delete(run_id)
+        except UserError as err:
+            message = ("error", str(err))
+        else:
+            close_run(run_id)
+            for key in PICKERS:  # their value may be the deleted run
+                st.session_state.pop(key, None)
+            message = ("success", f"Deleted run {run_id}.")
+    reset_confirmation()
+    st.session_state["runs_message"] = message

@@ -16,6 +16,7 @@ import streamlit as st
 
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
 from unlearn_core.data import ASSETS, ImageDataset, load_dataset
+from unlearn_core.errors import UserError
 from unlearn_core.training import TrainedModel
 from unlearn_core.views.model_summary import model_summary
 
@@ -57,6 +58,14 @@ def _file_stamp(path: str) -> tuple[int, int] | None:
 def get_dataset(name: str) -> ImageDataset:
     """The data set by registry name; shared and read-only. Raises UserError."""
     return load_dataset(name)
+
+
+def class_names(dataset_name: str) -> list[str] | None:
+    """The data set's class names, or None (numbers) where the data set cannot be loaded."""
+    try:
+        return list(get_dataset(dataset_name).class_names)
+    except UserError:
+        return None
 
 
 @st.cache_resource(show_spinner="Loading the model…")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -85,15 +85,33 @@ class ForgetRequest:
         return cls._from_mask((), mask)
 
     @classmethod
-    def from_dict(cls, data: ImageDataset, values: dict) -> ForgetRequest:
-        """Inverse of to_dict (for reopening a stored run)."""
+    def from_dict(cls, data: ImageDataset, values: Mapping) -> ForgetRequest:
+        """Inverse of to_dict, for a stored run or a session's request; `count` is not needed."""
         if values.get("classes"):
             return cls.for_classes(data, values["classes"])
-        return cls.for_indices(data, values.get("indices", []))
+        return cls.for_indices(data, values.get("indices") or [])
 
     @classmethod
     def _from_mask(cls, classes: tuple[int, ...], mask: torch.Tensor) -> ForgetRequest:
         return cls(classes, mask.nonzero().flatten(), (~mask).nonzero().flatten())
+
+
+def class_label(index: int, class_names: Sequence[str] | None = None) -> str:
+    """ "3 (Dress)", or "3" without class names: how every page and record names a class."""
+    if class_names and 0 <= index < len(class_names):
+        return f"{index} ({class_names[index]})"
+    return str(index)
+
+
+def forget_label(
+    classes: Sequence[int], count: int | None, class_names: Sequence[str] | None = None
+) -> str:
+    """What a request forgets, in a few words: "classes 1, 2" (with names when given) or
+    "4 samples"."""
+    if classes:
+        return "classes " + ", ".join(class_label(c, class_names) for c in classes)
+    count = count or 0
+    return f"{count} sample{'s' if count != 1 else ''}"
 
 
 def parse_indices(text: str) -> list[int]:

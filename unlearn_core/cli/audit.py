@@ -47,7 +47,7 @@ def run_audit(args: argparse.Namespace) -> None:
 
     folder = _run_folder(args.run)
     report = read_report(folder)
-    names = _class_names(report["dataset"], args.data_root)
+    names = _class_names(report.dataset, args.data_root)
     out = Path(args.out)
     if out.suffix.lower() == ".html":
         write_bytes_atomic(out, audit_html(report, class_names=names).encode())

@@ -71,9 +71,9 @@ def _run_model(folder: str, data, original_sha: str, which: str = "unlearned"):
     from unlearn_core.run.store import RETRAINED, load_run_model, read_report
 
     report = read_report(folder)
-    if report.get("dataset") != data.name:
-        raise UserError(f"run {folder} is on {report.get('dataset')}, not {data.name}.")
-    made_from = (report.get("checkpoints") or {}).get("original_sha256")
+    if report.dataset != data.name:
+        raise UserError(f"run {folder} is on {report.dataset}, not {data.name}.")
+    made_from = report.checkpoints.original_sha256
     if made_from and made_from != original_sha:
         print(f"warning: run {folder} was made from another checkpoint", file=sys.stderr)
     if which == "retrained" and (Path(folder) / RETRAINED).is_file():
@@ -138,7 +138,7 @@ def run_feature_kind(args: argparse.Namespace) -> None:
     if not args.unlearned:
         raise UserError(f"--kind {args.kind} compares a run with the original: give --unlearned.")
     data, models = _models(args)
-    request = ForgetRequest.from_dict(data, read_report(args.unlearned)["forget"])
+    request = ForgetRequest.from_dict(data, read_report(args.unlearned).forget.to_dict())
     sample = rep.representation_sample(data, request, args.sample_size, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

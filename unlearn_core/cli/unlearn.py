@@ -122,12 +122,12 @@ def run_unlearn(args: argparse.Namespace) -> None:
     data = load_dataset(dataset, args.data_root)
     trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
     record = _run(args, trained, meta, data)
-    record.report["command"] = command_line(sys.argv[1:])
+    record.report = record.report.with_command(command_line(sys.argv[1:]))
     if not args.no_store:
         run_id = RunStore(args.store).save(record)
         print(f"stored as run {run_id}")
     write_run_folder(record, args.out)
-    m = record.report["metrics"]
+    m = record.report.metrics.to_dict()
     summary = {
         k: m[k] and {x: m[k][x] for x in ("forget_acc", "retain_acc", "test_acc")} for k in m
     }

@@ -1,10 +1,10 @@
 """The audit record of a run: one self-contained HTML page and a zip an auditor can check offline.
 
-`audit_html` renders a report.json (DESIGN.md) as a single HTML file: checkpoint hashes, the
-forget request, seed, configuration, recipe, versions, timings, the three models' metrics, the
-membership-inference block, figures (plotly.js inlined once; nothing is fetched when it is
-opened) and one sentence per metric with the paper it comes from. Every string taken from the
-report is escaped, so a hostile class name or config value is shown, never run.
+`audit_html` renders a run's Report (report.json, DESIGN.md) as a single HTML file: checkpoint
+hashes, the forget request, seed, configuration, recipe, versions, timings, the three models'
+metrics, the membership-inference block, figures (plotly.js inlined once; nothing is fetched
+when it is opened) and one sentence per metric with the paper it comes from. Every string taken
+from the report is escaped, so a hostile class name or config value is shown, never run.
 
 `write_audit_record` bundles a run folder's report.json, model.safetensors, retrained.safetensors
 (when the run retrained), audit.html and a SHA256SUMS over all of them into one zip, written
@@ -26,10 +26,11 @@ from plotly.offline import get_plotlyjs
 
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
+from unlearn_core.request import class_label
+from unlearn_core.run.report import GAP_KEYS, MODELS, Forget, Report, metric
 from unlearn_core.run.store import MODEL, REPORT, RETRAINED, SUMS, read_report, verify_run_folder
 from unlearn_core.views import figures as viz
 
-MODELS = ("original", "unlearned", "retrained")
 METRIC_ROWS = (  # report.json's metrics keys, in the order an auditor reads them
     ("forget_acc", "Forget accuracy"),
     ("retain_acc", "Retain accuracy"),
@@ -136,58 +137,53 @@ def _key_values(values: dict | None, exact: bool = True) -> str:
     return _table(("setting", "value"), [(k, _fmt(v, exact)) for k, v in values.items()])
 
 
-def class_label(index: int, class_names: Sequence[str] | None) -> str:
-    """ "3 (Dress)", or "3" without class names."""
-    if class_names and 0 <= index < len(class_names):
-        return f"{index} ({class_names[index]})"
-    return str(index)
-
-
-def default_figures(report: dict, class_names: Sequence[str] | None = None) -> dict[str, go.Figure]:
+def default_figures(
+    report: Report, class_names: Sequence[str] | None = None
+) -> dict[str, go.Figure]:
     """The report's prediction distribution on the forget set, layer-wise weight distances and,
     when the report has them, the membership attacks' ROC curves (unlearn_core.views.figures)."""
     figures = {}
-    counts = report.get("prediction_distribution") or {}
-    present = [c for c in counts.values() if c is not None]
+    present = list(report.prediction_distribution.present().values())
     if present:
         names = list(class_names) if class_names else [str(i) for i in range(len(present[0]))]
+        counts = report.prediction_distribution.to_dict()
         figures["Predictions on the forget set"] = viz.prediction_distribution(names, counts)
-    if report.get("layer_distance"):
-        figures["Layer-wise weight distance"] = viz.layer_distance_bars(report["layer_distance"])
-    if report.get("mia") and any(report["mia"].values()):
-        figures["Membership inference ROC"] = viz.roc_curves(report["mia"])
+    if report.layer_distance:
+        figures["Layer-wise weight distance"] = viz.layer_distance_bars(report.layer_distance)
+    if report.mia.present():
+        figures["Membership inference ROC"] = viz.roc_curves(report.mia.to_dict())
     return figures
 
 
-def _forget_section(forget: dict, class_names: Sequence[str] | None) -> str:
-    if forget.get("classes"):
-        classes = ", ".join(class_label(c, class_names) for c in forget["classes"])
-        what = f"<p>Classes forgotten: {_e(classes)} ({_e(forget['count'])} training samples).</p>"
+def _forget_section(forget: Forget, class_names: Sequence[str] | None) -> str:
+    if forget.classes:
+        classes = ", ".join(class_label(c, class_names) for c in forget.classes)
+        what = f"<p>Classes forgotten: {_e(classes)} ({_e(forget.count)} training samples).</p>"
     else:
-        what = f"<p>{_e(forget['count'])} training samples forgotten, by index:</p>"
-    indices = forget.get("indices") or []
+        what = f"<p>{_e(forget.count)} training samples forgotten, by index:</p>"
+    indices = forget.indices or []
     if indices:
         what += f'<p class="mono">{_e(", ".join(map(str, indices)))}</p>'
     return what + "<p>Indices are positions in the data set's training split.</p>"
 
 
-def _metrics_section(report: dict) -> str:
-    metrics, gaps = report.get("metrics") or {}, report.get("gaps_to_retrained") or {}
+def _metrics_section(report: Report) -> str:
+    gaps = report.gaps_to_retrained
     rows = []
     for key, label in METRIC_ROWS:
-        values = [(metrics.get(m) or {}).get(key) for m in MODELS]
-        if any(v is not None for v in values) or key in gaps:
-            rows.append((label, *map(_fmt, values), _fmt(gaps.get(key))))
+        values = [metric(getattr(report.metrics, m), key) for m in MODELS]
+        if any(v is not None for v in values) or (key in GAP_KEYS and gaps is not None):
+            rows.append((label, *map(_fmt, values), _fmt(metric(gaps, key))))
     header = ("metric", *MODELS, "unlearned - retrained")
-    note = "" if metrics.get("retrained") else "<p>No retrained oracle: rerun with --oracle.</p>"
+    note = "" if report.has_oracle else "<p>No retrained oracle: rerun with --oracle.</p>"
     return _table(header, rows) + note
 
 
-def _mia_section(report: dict) -> str:
-    mia, flags = report.get("mia") or {}, report.get("mia_flags") or {}
+def _mia_section(report: Report) -> str:
+    flags = report.mia_flags or {}
     rows = []
-    for model in MODELS:
-        for attack, s in (mia.get(model) or {}).items():
+    for model, attacks in report.mia.present().items():
+        for attack, s in attacks.items():
             if s is None:
                 continue
             flag = (flags.get(attack) or {}).get("status") if model == "unlearned" else None
@@ -223,42 +219,42 @@ def _figure_html(figures: dict[str, go.Figure]) -> str:
 
 
 def audit_html(
-    report: dict,
+    report: Report,
     figures: dict[str, go.Figure] | None = None,
     class_names: Sequence[str] | None = None,
 ) -> str:
     """The audit record of one run as a self-contained HTML page (str).
 
-    report: a report.json dict. figures: title -> figure, added after (or replacing, by title)
+    report: a run's Report. figures: title -> figure, added after (or replacing, by title)
     the default ones built from the report (`default_figures`). class_names: the data set's
     class names, for the forget list and the prediction figure (numbers when None).
     """
     figures = {**default_figures(report, class_names), **(figures or {})}
-    checks = report.get("checkpoints") or {}
-    hashes = [(m, checks.get(f"{m}_sha256") or "not stored") for m in MODELS]
-    timing = dict(report.get("timing") or {})
-    timing["speedup_over_retrain"] = report.get("speedup_over_retrain")
+    checks = report.checkpoints
+    hashes = [(m, getattr(checks, f"{m}_sha256") or "not stored") for m in MODELS]
+    timing = {**report.timing.to_dict(), "speedup_over_retrain": report.speedup_over_retrain}
     errors = {
-        k: report.get(k)
-        for k in ("unlearning_error", "verification_error", "verification_error_without_update")
+        "unlearning_error": report.unlearning_error,
+        "verification_error": report.verification_error,
+        "verification_error_without_update": report.verification_error_without_update,
     }
-    recipe_note = "" if report.get("recipe_recorded", True) else " (not recorded: defaults)"
-    title = f"Audit record: {report.get('method')} run {report.get('run_id', '')}".strip()
+    recipe_note = "" if report.recipe_recorded is not False else " (not recorded: defaults)"
+    title = f"Audit record: {report.method} run {report.run_id or ''}".strip()
     overview = {
-        k: report.get(k)
+        k: getattr(report, k)
         for k in ("run_id", "created", "method", "dataset", "arch", "seed", "device", "data_source")
     }
     sections = [
         ("Run", _key_values(overview)),
         ("Checkpoints (sha256)", _table(("model", "sha256"), hashes, mono=1)),
-        ("Forget request", _forget_section(report.get("forget") or {}, class_names)),
-        ("Method configuration", _key_values(report.get("config"))),
-        (f"Training recipe{recipe_note}", _key_values(report.get("recipe"))),
+        ("Forget request", _forget_section(report.forget, class_names)),
+        ("Method configuration", _key_values(report.config)),
+        (f"Training recipe{recipe_note}", _key_values(report.recipe)),
         ("Metrics of the three models", _metrics_section(report)),
         ("Membership inference", _mia_section(report)),
         ("Unlearning and verification error", _key_values(errors, exact=False)),
         ("Timings (seconds)", _key_values(timing, exact=False)),
-        ("Versions", _key_values(report.get("versions"))),
+        ("Versions", _key_values(report.versions.to_dict())),
         ("Figures", _figure_html(figures) if figures else "<p>No figures.</p>"),
         (
             "Metric definitions",
@@ -274,7 +270,7 @@ def audit_html(
     )
 
 
-def comparison_rows(reports: dict[str, dict]) -> list[dict]:
+def comparison_rows(reports: dict[str, Report]) -> list[dict]:
     """Runs side by side: one row per field (method, forget request, metrics of each model,
     timings, config and recipe values), one text column per run label in `reports`."""
     fields: dict[str, dict[str, str]] = {}
@@ -283,20 +279,19 @@ def comparison_rows(reports: dict[str, dict]) -> list[dict]:
         fields.setdefault(field, {})[label] = _fmt(value, exact)
 
     for label, r in reports.items():
-        forget = r.get("forget") or {}
         for key in ("method", "dataset", "arch", "seed", "created"):
-            put(key, label, r.get(key))
-        put("forget classes", label, forget.get("classes") or None)
-        put("forget count", label, forget.get("count"))
+            put(key, label, getattr(r, key))
+        put("forget classes", label, r.forget.classes or None)
+        put("forget count", label, r.forget.count)
         for model in MODELS:
             for key, name in METRIC_ROWS:
-                put(f"{model}: {name}", label, ((r.get("metrics") or {}).get(model) or {}).get(key))
-        for key, value in (r.get("timing") or {}).items():
+                put(f"{model}: {name}", label, metric(getattr(r.metrics, model), key))
+        for key, value in r.timing.to_dict().items():
             put(f"timing: {key}", label, value)
-        for block in ("config", "recipe"):
-            for key, value in (r.get(block) or {}).items():
+        for block, values in (("config", r.config), ("recipe", r.recipe)):
+            for key, value in (values or {}).items():
                 put(f"{block}: {key}", label, value, exact=True)
-        put("unlearned sha256", label, (r.get("checkpoints") or {}).get("unlearned_sha256"))
+        put("unlearned sha256", label, r.checkpoints.unlearned_sha256)
     return [
         {"field": field, **{label: values.get(label, "") for label in reports}}
         for field, values in fields.items()

@@ -1,7 +1,8 @@
 """One unlearning run, end to end: the function both the app and the command line call.
 
 Runs the method on a copy of the model, optionally the retrained oracle, evaluates all three
-models and assembles the report.json contract (DESIGN.md).
+models (`measure`, shared with run/sequential.py) and assembles the typed Report
+(`build_report`, the one place a report is built; run/report.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods import get_method, parse_config
+from unlearn_core.methods import check_request, get_method, parse_config
 from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
 from unlearn_core.metrics.mia import membership_report, mia_flags
@@ -26,16 +27,24 @@ from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.report import (
+    Checkpoints,
+    Forget,
+    ModelMetrics,
+    PerModel,
+    Report,
+    Timing,
+    Versions,
+)
 from unlearn_core.training import TrainedModel, retrain_without
-
-GAP_KEYS = ("forget_acc", "retain_acc", "test_acc", "mia_auc", "forget_loss")
 
 
 @dataclass
 class RunRecord:
-    """A finished run: report.json's content and the unlearned model (CPU, eval mode)."""
+    """A finished run: its report and the unlearned model (CPU, eval mode); the store replaces
+    `report` with the stored one (run id, hashes) when it keeps the run."""
 
-    report: dict
+    report: Report
     model: nn.Module
     retrained: nn.Module | None = None
 
@@ -53,145 +62,216 @@ def run_unlearning(
     progress: Progress | None = None,
     privacy_risk: bool = False,
     relearn: RelearnConfig | None = None,
+    oracle_model: tuple[nn.Module, float] | None = None,
 ) -> RunRecord:
     """Unlearn `request` from `trained` with `method`; never changes `trained`.
 
-    privacy_risk: also score the forget set's privacy risk (Song and Mittal) under each model,
-    which trains (or reuses from the cache) a shadow model by the same recipe on half the data.
-    relearn: also measure each model's relearn time (metrics/relearn.py), which trains copies.
+    The method gets `seed` explicitly (it draws from no global generator). privacy_risk: also
+    score the forget set's privacy risk (Song and Mittal) under each model, which trains (or
+    reuses from the cache) a shadow model by the same recipe on half the data. relearn: also
+    measure each model's relearn time (metrics/relearn.py), which trains copies. oracle_model:
+    the retrained model and its seconds, computed once elsewhere (a sweep shares one per forget
+    set); implies the oracle.
     """
     spec = get_method(method)
+    check_request(spec, request)
     config = parse_config(spec.config_cls, overrides)
-    unlearn_share = 0.45 if oracle else 0.9
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        start = time.perf_counter()
-        result = spec.run(
-            trained,
-            request,
-            data,
-            config,
-            progress=sub_progress(progress, 0.0, unlearn_share, spec.name),
-        )
-        unlearn_seconds = time.perf_counter() - start
-    if not all(
-        torch.isfinite(p).all() for p in result.model.state_dict().values() if p.is_floating_point()
-    ):
-        raise UserError(
-            f"{spec.name} produced NaN or infinite weights; lower its learning rate (--set lr=...)."
-        )
-
-    retrained, retrain_seconds = None, None
-    if oracle:
+    oracle = oracle or oracle_model is not None
+    unlearn_share = 0.45 if oracle and oracle_model is None else 0.9
+    start = time.perf_counter()
+    result = spec.run(
+        trained,
+        request,
+        data,
+        config,
+        seed=seed,
+        progress=sub_progress(progress, 0.0, unlearn_share, spec.name),
+    )
+    unlearn_seconds = time.perf_counter() - start
+    _check_finite(spec.name, result.model)
+    retrained, retrain_seconds = oracle_model or (None, None)
+    if oracle and oracle_model is None:
         if method == "retrain":
             retrained, retrain_seconds = result.model, unlearn_seconds
         else:
-            start = time.perf_counter()
-            retrained = retrain_without(
-                trained,
-                data,
-                request.outside_retain(data.train_y.numel()),
-                progress=sub_progress(progress, unlearn_share, 0.9, "oracle retrain"),
-            )
-            retrain_seconds = time.perf_counter() - start
-
-    verification = {}
-    if retrained is not None:  # Unrolling SGD's verification error, with and without the update
-        verification = verification_errors(result.model, trained.model, retrained)
-    risk = None
-    if privacy_risk:
-        risk = privacy_risk_scores(
-            trained,
-            data,
-            request,
-            {"original": trained.model, "unlearned": result.model, "retrained": retrained},
-            checkpoint_meta.get("sha256"),
-            progress=sub_progress(progress, 0.9, 0.92, "shadow model"),
-        )
-
-    if progress:
-        progress(0.92, "evaluating")
-    metrics = {
-        "original": evaluate(trained.model, data, request),
-        "unlearned": evaluate(result.model, data, request),
-        "retrained": evaluate(retrained, data, request) if retrained is not None else None,
-    }
-    distribution = {k: (m.pop("forget_predictions") if m else None) for k, m in metrics.items()}
-    mia = membership_report(  # the attacks of METHODS.md section 4, on shared samples
-        {"original": trained.model, "unlearned": result.model, "retrained": retrained},
-        data,
-        request,
-        seed=seed,
+            oracle_progress = sub_progress(progress, unlearn_share, 0.9, "oracle retrain")
+            retrained, retrain_seconds = oracle_retrain(trained, data, request, oracle_progress)
+    setup = RunSetup(spec.name, asdict(config), seed, trained, checkpoint_meta, data)
+    timing = Timing(unlearn_seconds=unlearn_seconds, retrain_seconds=retrain_seconds)
+    models = PerModel(trained.model, result.model, retrained)
+    report = _single_report(
+        setup, request, timing, models, result.info, privacy_risk, relearn, progress
     )
-    relearn_time = dict.fromkeys(metrics)  # null unless asked for: it costs training time
-    if relearn is not None:
-        relearn_time = relearn_times(
-            {"original": trained.model, "unlearned": result.model, "retrained": retrained},
-            data,
-            request.forget_indices,
-            metrics["original"]["forget_acc"],
-            trained.recipe,
-            relearn,
-            progress=sub_progress(progress, 0.93, 0.99, "relearn time"),
-        )
-    report = {
-        "method": spec.name,
-        "config": asdict(config),
-        "seed": seed,
-        "dataset": data.name,
-        "arch": trained.arch,
-        "device": str(default_device()),
-        "forget": request.to_dict(),
-        "timing": {"unlearn_seconds": unlearn_seconds, "retrain_seconds": retrain_seconds},
-        "metrics": metrics,
-        "gaps_to_retrained": _gaps(metrics),
-        "mia": mia,
-        "mia_flags": mia_flags(mia),
-        "speedup_over_retrain": (
-            retrain_seconds / unlearn_seconds if retrain_seconds and unlearn_seconds else None
-        ),
-        "layer_distance": layer_distance(result.model, trained.model, retrained),
-        "prediction_distribution": distribution,
-        "selected_slices": result.info.get("selected_slices"),
-        "unlearning_error": result.info.get("unlearning_error"),
-        "verification_error": verification.get(
-            "verification_error", result.info.get("verification_error")
-        ),
-        "verification_error_without_update": verification.get("verification_error_without_update"),
-        "verification_error_per_layer": verification.get("verification_error_per_layer"),
-        "privacy_risk": risk,
-        "relearn_time": relearn_time,
-        "sequence": None,  # the steps of a sequence of requests (run/sequential.py)
-        "method_info": {k: v for k, v in result.info.items() if k not in _TOP_LEVEL_INFO},
-        "checkpoints": {
-            "original_sha256": checkpoint_meta.get("sha256"),
-            "unlearned_sha256": None,  # filled in when the run folder is written
-        },
-        "recipe": trained.recipe.to_dict(),
-        "recipe_recorded": checkpoint_meta.get("recipe_recorded", True),
-        "data_source": data.source,
-        "versions": {
-            "unlearn_core": unlearn_core.__version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
-    }
     if progress:
         progress(1.0, "done")
     return RunRecord(report, result.model, retrained)
 
 
+def oracle_retrain(
+    trained: TrainedModel, data: ImageDataset, request: ForgetRequest, progress=None
+) -> tuple[nn.Module, float]:
+    """The oracle: `trained`'s recipe replayed without what `request` leaves out; and its
+    seconds."""
+    start = time.perf_counter()
+    left_out = request.outside_retain(data.train_y.numel())
+    retrained = retrain_without(trained, data, left_out, progress=progress)
+    return retrained, time.perf_counter() - start
+
+
+def _check_finite(name: str, model: nn.Module) -> None:
+    """UserError when a method's weights diverged (NaN or infinite)."""
+    if not all(
+        torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()
+    ):
+        raise UserError(
+            f"{name} produced NaN or infinite weights; lower its learning rate (--set lr=...)."
+        )
+
+
+def _single_report(
+    setup: RunSetup,
+    request: ForgetRequest,
+    timing: Timing,
+    models: PerModel[nn.Module],
+    info: dict,
+    privacy_risk: bool,
+    relearn: RelearnConfig | None,
+    progress: Progress | None,
+) -> Report:
+    """Measure the three models of one run and build its report, with the fields that compare
+    the unlearned model with the one it came from (verification error, privacy risk, method
+    info)."""
+    verification = {}
+    if models.retrained is not None:  # Unrolling SGD's verification error, with and without
+        verification = verification_errors(models.unlearned, models.original, models.retrained)
+    risk = None
+    if privacy_risk:
+        risk = privacy_risk_scores(
+            setup.trained,
+            setup.data,
+            request,
+            models.to_dict(),
+            setup.checkpoint_meta.get("sha256"),
+            progress=sub_progress(progress, 0.9, 0.92, "shadow model"),
+        )
+    if progress:
+        progress(0.92, "evaluating")
+    relearn_progress = sub_progress(progress, 0.93, 0.99, "relearn time")
+    measured = measure(
+        models, setup.trained, setup.data, request, setup.seed, relearn, relearn_progress
+    )
+    return build_report(
+        setup,
+        request,
+        timing,
+        measured,
+        selected_slices=info.get("selected_slices"),
+        unlearning_error=info.get("unlearning_error"),
+        verification_error=verification.get("verification_error", info.get("verification_error")),
+        verification_error_without_update=verification.get("verification_error_without_update"),
+        verification_error_per_layer=verification.get("verification_error_per_layer"),
+        privacy_risk=risk,
+        method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
+    )
+
+
 _TOP_LEVEL_INFO = ("selected_slices", "unlearning_error", "verification_error")
 
 
-def _gaps(metrics: dict) -> dict | None:
-    """unlearned minus retrained for each headline metric (None without the oracle)."""
-    unlearned, retrained = metrics["unlearned"], metrics["retrained"]
-    if retrained is None:
-        return None
-    return {
-        key: (unlearned[key] - retrained[key])
-        if unlearned[key] is not None and retrained[key] is not None
-        else None
-        for key in GAP_KEYS
-    }
+@dataclass(frozen=True)
+class RunSetup:
+    """What every report of a run shares: the method and its settings, and what it started from."""
+
+    method: str
+    config: dict
+    seed: int
+    trained: TrainedModel
+    checkpoint_meta: dict
+    data: ImageDataset
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The three models compared on one forget request (report.json's blocks of that name)."""
+
+    metrics: PerModel[ModelMetrics]
+    prediction_distribution: PerModel[list[int]]
+    mia: PerModel[dict]
+    relearn_time: PerModel[dict]
+    layer_distance: list[dict]
+
+
+def measure(
+    models: PerModel[nn.Module],
+    trained: TrainedModel,
+    data: ImageDataset,
+    request: ForgetRequest,
+    seed: int,
+    relearn: RelearnConfig | None = None,
+    relearn_progress: Progress | None = None,
+) -> Measured:
+    """Evaluate the original, unlearned and (when present) retrained models on `request`: the M
+    blocks, predictions on the forget set, the membership attacks of METHODS.md section 4 (on
+    shared samples), layer distances and, when `relearn` is given, relearn times (they train)."""
+    named = models.to_dict()
+    raw = {k: evaluate(m, data, request) if m is not None else None for k, m in named.items()}
+    distribution = {k: (m.pop("forget_predictions") if m else None) for k, m in raw.items()}
+    metrics = PerModel.from_dict(raw, ModelMetrics.from_dict)
+    relearn_time = PerModel()  # null unless asked for: it costs training time
+    if relearn is not None:
+        relearn_time = PerModel.from_dict(
+            relearn_times(
+                named,
+                data,
+                request.forget_indices,
+                metrics.original.forget_acc,
+                trained.recipe,
+                relearn,
+                progress=relearn_progress,
+            )
+        )
+    return Measured(
+        metrics=metrics,
+        prediction_distribution=PerModel.from_dict(distribution),
+        mia=PerModel.from_dict(membership_report(named, data, request, seed=seed)),
+        relearn_time=relearn_time,
+        layer_distance=layer_distance(models.unlearned, models.original, models.retrained),
+    )
+
+
+def build_report(
+    setup: RunSetup, request: ForgetRequest, timing: Timing, measured: Measured, **outcome
+) -> Report:
+    """The one place a Report is assembled, for a single run and for a sequence.
+
+    outcome: the fields that compare the unlearned model with the model it came from
+    (selected_slices, the unlearning and verification errors, privacy_risk, method_info); a
+    sequence leaves them unset (None).
+    """
+    trained, meta = setup.trained, setup.checkpoint_meta
+    return Report(
+        method=setup.method,
+        config=setup.config,
+        seed=setup.seed,
+        dataset=setup.data.name,
+        arch=trained.arch,
+        device=str(default_device()),
+        forget=Forget.from_dict(request.to_dict()),
+        timing=timing,
+        metrics=measured.metrics,
+        mia=measured.mia,
+        mia_flags=mia_flags(measured.mia.to_dict()),
+        layer_distance=measured.layer_distance,
+        prediction_distribution=measured.prediction_distribution,
+        relearn_time=measured.relearn_time,
+        checkpoints=Checkpoints(original_sha256=meta.get("sha256")),
+        recipe=trained.recipe.to_dict(),
+        recipe_recorded=meta.get("recipe_recorded", True),
+        data_source=setup.data.source,
+        versions=Versions(
+            unlearn_core=unlearn_core.__version__,
+            torch=torch.__version__,
+            python=platform.python_version(),
+        ),
+        **outcome,
+    )

@@ -6,9 +6,10 @@ the original recipe and w_0. Its request forgets step k's classes, and its retai
 everything forgotten so far: deleted data stays deleted (no later step trains on it), and step
 k's oracle is the retrain without the union of steps 1..k.
 
-The returned report is report.json's contract for the union of the steps: `forget` names every
-forgotten class; `metrics` compare the original model, the final model and (with the oracle) the
-retrain without the union; `timing.unlearn_seconds` sums the steps. `sequence` lists the steps:
+The returned report (built by run.pipeline.build_report, as a single run's is) is report.json's
+contract for the union of the steps: `forget` names every forgotten class; `metrics` compare the
+original model, the final model and (with the oracle) the retrain without the union;
+`timing.unlearn_seconds` sums the steps. `sequence` lists the steps (run.report.SequenceStep):
     {step, classes, forgotten_so_far, timing, metrics, gaps_to_retrained,
      mia, prediction_distribution, method_info, cumulative}
 where `metrics` is that step's own M block (`original` is the model before the step, forget
@@ -18,31 +19,18 @@ everything forgotten so far (its forget_acc covers all classes forgotten up to t
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
-from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
-from unlearn_core.metrics.mia import membership_report, mia_flags
-from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
+from unlearn_core.metrics.relearn import RelearnConfig
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import RunRecord, _gaps, run_unlearning
+from unlearn_core.run.pipeline import RunRecord, RunSetup, build_report, measure, run_unlearning
+from unlearn_core.run.report import ModelMetrics, PerModel, SequenceStep, Timing
 from unlearn_core.training import TrainedModel
-
-# report fields that compare a step's model with the model before that step; the union's report
-# does not recompute them (each step's own values are not kept either): they are null there
-STEP_RELATIVE = (
-    "selected_slices",
-    "unlearning_error",
-    "verification_error",
-    "verification_error_without_update",
-    "verification_error_per_layer",
-    "privacy_risk",
-)
 
 
 def sequence_requests(data: ImageDataset, steps: Sequence[Sequence[int]]) -> list[ForgetRequest]:
@@ -100,74 +88,45 @@ def run_sequence(
         )
         records.append(record)
         so_far += request.classes
-        cumulative = evaluate(record.model, data, ForgetRequest.for_classes(data, so_far))
-        cumulative.pop("forget_predictions")
-        step = record.report
-        entries.append(
-            {
-                "step": k + 1,
-                "classes": list(request.classes),
-                "forgotten_so_far": sorted(so_far),
-                "timing": step["timing"],
-                "metrics": step["metrics"],
-                "gaps_to_retrained": step["gaps_to_retrained"],
-                "mia": step["mia"],
-                "prediction_distribution": step["prediction_distribution"],
-                "method_info": step["method_info"],
-                "cumulative": cumulative,
-            }
-        )
+        entries.append(_step(k + 1, request, sorted(so_far), record, data))
         current = dataclasses.replace(trained, model=record.model)
 
     final, retrained = records[-1].model, records[-1].retrained
     if progress:
         progress(0.9, "evaluating the whole sequence")
-    metrics = {
-        "original": evaluate(trained.model, data, union),
-        "unlearned": evaluate(final, data, union),
-        "retrained": evaluate(retrained, data, union) if retrained is not None else None,
-    }
-    distribution = {k: (m.pop("forget_predictions") if m else None) for k, m in metrics.items()}
-    models = {"original": trained.model, "unlearned": final, "retrained": retrained}
-    mia = membership_report(models, data, union, seed=seed)  # the union's, not the last step's
-    relearn_time = dict.fromkeys(metrics)
-    if relearn is not None:
-        relearn_time = relearn_times(
-            models,
-            data,
-            union.forget_indices,
-            metrics["original"]["forget_acc"],
-            trained.recipe,
-            relearn,
-            progress=sub_progress(progress, 0.92, 0.99, "relearn time"),
-        )
-    unlearn_seconds = sum(e["timing"]["unlearn_seconds"] for e in entries)
-    retrain_seconds = entries[-1]["timing"]["retrain_seconds"]
-    # method, config, seed, data set, recipe, versions and checkpoints are those of every step
-    report = copy.deepcopy(records[-1].report)
-    report.update(
-        {
-            "forget": union.to_dict(),
-            "timing": {
-                **report["timing"],
-                "unlearn_seconds": unlearn_seconds,
-                "retrain_seconds": retrain_seconds,
-            },
-            "metrics": metrics,
-            "gaps_to_retrained": _gaps(metrics),
-            "mia": mia,
-            "mia_flags": mia_flags(mia),
-            "speedup_over_retrain": (
-                retrain_seconds / unlearn_seconds if retrain_seconds and unlearn_seconds else None
-            ),
-            "layer_distance": layer_distance(final, trained.model, retrained),
-            "prediction_distribution": distribution,
-            "method_info": {},
-            "relearn_time": relearn_time,
-            "sequence": entries,
-        }
+    models = PerModel(trained.model, final, retrained)
+    relearn_progress = sub_progress(progress, 0.92, 0.99, "relearn time")
+    measured = measure(models, trained, data, union, seed, relearn, relearn_progress)
+    timing = Timing(
+        unlearn_seconds=sum(e.timing.unlearn_seconds for e in entries),
+        retrain_seconds=entries[-1].timing.retrain_seconds,
     )
-    report.update({key: None for key in STEP_RELATIVE if key in report})
+    # method, config, seed, data set, recipe, versions and checkpoints are those of every step;
+    # the step-relative fields (selected slices, errors, privacy risk) are null here
+    first = records[0].report
+    setup = RunSetup(first.method, first.config, seed, trained, checkpoint_meta, data)
+    report = build_report(setup, union, timing, measured, method_info={}, sequence=entries)
     if progress:
         progress(1.0, "done")
     return RunRecord(report, final, retrained)
+
+
+def _step(
+    number: int, request: ForgetRequest, so_far: list[int], record: RunRecord, data: ImageDataset
+) -> SequenceStep:
+    """A step's entry: its own report's blocks and `cumulative`, the M block of its model
+    against everything forgotten so far."""
+    cumulative = evaluate(record.model, data, ForgetRequest.for_classes(data, so_far))
+    cumulative.pop("forget_predictions")
+    step = record.report
+    return SequenceStep(
+        step=number,
+        classes=list(request.classes),
+        forgotten_so_far=so_far,
+        timing=step.timing,
+        metrics=step.metrics,
+        mia=step.mia,
+        prediction_distribution=step.prediction_distribution,
+        method_info=step.method_info,
+        cumulative=ModelMetrics.from_dict(cumulative),
+    )

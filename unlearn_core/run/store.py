@@ -24,6 +24,7 @@ from unlearn_core.checkpoint import read_weights, save_model, sha256_file
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.run.pipeline import RunRecord
+from unlearn_core.run.report import Report
 from unlearn_core.training import initial_model
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
@@ -38,8 +39,9 @@ def default_store_root() -> Path:
 def write_run_folder(record: RunRecord, target: str | Path) -> Path:
     """Write the run to `target` atomically; a previous run folder there is replaced whole.
 
-    Fills report["checkpoints"]["unlearned_sha256"]. Refuses a target that exists and is
-    not a run folder, so nothing else is ever overwritten.
+    The report written records the weights' sha256 (`Report.with_hashes`); `record` is not
+    changed. Refuses a target that exists and is not a run folder, so nothing else is ever
+    overwritten.
     """
     target = Path(target)
     if target.exists() and any(target.iterdir()) and not (target / REPORT).is_file():
@@ -48,15 +50,15 @@ def write_run_folder(record: RunRecord, target: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
         report = record.report
-        meta = {k: report[k] for k in ("method", "dataset", "arch")}
-        report["checkpoints"]["unlearned_sha256"] = save_model(record.model, tmp / MODEL, meta)
-        files = [REPORT, MODEL, REQUEST]
+        meta = {"method": report.method, "dataset": report.dataset, "arch": report.arch}
+        unlearned = save_model(record.model, tmp / MODEL, meta)
+        files, retrained = [REPORT, MODEL, REQUEST], None
         if record.retrained is not None:
-            digest = save_model(record.retrained, tmp / RETRAINED, {**meta, "method": "retrain"})
-            report["checkpoints"]["retrained_sha256"] = digest
+            retrained = save_model(record.retrained, tmp / RETRAINED, {**meta, "method": "retrain"})
             files.append(RETRAINED)
-        _write_json(tmp / REPORT, report)
-        _write_json(tmp / REQUEST, report["forget"])
+        report = report.with_hashes(unlearned, retrained)
+        _write_json(tmp / REPORT, report.to_dict())
+        _write_json(tmp / REQUEST, report.forget.to_dict())
         sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in files)
         (tmp / SUMS).write_text(sums)
         _swap_into_place(tmp, target)
@@ -83,11 +85,18 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         os.rename(tmp, target)
 
 
-def read_report(folder: str | Path) -> dict:
+def read_report_dict(folder: str | Path) -> dict:
+    """A run folder's report.json as stored, untyped (for checks on the file itself)."""
     path = Path(folder) / REPORT
     if not path.is_file():
         raise UserError(f"{folder} is not a run folder (no {REPORT}).")
     return json.loads(path.read_text())
+
+
+def read_report(folder: str | Path) -> Report:
+    """A run folder's report; one written by an older version reads with None where it lacks a
+    key. UserError if the folder holds no report.json."""
+    return Report.from_dict(read_report_dict(folder))
 
 
 def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearned") -> nn.Module:
@@ -99,7 +108,7 @@ def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearn
         raise UserError(f"run {Path(folder).name} has no {which} model; rerun it with the oracle.")
     tensors, _ = read_weights(path)
     state = {k.removeprefix("model."): v for k, v in tensors.items()}
-    model = initial_model(report["arch"], data, 0)
+    model = initial_model(report.arch, data, 0)
     model.load_state_dict(state)
     return model.eval()
 
@@ -115,9 +124,11 @@ class RunStore:
         return f"{stamp}-{method}-{secrets.token_hex(3)}"
 
     def save(self, record: RunRecord) -> str:
-        run_id = self.new_id(record.report["method"])
-        record.report["run_id"] = run_id
-        record.report.setdefault("created", dt.datetime.now(dt.timezone.utc).isoformat())
+        """Keep the run under a new id; `record.report` becomes the stored report (with its id
+        and time), so a copy written elsewhere afterwards names the stored run."""
+        run_id = self.new_id(record.report.method)
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        record.report = record.report.stored_as(run_id, now)
         write_run_folder(record, self.root / run_id)
         return run_id
 
@@ -128,7 +139,8 @@ class RunStore:
         return folder
 
     def list(self) -> list[dict]:
-        """One summary per complete run: id, created, method, dataset, arch, forget count."""
+        """One summary per complete run: id, created, method, dataset, arch, forget count and
+        classes, and `forgets` ("classes 3" or "4 samples")."""
         if not self.root.is_dir():
             return []
         rows = []
@@ -139,17 +151,18 @@ class RunStore:
             rows.append(
                 {
                     "run_id": folder.name,
-                    "created": report.get("created"),
-                    "method": report["method"],
-                    "dataset": report["dataset"],
-                    "arch": report["arch"],
-                    "forget_count": report["forget"]["count"],
-                    "forget_classes": report["forget"]["classes"],
+                    "created": report.created,
+                    "method": report.method,
+                    "dataset": report.dataset,
+                    "arch": report.arch,
+                    "forget_count": report.forget.count,
+                    "forget_classes": report.forget.classes,
+                    "forgets": report.forget.label(),
                 }
             )
         return sorted(rows, key=lambda r: r["run_id"], reverse=True)
 
-    def open(self, run_id: str) -> dict:
+    def open(self, run_id: str) -> Report:
         return read_report(self.path(run_id))
 
     def delete(self, run_id: str) -> None:

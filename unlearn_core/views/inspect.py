@@ -1,5 +1,5 @@
 """Plain rows and messages for the app's Attribution, Privacy and Verification pages, made from
-report.json, an `attribution.Explanation` or a `sample_card` card, so that a page only draws
+a run's Report, an `attribution.Explanation` or a `sample_card` card, so that a page only draws
 them. Nothing here runs a model; every function is usable (and tested) without streamlit.
 """
 
@@ -11,6 +11,7 @@ from torch import nn
 from unlearn_core.attribution import Explanation, faithfulness_summary
 from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.report import PerModel, Report
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 
@@ -63,12 +64,12 @@ def faithfulness_rows(expl: Explanation) -> list[dict]:
     return rows
 
 
-def mia_rows(mia: dict[str, dict | None] | None) -> list[dict]:
-    """report.json's `mia` block as a row per (model, attack): AUC, TPR at 1% and 0.1% FPR and
+def mia_rows(mia: PerModel[dict]) -> list[dict]:
+    """A report's `mia` block as a row per (model, attack): AUC, TPR at 1% and 0.1% FPR and
     the sample counts; models or attacks without a result are left out."""
     rows = []
-    for model, attacks in (mia or {}).items():
-        for attack, s in (attacks or {}).items():
+    for model, attacks in mia.present().items():
+        for attack, s in attacks.items():
             if s is None:
                 continue
             rows.append(
@@ -116,13 +117,11 @@ def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
     return notes
 
 
-def relearn_rows(relearn: dict[str, dict | None] | None) -> list[dict]:
-    """report.json's `relearn_time` as a row per measured model: epochs to regain the original
+def relearn_rows(relearn: PerModel[dict]) -> list[dict]:
+    """A report's `relearn_time` as a row per measured model: epochs to regain the original
     forget accuracy ("more than N" when the cap was hit), the target and the budget."""
     rows = []
-    for model, r in (relearn or {}).items():
-        if r is None:
-            continue
+    for model, r in relearn.present().items():
         epochs = str(r["epochs"]) if r["epochs"] is not None else f"more than {r['more_than']}"
         rows.append(
             {
@@ -136,16 +135,16 @@ def relearn_rows(relearn: dict[str, dict | None] | None) -> list[dict]:
     return rows
 
 
-def relearn_command(report: dict, checkpoint: str) -> str:
+def relearn_command(report: Report, checkpoint: str) -> str:
     """The command that repeats a run's request from `checkpoint` with the oracle and the
     relearn time measured (the method's settings stay at their defaults unless --set is added)."""
-    method = report["method"]
+    method = report.method
     return unlearn_command(
         checkpoint,
         method,
-        report["forget"],
+        report.forget.to_dict(),
         oracle=True,
-        seed=report["seed"],
+        seed=report.seed,
         relearn=True,
         out=f"runs/{method}-relearn",
     )

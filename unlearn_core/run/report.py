@@ -1,0 +1,302 @@
+"""The run report: one typed object, built once (run/pipeline.py), read through attributes.
+
+`Report.to_dict()` is report.json's contract (DESIGN.md): every key the pipeline, sequences, the
+store and the command line wrote before the report was typed, under the same names. Derived
+values (`gaps_to_retrained`, `speedup_over_retrain`) are computed here, in one place, and written
+back out. `Report.from_dict` reads any older report: a missing key reads as None (a missing block
+as one whose fields are None), and keys it does not know are kept in `extra` and written back,
+so a report from a newer version survives a round trip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Generic, TypeVar
+
+from unlearn_core.request import forget_label
+
+T = TypeVar("T")
+MODELS = ("original", "unlearned", "retrained")
+
+
+def _plain(value):
+    """A report value as JSON-ready data: parts through their to_dict, lists element-wise."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _optional(load: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """`load` for a value that may be null in report.json."""
+    return lambda raw: None if raw is None else load(raw)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Base of the report's blocks: one field per key, unknown keys kept in `extra`.
+
+    _LOADERS: field -> how to read its raw value (called with None for a missing key, so a
+    nested block reads as one whose fields are None). _COMPUTED: keys derived from the other
+    fields, ignored when read and recomputed by to_dict.
+    """
+
+    _LOADERS: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    _COMPUTED: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_dict(cls, values: dict | None):
+        rest = {k: v for k, v in (values or {}).items() if k not in cls._COMPUTED}
+        known = {}
+        for f in fields(cls):
+            if f.name != "extra":
+                raw = rest.pop(f.name, None)
+                load = cls._LOADERS.get(f.name)
+                known[f.name] = load(raw) if load else raw
+        return cls(**known, extra=rest)
+
+    def to_dict(self) -> dict:
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        out.update({key: _plain(getattr(self, key)) for key in self._COMPUTED})
+        return {**out, **self.extra}
+
+
+@dataclass(frozen=True)
+class PerModel(Generic[T]):
+    """One value per model of a run (None where a model is missing, e.g. no oracle)."""
+
+    original: T | None = None
+    unlearned: T | None = None
+    retrained: T | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict | None, load: Callable[[Any], T] = lambda v: v) -> PerModel:
+        rest = dict(values or {})
+        known = {name: _optional(load)(rest.pop(name, None)) for name in MODELS}
+        return cls(**known, extra=rest)
+
+    def present(self) -> dict[str, T]:
+        """name -> value for the models that have one, in the order original, unlearned,
+        retrained."""
+        return {name: getattr(self, name) for name in MODELS if getattr(self, name) is not None}
+
+    def to_dict(self) -> dict:
+        return {**{name: _plain(getattr(self, name)) for name in MODELS}, **self.extra}
+
+
+@dataclass(frozen=True)
+class ModelMetrics(_Part):
+    """The M block of one model (unlearn_core.metrics.evaluate); accuracies in [0, 1]."""
+
+    forget_acc: float | None = None
+    retain_acc: float | None = None
+    test_acc: float | None = None
+    forgotten_classes_test_acc: float | None = None  # None for a sample request
+    per_class_acc: list[float] | None = None  # (num_classes,) on the test split
+    mia_auc: float | None = None  # loss-threshold attack on the forget set
+    forget_loss: float | None = None  # mean cross-entropy on the forget set
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gaps(_Part):
+    """Unlearned minus retrained for each headline metric: 0 is the target."""
+
+    forget_acc: float | None = None
+    retain_acc: float | None = None
+    test_acc: float | None = None
+    mia_auc: float | None = None
+    forget_loss: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+GAP_KEYS = tuple(f.name for f in fields(Gaps) if f.name != "extra")
+
+
+def gaps_to_retrained(metrics: PerModel[ModelMetrics]) -> Gaps | None:
+    """The gaps of the unlearned to the retrained model (None without the oracle)."""
+    unlearned, retrained = metrics.unlearned, metrics.retrained
+    if unlearned is None or retrained is None:
+        return None
+    values = {}
+    for key in GAP_KEYS:
+        u, r = getattr(unlearned, key), getattr(retrained, key)
+        values[key] = u - r if u is not None and r is not None else None
+    return Gaps(**values)
+
+
+def metric(part: _Part | None, key: str):
+    """One field of a report part by its report.json key (a table's row); None when the part is
+    missing (e.g. the retrained model's without the oracle) or has no such field."""
+    return getattr(part, key, None) if part is not None else None
+
+
+def _metrics(raw) -> PerModel[ModelMetrics]:
+    return PerModel.from_dict(raw, ModelMetrics.from_dict)
+
+
+@dataclass(frozen=True)
+class Timing(_Part):
+    """Wall-clock seconds of the unlearning and of the oracle's retraining (None without it)."""
+
+    unlearn_seconds: float | None = None
+    retrain_seconds: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def speedup_over_retrain(self) -> float | None:
+        """Retraining time over unlearning time (None without the oracle)."""
+        if self.retrain_seconds and self.unlearn_seconds:
+            return self.retrain_seconds / self.unlearn_seconds
+        return None
+
+
+@dataclass(frozen=True)
+class Forget(_Part):
+    """report.json's `forget` block: `ForgetRequest.to_dict()`, resolved against no data set."""
+
+    classes: list[int] | None = None
+    indices: list[int] | None = None
+    count: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def label(self, class_names: Sequence[str] | None = None) -> str:
+        """ "classes 1, 2" (with names when given) or "4 samples"."""
+        return forget_label(self.classes or [], self.count, class_names)
+
+
+@dataclass(frozen=True)
+class Checkpoints(_Part):
+    """sha256 of the original checkpoint and of the stored unlearned and retrained weights
+    (filled when the run folder is written; None before, or without the oracle)."""
+
+    original_sha256: str | None = None
+    unlearned_sha256: str | None = None
+    retrained_sha256: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Versions(_Part):
+    unlearn_core: str | None = None
+    torch: str | None = None
+    python: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SequenceStep(_Part):
+    """One step of a sequence of requests (run/sequential.py): its own timing, metrics (against
+    the model before it), membership attacks and predictions, and `cumulative`, the M block of
+    the model after it against everything forgotten so far."""
+
+    _LOADERS: ClassVar = {
+        "timing": Timing.from_dict,
+        "metrics": _metrics,
+        "mia": PerModel.from_dict,
+        "prediction_distribution": PerModel.from_dict,
+        "cumulative": _optional(ModelMetrics.from_dict),
+    }
+    _COMPUTED: ClassVar = ("gaps_to_retrained",)
+
+    step: int | None = None
+    classes: list[int] | None = None
+    forgotten_so_far: list[int] | None = None
+    timing: Timing = field(default_factory=Timing)
+    metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
+    mia: PerModel[dict] = field(default_factory=PerModel)
+    prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
+    method_info: dict | None = None
+    cumulative: ModelMetrics | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def gaps_to_retrained(self) -> Gaps | None:
+        return gaps_to_retrained(self.metrics)
+
+
+def _steps(raw) -> list[SequenceStep] | None:
+    return None if raw is None else [SequenceStep.from_dict(s) for s in raw]
+
+
+@dataclass(frozen=True)
+class Report(_Part):
+    """One run's report (see the module notes); build it with run.pipeline.build_report."""
+
+    _LOADERS: ClassVar = {
+        "forget": Forget.from_dict,
+        "timing": Timing.from_dict,
+        "metrics": _metrics,
+        "mia": PerModel.from_dict,
+        "prediction_distribution": PerModel.from_dict,
+        "relearn_time": PerModel.from_dict,
+        "sequence": _steps,
+        "checkpoints": Checkpoints.from_dict,
+        "versions": Versions.from_dict,
+    }
+    _COMPUTED: ClassVar = ("gaps_to_retrained", "speedup_over_retrain")
+
+    method: str | None = None
+    config: dict | None = None
+    seed: int | None = None
+    dataset: str | None = None
+    arch: str | None = None
+    device: str | None = None
+    forget: Forget = field(default_factory=Forget)
+    timing: Timing = field(default_factory=Timing)
+    metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
+    mia: PerModel[dict] = field(default_factory=PerModel)  # metrics.mia.membership_report
+    mia_flags: dict | None = None  # metrics.mia.mia_flags; None without the oracle
+    layer_distance: list[dict] | None = None
+    prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
+    selected_slices: list[dict] | None = None  # lfoci
+    unlearning_error: float | None = None
+    verification_error: float | None = None
+    verification_error_without_update: float | None = None
+    verification_error_per_layer: list[dict] | None = None
+    privacy_risk: dict | None = None
+    relearn_time: PerModel[dict] = field(default_factory=PerModel)  # None unless measured
+    sequence: list[SequenceStep] | None = None  # the steps of a sequence of requests
+    method_info: dict | None = None
+    checkpoints: Checkpoints = field(default_factory=Checkpoints)
+    recipe: dict | None = None
+    recipe_recorded: bool | None = None
+    data_source: str | None = None
+    versions: Versions = field(default_factory=Versions)
+    command: str | None = None  # the command line that made the run (command line only)
+    run_id: str | None = None  # set when the run store keeps it
+    created: str | None = None  # ISO time the run store kept it
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def gaps_to_retrained(self) -> Gaps | None:
+        return gaps_to_retrained(self.metrics)
+
+    @property
+    def speedup_over_retrain(self) -> float | None:
+        return self.timing.speedup_over_retrain
+
+    @property
+    def has_oracle(self) -> bool:
+        """Whether the run retrained the oracle (so retrained fields and gaps are filled)."""
+        return self.metrics.retrained is not None
+
+    def with_command(self, command: str) -> Report:
+        return dataclasses.replace(self, command=command)
+
+    def stored_as(self, run_id: str, created: str) -> Report:
+        """This report under a run store's id (keeping the first time it was stored)."""
+        return dataclasses.replace(self, run_id=run_id, created=self.created or created)
+
+    def with_hashes(self, unlearned_sha256: str, retrained_sha256: str | None) -> Report:
+        """This report with the sha256 of the weights written beside it."""
+        checkpoints = dataclasses.replace(
+            self.checkpoints,
+            unlearned_sha256=unlearned_sha256,
+            retrained_sha256=retrained_sha256,
+        )
+        return dataclasses.replace(self, checkpoints=checkpoints)
