@@ -16,7 +16,7 @@ import torch
 from plotly.offline import get_plotlyjs
 from torch import nn
 
-from unlearn_core.cli.audit import add_audit_parser, run_audit
+from unlearn_core.cli.audit import add_parsers, run_audit
 from unlearn_core.errors import UserError
 from unlearn_core.run.audit import audit_html, comparison_rows, write_audit_record
 from unlearn_core.run.pipeline import RunRecord
@@ -103,7 +103,7 @@ def run_folder(tmp_path):
 
 def cli(*argv: str) -> None:
     parser = argparse.ArgumentParser()
-    add_audit_parser(parser.add_subparsers(dest="command"))
+    add_parsers(parser.add_subparsers(dest="command"))
     run_audit(parser.parse_args(["audit", *argv]))
 
 

@@ -270,6 +270,7 @@ class Report(_Part):
     command: str | None = None  # the command line that made the run (command line only)
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it
+    job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job
     extra: dict = field(default_factory=dict)
 
     @property
@@ -287,6 +288,9 @@ class Report(_Part):
 
     def with_command(self, command: str) -> Report:
         return dataclasses.replace(self, command=command)
+
+    def with_job(self, job: dict) -> Report:
+        return dataclasses.replace(self, job=job)
 
     def stored_as(self, run_id: str, created: str) -> Report:
         """This report under a run store's id (keeping the first time it was stored)."""
