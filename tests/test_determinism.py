@@ -23,7 +23,7 @@ SMALL = {
     },
     "lfoci": {"perturbations": "50", "hessian_samples": "50"},
 }
-DETERMINISTIC = {"retrain", "single-gradient"}  # no random draw: the seed must not matter
+DETERMINISTIC = {"none", "retrain", "single-gradient"}  # no random draw: the seed must not matter
 
 
 def _sha256(model: torch.nn.Module) -> str:

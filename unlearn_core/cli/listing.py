@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parsers(sub) -> None:
@@ -21,10 +22,26 @@ def add_parsers(sub) -> None:
 
 
 def list_methods(args: argparse.Namespace) -> None:
-    from unlearn_core.methods import METHODS
+    """One name per line; --verbose adds each card and its settings (default: help). Plug-ins
+    that could not be loaded are named on stderr with their error."""
+    from unlearn_core.methods import METHODS, PLUGIN_ERRORS
 
     for spec in METHODS.values():
-        print(f"{spec.name}\n    {spec.card}\n" if args.verbose else spec.name)
+        print(_describe(spec) if args.verbose else spec.name)
+    for name, error in PLUGIN_ERRORS.items():
+        print(f"warning: plug-in {name} could not be loaded: {error}", file=sys.stderr)
+
+
+def _describe(spec) -> str:
+    import dataclasses
+
+    from unlearn_core.methods import field_help
+
+    helps = field_help(spec.config_cls)
+    lines = [spec.name, f"    {spec.card}", f"    requests: {', '.join(spec.requests)}"]
+    for f in dataclasses.fields(spec.config_cls):
+        lines.append(f"    --set {f.name}={f.default}  {helps[f.name]}")
+    return "\n".join(lines) + "\n"
 
 
 def list_datasets(args: argparse.Namespace) -> None:

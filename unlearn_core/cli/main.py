@@ -1,19 +1,20 @@
 """`python -m unlearn_core ...`: the command-line door onto the same functions as the app.
 
-One module per command family (listing, train, unlearn, study, explain, audit), each adding its
-parsers with `set_defaults(run=...)`. Bad input ends with one line on stderr ("error: ...") and
-exit status 2; never a traceback.
+One module per command family (listing, train, unlearn, sweep and jobs, study, explain, audit),
+each adding its parsers with `set_defaults(run=...)`. Bad input ends with one line on stderr
+("error: ...") and exit status 2; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from unlearn_core.cli import audit, explain, listing, study, train, unlearn
+from unlearn_core.cli import audit, explain, listing, study, sweep, train, unlearn
 from unlearn_core.errors import UserError
 
-FAMILIES = (listing, train, unlearn, study, explain, audit)
+FAMILIES = (listing, train, unlearn, sweep, study, explain, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,4 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` closed the pipe: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0

@@ -37,7 +37,14 @@ METHODS: dict[str, MethodSpec] = {}
 
 
 def register(name: str, config_cls: type, card: str, requests=("classes", "samples")):
+    """Decorator: register `fn` as method `name`. A name taken by another function (a plug-in
+    shadowing a built-in, say) is refused, so no method is ever replaced silently."""
+
     def wrap(fn):
+        known = METHODS.get(name)
+        where = (fn.__module__, fn.__qualname__)
+        if known is not None and (known.run.__module__, known.run.__qualname__) != where:
+            raise UserError(f"method {name!r} is already registered by {known.run.__module__}.")
         METHODS[name] = MethodSpec(name, config_cls, fn, " ".join(card.split()), tuple(requests))
         return fn
 
