@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -62,22 +63,22 @@ def run_unlearning(
     progress: Progress | None = None,
     privacy_risk: bool = False,
     relearn: RelearnConfig | None = None,
-    oracle_model: tuple[nn.Module, float] | None = None,
+    shared_oracle: Callable[[], tuple[nn.Module, float]] | None = None,
 ) -> RunRecord:
     """Unlearn `request` from `trained` with `method`; never changes `trained`.
 
     The method gets `seed` explicitly (it draws from no global generator). privacy_risk: also
     score the forget set's privacy risk (Song and Mittal) under each model, which trains (or
     reuses from the cache) a shadow model by the same recipe on half the data. relearn: also
-    measure each model's relearn time (metrics/relearn.py), which trains copies. oracle_model:
-    the retrained model and its seconds, computed once elsewhere (a sweep shares one per forget
-    set); implies the oracle.
+    measure each model's relearn time (metrics/relearn.py), which trains copies. shared_oracle:
+    returns the retrained model and its seconds, computed once elsewhere (a sweep shares one per
+    forget set) and asked for only after unlearning; implies the oracle.
     """
     spec = get_method(method)
     check_request(spec, request)
     config = parse_config(spec.config_cls, overrides)
-    oracle = oracle or oracle_model is not None
-    unlearn_share = 0.45 if oracle and oracle_model is None else 0.9
+    oracle = oracle or shared_oracle is not None
+    unlearn_share = 0.45 if oracle and shared_oracle is None else 0.9
     start = time.perf_counter()
     result = spec.run(
         trained,
@@ -89,8 +90,8 @@ def run_unlearning(
     )
     unlearn_seconds = time.perf_counter() - start
     _check_finite(spec.name, result.model)
-    retrained, retrain_seconds = oracle_model or (None, None)
-    if oracle and oracle_model is None:
+    retrained, retrain_seconds = shared_oracle() if shared_oracle else (None, None)
+    if oracle and shared_oracle is None:
         if method == "retrain":
             retrained, retrain_seconds = result.model, unlearn_seconds
         else:

@@ -1,0 +1,166 @@
+"""Submit, watch, cancel and collect jobs: the owner side of the engine.
+
+The process that submits a job owns it: it launches the job on an executor, polls it, writes
+its state to the run store (engine/state.py) and, once it has succeeded, stores its run (one
+atomic run folder). A job that fails or is cancelled stores nothing; if the owner dies, the job
+reads as interrupted. `poll()` is one step of that loop; `wait()` polls until the jobs end
+(the command line) and `start_monitor()` polls in a background thread (the app).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from unlearn_core.engine.executors import InlineExecutor
+from unlearn_core.engine.runner import JobCancelled, SharedInputs
+from unlearn_core.engine.spec import JobSpec, validate
+from unlearn_core.engine.state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL,
+    RUNNING,
+    JobBoard,
+    JobRecord,
+    _now,
+)
+from unlearn_core.errors import UserError
+from unlearn_core.run.store import RunStore, default_store_root
+
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class _Tracked:
+    job: JobRecord
+    spec: JobSpec
+    handle: object
+
+
+class JobManager:
+    def __init__(self, store_root: str | Path | None = None, executor=None):
+        self.root = Path(store_root) if store_root else default_store_root()
+        self.board = JobBoard(self.root)
+        self.executor = executor or InlineExecutor()
+        self.tracked: dict[str, _Tracked] = {}
+        self.lock = threading.RLock()
+        self._monitor: threading.Thread | None = None
+
+    def submit(
+        self,
+        spec: JobSpec,
+        inputs: SharedInputs | None = None,
+        *,
+        oracle=None,
+        checked: bool = False,
+    ) -> JobRecord:
+        """Validate the spec (one UserError line, nothing queued) and launch it (with a shared
+        oracle from the executor's `oracle()`, for a sweep)."""
+        if not checked:
+            validate(spec)
+        job = JobRecord(
+            id=self.board.new_id(spec.method), spec=spec.to_dict(), executor=self.executor.name
+        )
+        self.board.write(job)
+        with self.lock:
+            handle = self.executor.launch(job.id, spec, inputs, oracle)
+            self.tracked[job.id] = _Tracked(job, spec, handle)
+        return job
+
+    def poll(self) -> list[JobRecord]:
+        """One step: pass on cancel requests, record progress, finish ended jobs. Returns the
+        jobs whose state changed."""
+        with self.lock:
+            progress = self.executor.progress() if self.tracked else {}
+            changed = []
+            for job_id, tracked in list(self.tracked.items()):
+                if self.board.cancel_requested(job_id):
+                    tracked.handle.cancel()
+                updated = self._step(tracked, progress.get(job_id))
+                if updated is not tracked.job:
+                    tracked.job = updated
+                    changed.append(updated)
+                if updated.state in FINAL:
+                    del self.tracked[job_id]
+            return changed
+
+    def _step(self, tracked: _Tracked, progress: tuple[float, str] | None) -> JobRecord:
+        job = tracked.job
+        if tracked.handle.done():
+            return self._finish(tracked)
+        if progress and (progress[0] - job.progress >= 0.01 or progress[1] != job.phase):
+            started = job.started or _now()
+            return self.board.update(
+                job, state=RUNNING, progress=progress[0], phase=progress[1], started=started
+            )
+        return job
+
+    def _finish(self, tracked: _Tracked) -> JobRecord:
+        job, changes = tracked.job, {"finished": _now()}
+        try:
+            result, node = tracked.handle.result()
+        except (JobCancelled, concurrent.futures.CancelledError) as _:
+            return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
+        except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
+            if type(err).__name__ == "_Cancelled":
+                return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
+            line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            message = line if isinstance(err, UserError) else f"{type(err).__name__}: {line}"
+            return self.board.update(job, state=FAILED, phase="failed", error=message, **changes)
+        info = {
+            "id": job.id,
+            "sweep_id": tracked.spec.sweep_id,
+            "executor": job.executor,
+            "node": node,
+            "threads": tracked.spec.threads,
+            "seconds": result.seconds,
+        }
+        record = dataclasses.replace(result.record, report=result.record.report.with_job(info))
+        run_id = RunStore(self.root).save(record)
+        return self.board.update(
+            job,
+            state=DONE,
+            progress=1.0,
+            phase="done",
+            run_id=run_id,
+            node=node,
+            seconds=result.seconds,
+            started=job.started or changes["finished"],
+            **changes,
+        )
+
+    def wait(
+        self,
+        job_ids: Iterable[str] | None = None,
+        on_change: Callable[[JobRecord], None] | None = None,
+    ) -> list[JobRecord]:
+        """Poll until the jobs (default: every tracked one) have ended; returns them."""
+        ids = list(job_ids) if job_ids is not None else list(self.tracked)
+        while True:
+            for job in self.poll():
+                if on_change:
+                    on_change(job)
+            with self.lock:
+                if not any(i in self.tracked for i in ids):
+                    return [self.board.get(i) for i in ids]
+            time.sleep(POLL_SECONDS)
+
+    def start_monitor(self) -> None:
+        """Poll in a daemon thread for as long as this process runs (the app's server)."""
+        with self.lock:
+            if self._monitor is None or not self._monitor.is_alive():
+                self._monitor = threading.Thread(target=self._run, daemon=True, name="jobs")
+                self._monitor.start()
+
+    def _run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # the monitor outlives one bad poll
+                self.poll()
+            time.sleep(POLL_SECONDS)

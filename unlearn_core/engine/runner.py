@@ -1,0 +1,116 @@
+"""The one function every executor calls to run a job: load (or reuse) the inputs, run the
+pipeline at the spec's thread count, return the run record. Nothing is written here: the
+executor's owner stores the record, so a worker killed mid-job leaves nothing behind."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_core.data import ImageDataset
+from unlearn_core.engine.spec import JobSpec
+from unlearn_core.progress import Progress
+
+
+class JobCancelled(Exception):
+    """Raised from a job's progress callback when its cancel was requested."""
+
+
+@dataclass(frozen=True)
+class SharedInputs:
+    """What the jobs of one sweep share: loaded once, put in Ray's object store once."""
+
+    data: ImageDataset
+    trained: object  # TrainedModel
+    meta: dict
+
+
+def load_inputs(spec: JobSpec) -> SharedInputs:
+    from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
+    from unlearn_core.data import load_dataset
+
+    data = load_dataset(
+        spec.dataset or checkpoint_dataset(spec.checkpoint) or "demo", spec.data_root
+    )
+    trained, meta = load_checkpoint(spec.checkpoint, data, spec.arch)
+    return SharedInputs(data, trained, meta)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    record: object  # the pipeline's RunRecord, not yet stored
+    seconds: float  # the job's own time, loading included
+
+
+def execute(
+    spec: JobSpec,
+    inputs: SharedInputs | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    oracle=None,
+) -> JobResult:
+    """Run the job; JobCancelled when should_stop() turns true at a progress step.
+
+    oracle: the retrained model for this job's forget set, computed once for a sweep: a
+    (model, seconds) pair, or a one-element list holding a Ray object ref to one (a list, so
+    Ray does not wait for it before the job starts)."""
+    from unlearn_core.metrics.relearn import RelearnConfig
+    from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.pipeline import run_unlearning
+
+    start = time.perf_counter()
+    inputs = inputs or load_inputs(spec)
+
+    def report(fraction: float, phase: str) -> None:
+        if should_stop and should_stop():
+            raise JobCancelled(phase)
+        if progress:
+            progress(fraction, phase)
+
+    request = ForgetRequest.from_dict(inputs.data, spec.forget)
+    relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.threads)
+    try:
+        record = run_unlearning(
+            inputs.trained,
+            inputs.meta,
+            inputs.data,
+            request,
+            spec.method,
+            spec.overrides,
+            oracle=spec.oracle,
+            seed=spec.seed,
+            progress=report,
+            privacy_risk=spec.privacy_risk,
+            relearn=relearn,
+            shared_oracle=_oracle_source(oracle),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    return JobResult(record, time.perf_counter() - start)
+
+
+def forget_key(request) -> tuple[int, ...]:
+    """The key of a request's oracle in SharedInputs.oracles: what the retrain leaves out."""
+    return tuple(request.forget_indices.tolist())
+
+
+def _oracle_source(oracle) -> Callable[[], tuple[nn.Module, float]] | None:
+    """A function that returns the shared oracle, fetched only when the pipeline needs it (a
+    Ray worker waiting on it releases its CPU to other jobs meanwhile)."""
+    if oracle is None:
+        return None
+    if isinstance(oracle, tuple):
+        return lambda: oracle
+
+    def fetch() -> tuple[nn.Module, float]:
+        import ray
+
+        return ray.get(oracle[0])
+
+    return fetch

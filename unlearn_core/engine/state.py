@@ -1,0 +1,131 @@
+"""Job states in the run store: `<store>/jobs/<id>.json`, each written atomically, so any
+process or browser session sees every job.
+
+A job is queued, running (with progress and phase), done (with its run id), failed (with the
+one-line error), cancelled, or interrupted: its owner (the process that submitted it and waits
+for it) died while it was queued or running. Liveness is read from the owner's pid and its
+start time (/proc), so a reused pid is not mistaken for the owner. A cancel request is a
+separate file (`<id>.cancel`) that any process may create; only the owner writes the state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unlearn_core.errors import UserError
+from unlearn_core.files import write_bytes_atomic
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+CANCELLED, INTERRUPTED = "cancelled", "interrupted"
+FINAL = (DONE, FAILED, CANCELLED, INTERRUPTED)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of process `pid` (field 22 of /proc/PID/stat), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def this_process() -> dict:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
+
+
+def owner_alive(owner: dict) -> bool:
+    """Whether the owning process still runs (on another host: assumed so)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    return _process_start(owner["pid"]) == owner.get("start") is not None
+
+
+@dataclass
+class JobRecord:
+    id: str
+    spec: dict
+    state: str = QUEUED
+    progress: float = 0.0
+    phase: str = "queued"
+    error: str | None = None
+    run_id: str | None = None
+    executor: str = "inline"
+    node: str | None = None
+    submitted: str = field(default_factory=_now)
+    started: str | None = None
+    finished: str | None = None
+    seconds: float | None = None
+    owner: dict = field(default_factory=this_process)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> JobRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+class JobBoard:
+    """The jobs folder of a run store."""
+
+    def __init__(self, store_root: str | Path):
+        self.folder = Path(store_root) / "jobs"
+
+    def new_id(self, method: str) -> str:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        return f"job-{stamp}-{method}-{secrets.token_hex(3)}"
+
+    def write(self, job: JobRecord) -> JobRecord:
+        payload = json.dumps(job.to_dict(), indent=2, allow_nan=False).encode()
+        write_bytes_atomic(self.folder / f"{job.id}.json", payload)
+        return job
+
+    def update(self, job: JobRecord, **changes) -> JobRecord:
+        return self.write(dataclasses.replace(job, **changes))
+
+    def get(self, job_id: str) -> JobRecord:
+        path = self.folder / f"{job_id}.json"
+        if "/" in job_id or job_id.startswith(".") or not path.is_file():
+            raise UserError(f"no job {job_id!r}; `jobs` lists them.")
+        return self._seen(JobRecord.from_dict(json.loads(path.read_text())))
+
+    def list(self) -> list[JobRecord]:
+        """Every job, newest first; a job whose owner died shows as interrupted."""
+        if not self.folder.is_dir():
+            return []
+        jobs = []
+        for path in self.folder.glob("job-*.json"):
+            try:
+                jobs.append(self._seen(JobRecord.from_dict(json.loads(path.read_text()))))
+            except (OSError, ValueError, TypeError):
+                continue  # a file being replaced or damaged: the listing goes on
+        return sorted(jobs, key=lambda j: j.id, reverse=True)
+
+    def _seen(self, job: JobRecord) -> JobRecord:
+        if job.state not in FINAL and not owner_alive(job.owner):
+            return dataclasses.replace(job, state=INTERRUPTED, phase="interrupted")
+        return job
+
+    def request_cancel(self, job_id: str) -> str:
+        """Ask the owner to stop the job; the answer says what happens."""
+        job = self.get(job_id)
+        if job.state in FINAL:
+            return f"job {job_id} is already {job.state}; nothing to cancel."
+        self.folder.joinpath(f"{job_id}.cancel").touch()
+        return f"asked job {job_id} to stop; `jobs` shows when it has."
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return self.folder.joinpath(f"{job_id}.cancel").exists()

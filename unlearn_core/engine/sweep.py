@@ -1,0 +1,222 @@
+"""A sweep: every method x seed as a job, the oracle once per forget set, and a summary.
+
+Each job is an ordinary stored run tagged with the sweep's id (report.job.sweep_id). With the
+oracle, the retrain without each distinct forget set runs once (as its own task beside the
+jobs) and every job of that set shares it: the recipe replays the checkpoint's own seed and
+data order, so the retrain does not depend on the unlearning seed. `--random-samples N` draws
+a different forget set per seed (the "random forgetting" protocol), each with its own oracle.
+
+DIR/sweep.json: {"id", "jobs": [{"id", "method", "seed", "state", "run_id", "seconds"}],
+"wall_seconds", ...}; DIR/summary.csv: one row per method, n and, for each metric, mean, std
+and the 95% Student-t interval (DESIGN.md's contract).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from scipy import stats
+
+from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.runner import SharedInputs, forget_key
+from unlearn_core.engine.spec import JobSpec, validate
+from unlearn_core.engine.state import DONE, JobRecord
+from unlearn_core.errors import UserError
+from unlearn_core.files import write_bytes_atomic
+from unlearn_core.request import ForgetRequest, random_indices
+from unlearn_core.run.store import RunStore
+
+METRICS = ("forget_acc", "retain_acc", "test_acc")
+GAPS = tuple(f"gap_{m}" for m in METRICS)
+SUMMARY_COLUMNS = (*METRICS, *GAPS, "tow", "seconds", "job_seconds")
+MAX_JOBS = 1000
+
+
+def split_overrides(pairs: Sequence[tuple[str, str]], methods: Sequence[str]) -> dict:
+    """`--set method.key=value` options -> {method: {key: value}}."""
+    out: dict[str, dict[str, str]] = {m: {} for m in methods}
+    for key, value in pairs:
+        method, dot, setting = key.partition(".")
+        if not dot or method not in out:
+            raise UserError(
+                f"--set {key}={value}: name the method, as METHOD.KEY=VALUE with METHOD one of "
+                f"{', '.join(methods)}."
+            )
+        out[method][setting] = value
+    return out
+
+
+def sweep_specs(
+    base: JobSpec,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    overrides: dict,
+    data,
+    random_samples: int | None = None,
+) -> list[JobSpec]:
+    """One validated spec per method x seed (forget sets drawn per seed with random_samples)."""
+    if not methods or not seeds:
+        raise UserError("a sweep needs at least one method and one seed.")
+    if len(set(methods)) != len(methods) or len(set(seeds)) != len(seeds):
+        raise UserError("name each method and each seed once.")
+    if len(methods) * len(seeds) > MAX_JOBS:
+        raise UserError(f"a sweep is limited to {MAX_JOBS} jobs; use fewer methods or seeds.")
+    specs = []
+    for seed in seeds:
+        forget = base.forget
+        if random_samples is not None:
+            forget = {"indices": random_indices(data.train_y, None, random_samples, seed)}
+        for method in methods:
+            spec = dataclasses.replace(
+                base, method=method, seed=seed, forget=forget, overrides=overrides[method]
+            )
+            validate(spec)
+            specs.append(spec)
+    return specs
+
+
+def _oracles(manager: JobManager, specs: list[JobSpec], inputs: SharedInputs, shared) -> list:
+    """One oracle per distinct forget set, started now; each spec's oracle, in order."""
+    requests = [ForgetRequest.from_dict(inputs.data, spec.forget) for spec in specs]
+    started: dict[tuple[int, ...], object] = {}
+    for request in requests:
+        key = forget_key(request)
+        if key not in started:
+            started[key] = manager.executor.oracle(shared, request)
+    return [started[forget_key(r)] for r in requests]
+
+
+def run_sweep(
+    manager: JobManager,
+    specs: list[JobSpec],
+    inputs: SharedInputs,
+    out: str | Path,
+    on_change: Callable[[JobRecord], None] | None = None,
+) -> dict:
+    """Run the specs (already validated, one sweep id) and write sweep.json and summary.csv."""
+    out = Path(out)
+    _check_out(out)
+    start = time.perf_counter()
+    shared = manager.executor.share(inputs)
+    oracles = _oracles(manager, specs, inputs, shared) if specs[0].oracle else [None] * len(specs)
+    jobs = [
+        manager.submit(spec, shared, oracle=oracle, checked=True)
+        for spec, oracle in zip(specs, oracles, strict=True)
+    ]
+    ended = manager.wait([j.id for j in jobs], on_change)
+    sweep = {
+        "id": specs[0].sweep_id,
+        "executor": manager.executor.name,
+        "nodes": sorted({j.node for j in ended if j.node}),
+        "jobs": [_job_row(job, spec) for job, spec in zip(ended, specs, strict=True)],
+        "wall_seconds": time.perf_counter() - start,
+    }
+    sweep["jobs_seconds"] = sum(j["seconds"] or 0.0 for j in sweep["jobs"])
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out / "sweep.json", json.dumps(sweep, indent=2).encode())
+    rows = summary_rows(manager.root, sweep["jobs"])
+    write_bytes_atomic(out / "summary.csv", summary_csv(rows).encode())
+    return sweep
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; name a folder for sweep.json and summary.csv.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "sweep.json").is_file():
+        raise UserError(f"--out {out} holds other files; choose a new folder.")
+
+
+def _job_row(job: JobRecord, spec: JobSpec) -> dict:
+    return {
+        "id": job.id,
+        "method": spec.method,
+        "seed": spec.seed,
+        "state": job.state,
+        "run_id": job.run_id,
+        "seconds": job.seconds,
+        "node": job.node,
+        "error": job.error,
+        "forget_count": len(spec.forget.get("indices") or []) or None,
+    }
+
+
+def new_sweep_id() -> str:
+    return f"sweep-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def summary_rows(store_root: Path, jobs: list[dict]) -> list[dict]:
+    """One row per method over its finished jobs: n, and mean, std, ci_low, ci_high of every
+    column of SUMMARY_COLUMNS (None where a value is missing or n < 2 for the spread)."""
+    store = RunStore(store_root)
+    values: dict[str, dict[str, list[float]]] = {}
+    for job in jobs:
+        if job["state"] != DONE:
+            continue
+        report = store.open(job["run_id"])
+        row = values.setdefault(job["method"], {c: [] for c in SUMMARY_COLUMNS})
+        for column, value in run_values(report, job["seconds"]).items():
+            if value is not None:
+                row[column].append(value)
+    return [{"method": m, **_statistics(cols)} for m, cols in values.items()]
+
+
+def run_values(report, job_seconds: float | None) -> dict[str, float | None]:
+    """The summary's columns for one run."""
+    unlearned = report.metrics.unlearned
+    gaps = report.gaps_to_retrained
+    out = {m: getattr(unlearned, m) for m in METRICS}
+    out.update({f"gap_{m}": (getattr(gaps, m) if gaps else None) for m in METRICS})
+    out["tow"] = tug_of_war(gaps)
+    out["seconds"] = report.timing.unlearn_seconds
+    out["job_seconds"] = job_seconds
+    return out
+
+
+def tug_of_war(gaps) -> float | None:
+    """ToW (Zhao et al., "What makes unlearning hard and what to do about it", NeurIPS 2024):
+    the product of one minus the absolute accuracy gaps to the retrained model on the forget,
+    retain and test sets; 1 is a perfect match."""
+    if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
+        return None
+    return math.prod(1 - abs(getattr(gaps, m)) for m in METRICS)
+
+
+def mean_interval(values: list[float]) -> dict[str, float | None]:
+    """mean, sample standard deviation and the 95% Student-t interval of the mean."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "std": None, "ci_low": None, "ci_high": None}
+    mean = sum(values) / n
+    if n < 2:
+        return {"mean": mean, "std": None, "ci_low": None, "ci_high": None}
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _statistics(columns: dict[str, list[float]]) -> dict:
+    out: dict = {"n": max((len(v) for v in columns.values()), default=0)}
+    for column, values in columns.items():
+        for stat, value in mean_interval(values).items():
+            out[f"{column}_{stat}"] = value
+    return out
+
+
+def summary_csv(rows: list[dict]) -> str:
+    """summary.csv: `method, n`, then `m_mean, m_std, m_ci_low, m_ci_high` per column; blank
+    where a value does not exist."""
+    header = ["method", "n"] + [
+        f"{c}_{s}" for c in SUMMARY_COLUMNS for s in ("mean", "std", "ci_low", "ci_high")
+    ]
+    lines = [",".join(header)]
+    for row in rows:
+        cells = [row["method"], str(row["n"])]
+        cells += ["" if row[h] is None else f"{row[h]:.6g}" for h in header[2:]]
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
