@@ -182,6 +182,9 @@ def _connect(address: str | None, workers: int | None = None) -> None:
     common = dict(log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
     if address:
         check_reachable(address)
+        host = address.removeprefix("ray://").rpartition(":")[0]
+        if host in ("127.0.0.1", "localhost"):  # a cluster on this machine: stay on loopback
+            common["_node_ip_address"] = "127.0.0.1"
         ray.init(address=address, **common)
     else:
         ray.init(
