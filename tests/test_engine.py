@@ -214,3 +214,29 @@ def test_summary_rows_skip_unfinished_jobs(tmp_path):
 
 def test_validate_returns_the_data_for_reuse(spec, tiny):
     assert validate(spec) is tiny
+
+
+def test_the_sweep_and_jobs_commands(spec, tmp_path, capsys, monkeypatch):
+    from unlearn_core.cli.main import main
+
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    args = ["sweep", "--checkpoint", spec.checkpoint, "--methods", "finetune,none"]
+    args += ["--forget-indices", "0,5", "--seeds", "0,1", "--set", "finetune.epochs=1"]
+    assert main([*args, "--executor", "inline", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "4 of 4 jobs done" in captured.out
+    assert captured.err.count(": done") == 4  # a progress line per job when it ends
+    sweep = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert {j["method"] for j in sweep["jobs"]} == {"finetune", "none"}
+    assert main(["jobs"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 4 and all(line.split()[1] == "done" for line in listed)
+    job_id = listed[0].split()[0]
+    assert main(["jobs", "cancel", job_id]) == 0
+    assert "already done" in capsys.readouterr().out
+    bad = [*args, "--executor", "ray", "--address", "127.0.0.1:9", "--out", str(tmp_path / "o2")]
+    assert main(bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach a Ray cluster") and err.count("\n") == 1
+    assert main([*args[:-2], "--set", "epochs=1", "--out", str(tmp_path / "o3")]) == 2
+    assert "METHOD.KEY=VALUE" in capsys.readouterr().err

@@ -69,9 +69,13 @@ def _sweep(executor, spec, tmp_path, name):
     return sweep, hashes
 
 
-def test_a_two_node_cluster_runs_on_both_nodes_and_matches_inline(spec, tmp_path):
+def test_a_two_node_cluster_runs_on_both_nodes_and_matches_inline(spec, tmp_path, monkeypatch):
+    from ray._private import ray_constants
     from ray.cluster_utils import Cluster
 
+    # two nodes on 127.0.0.1: keep every Ray process on loopback (executors._stay_on_loopback)
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 200 * 2**20}
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     try:
@@ -89,7 +93,8 @@ def test_a_two_node_cluster_runs_on_both_nodes_and_matches_inline(spec, tmp_path
 
 def _wait_running(manager: JobManager, job_id: str, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
-    while manager.board.get(job_id).state != "running":
+    while (job := manager.board.get(job_id)).state != "running":
+        assert job.state in ("queued",), f"the job ended {job.state}: {job.error}"
         assert time.monotonic() < end, "the job never started"
         manager.poll()
         time.sleep(0.1)
@@ -97,7 +102,8 @@ def _wait_running(manager: JobManager, job_id: str, timeout: float = 120) -> Non
 
 def test_a_worker_killed_mid_job_fails_the_job_and_stores_nothing(spec, tmp_path, local_ray):
     manager = JobManager(tmp_path, RayExecutor(workers=2))
-    job = manager.submit(dataclasses.replace(spec, overrides={"epochs": "500"}))
+    long = dataclasses.replace(spec, overrides={"epochs": "500"})
+    job = manager.submit(long, manager.executor.share(load_inputs(long)))  # workers load nothing
     _wait_running(manager, job.id)
     pids = subprocess.run(["pgrep", "-f", "ray::run_job"], capture_output=True, text=True)
     assert pids.stdout.split(), "no worker runs the job"
@@ -110,7 +116,8 @@ def test_a_worker_killed_mid_job_fails_the_job_and_stores_nothing(spec, tmp_path
 
 def test_a_cancelled_ray_job_stops_within_seconds(spec, tmp_path, local_ray):
     manager = JobManager(tmp_path, RayExecutor(workers=2))
-    job = manager.submit(dataclasses.replace(spec, overrides={"epochs": "500"}))
+    long = dataclasses.replace(spec, overrides={"epochs": "500"})
+    job = manager.submit(long, manager.executor.share(load_inputs(long)))  # workers load nothing
     _wait_running(manager, job.id)
     asked = time.perf_counter()
     JobBoard(tmp_path).request_cancel(job.id)

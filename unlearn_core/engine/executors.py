@@ -183,16 +183,29 @@ def _connect(address: str | None, workers: int | None = None) -> None:
     if address:
         check_reachable(address)
         host = address.removeprefix("ray://").rpartition(":")[0]
-        if host in ("127.0.0.1", "localhost"):  # a cluster on this machine: stay on loopback
+        if host in ("127.0.0.1", "localhost"):
+            _stay_on_loopback()
             common["_node_ip_address"] = "127.0.0.1"
         ray.init(address=address, **common)
     else:
+        _stay_on_loopback()
         ray.init(
             num_cpus=workers or os.cpu_count(),
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
             **common,
         )
+
+
+def _stay_on_loopback() -> None:
+    """A local instance, or a cluster on this machine (started on 127.0.0.1): Ray would
+    otherwise replace 127.0.0.1 in addresses by the host's network address, where nothing of
+    that cluster listens. Its switch for single-machine platforms keeps every Ray process on
+    loopback (the environment variable reaches the processes it starts)."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 _REMOTE: dict = {}
