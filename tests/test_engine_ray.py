@@ -103,7 +103,7 @@ def _wait_running(manager: JobManager, job_id: str, timeout: float = 120) -> Non
 def test_a_worker_killed_mid_job_fails_the_job_and_stores_nothing(spec, tmp_path, local_ray):
     manager = JobManager(tmp_path, RayExecutor(workers=2))
     long = dataclasses.replace(spec, overrides={"epochs": "500"})
-    job = manager.submit(long, manager.executor.share(load_inputs(long)))  # workers load nothing
+    job = manager.submit(long, load_inputs(long))  # shared: the workers load nothing
     _wait_running(manager, job.id)
     pids = subprocess.run(["pgrep", "-f", "ray::run_job"], capture_output=True, text=True)
     assert pids.stdout.split(), "no worker runs the job"
@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_job_fails_the_job_and_stores_nothing(spec, tmp_path
 def test_a_cancelled_ray_job_stops_within_seconds(spec, tmp_path, local_ray):
     manager = JobManager(tmp_path, RayExecutor(workers=2))
     long = dataclasses.replace(spec, overrides={"epochs": "500"})
-    job = manager.submit(long, manager.executor.share(load_inputs(long)))  # workers load nothing
+    job = manager.submit(long, load_inputs(long))  # shared: the workers load nothing
     _wait_running(manager, job.id)
     asked = time.perf_counter()
     JobBoard(tmp_path).request_cancel(job.id)

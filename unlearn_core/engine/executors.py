@@ -59,11 +59,12 @@ class InlineExecutor:
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
 
-    def oracle(self, inputs: SharedInputs, request) -> tuple:
-        """The retrain without the request's forget set, now: (model, seconds)."""
+    def oracle(self, inputs: SharedInputs, request) -> list:
+        """The retrain without the request's forget set, queued before the jobs that need it:
+        [future of (model, seconds)]."""
         from unlearn_core.run.pipeline import oracle_retrain
 
-        return oracle_retrain(inputs.trained, inputs.data, request)
+        return [self.pool.submit(oracle_retrain, inputs.trained, inputs.data, request)]
 
     def progress(self) -> dict[str, tuple[float, str]]:
         return dict(self.board)

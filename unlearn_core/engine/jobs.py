@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unlearn_core.engine.executors import InlineExecutor
-from unlearn_core.engine.runner import JobCancelled, SharedInputs
+from unlearn_core.engine.runner import JobCancelled, SharedCache, SharedInputs
 from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import (
     CANCELLED,
@@ -41,53 +41,77 @@ POLL_SECONDS = 0.5
 class _Tracked:
     job: JobRecord
     spec: JobSpec
-    handle: object
+    handle: object | None = None  # None until launched (by the next poll)
 
 
 class JobManager:
+    """Owns the jobs it submits. `executor` is an executor, or a function making one on first
+    launch (the app: starting Ray takes seconds, which a submit must not wait for)."""
+
     def __init__(self, store_root: str | Path | None = None, executor=None):
         self.root = Path(store_root) if store_root else default_store_root()
         self.board = JobBoard(self.root)
-        self.executor = executor or InlineExecutor()
+        self._executor = executor or InlineExecutor()
         self.tracked: dict[str, _Tracked] = {}
         self.lock = threading.RLock()
         self._monitor: threading.Thread | None = None
+        self._inputs = SharedCache()
+
+    @property
+    def executor(self):
+        if callable(self._executor) and not hasattr(self._executor, "launch"):
+            self._executor = self._executor()
+        return self._executor
 
     def submit(
-        self,
-        spec: JobSpec,
-        inputs: SharedInputs | None = None,
-        *,
-        oracle=None,
-        checked: bool = False,
+        self, spec: JobSpec, inputs: SharedInputs | None = None, *, checked: bool = False
     ) -> JobRecord:
-        """Validate the spec (one UserError line, nothing queued) and launch it (with a shared
-        oracle from the executor's `oracle()`, for a sweep)."""
+        """Check the spec (one UserError line, nothing queued) and queue it; the next poll
+        launches it. Jobs of one checkpoint share its loaded inputs, and jobs with the oracle
+        share one retrain per forget set (inputs: already loaded ones to reuse)."""
         if not checked:
             validate(spec)
-        job = JobRecord(
-            id=self.board.new_id(spec.method), spec=spec.to_dict(), executor=self.executor.name
-        )
+        if inputs is not None:
+            self._inputs.offer(spec, inputs)
+        name = getattr(self._executor, "name", "pending")  # a factory: named at launch
+        job = JobRecord(id=self.board.new_id(spec.method), spec=spec.to_dict(), executor=name)
         self.board.write(job)
         with self.lock:
-            handle = self.executor.launch(job.id, spec, inputs, oracle)
-            self.tracked[job.id] = _Tracked(job, spec, handle)
+            self.tracked[job.id] = _Tracked(job, spec)
         return job
 
+    def _launch(self, tracked: _Tracked) -> None:
+        """Start a queued job: shared inputs and oracle from the caches."""
+        spec = tracked.spec
+        inputs, shared = self._inputs.get(spec, self.executor)
+        oracle = None
+        if spec.oracle and spec.method != "retrain":  # retrain is its own oracle
+            oracle = self._inputs.oracle(spec, inputs, shared, self.executor)
+        tracked.handle = self.executor.launch(tracked.job.id, spec, shared, oracle)
+        if tracked.job.executor != self.executor.name:
+            tracked.job = self.board.update(tracked.job, executor=self.executor.name)
+
     def poll(self) -> list[JobRecord]:
-        """One step: pass on cancel requests, record progress, finish ended jobs. Returns the
-        jobs whose state changed."""
+        """One step: launch queued jobs, pass on cancel requests, record progress, finish
+        ended jobs. Returns the jobs whose state changed."""
         with self.lock:
-            progress = self.executor.progress() if self.tracked else {}
             changed = []
+            for tracked in [t for t in self.tracked.values() if t.handle is None]:
+                try:
+                    self._launch(tracked)
+                except Exception as err:  # noqa: BLE001  (loading failed: the job's error)
+                    tracked.job = self._failed(tracked.job, err)
+                    changed.append(tracked.job)
+            progress = self.executor.progress() if self.tracked else {}
             for job_id, tracked in list(self.tracked.items()):
-                if self.board.cancel_requested(job_id):
-                    tracked.handle.cancel()
-                updated = self._step(tracked, progress.get(job_id))
-                if updated is not tracked.job:
-                    tracked.job = updated
-                    changed.append(updated)
-                if updated.state in FINAL:
+                if tracked.handle is not None:
+                    if self.board.cancel_requested(job_id):
+                        tracked.handle.cancel()
+                    updated = self._step(tracked, progress.get(job_id))
+                    if updated is not tracked.job:
+                        tracked.job = updated
+                        changed.append(updated)
+                if tracked.job.state in FINAL:
                     del self.tracked[job_id]
             return changed
 
@@ -111,9 +135,7 @@ class JobManager:
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
             if type(err).__name__ == "_Cancelled":
                 return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
-            line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            message = line if isinstance(err, UserError) else f"{type(err).__name__}: {line}"
-            return self.board.update(job, state=FAILED, phase="failed", error=message, **changes)
+            return self._failed(job, err)
         info = {
             "id": job.id,
             "sweep_id": tracked.spec.sweep_id,
@@ -135,6 +157,11 @@ class JobManager:
             started=job.started or changes["finished"],
             **changes,
         )
+
+    def _failed(self, job: JobRecord, err: Exception) -> JobRecord:
+        line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        message = line if isinstance(err, UserError) else f"{type(err).__name__}: {line}"
+        return self.board.update(job, state=FAILED, phase="failed", error=message, finished=_now())
 
     def wait(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,52 @@ class SharedInputs:
     data: ImageDataset
     trained: object  # TrainedModel
     meta: dict
+
+
+class SharedCache:
+    """Loaded inputs per checkpoint and data set, put once into the executor's store, and one
+    oracle per (inputs, forget set): what the jobs of a sweep, or of an app session, share.
+    Bounded: the oldest entries go first."""
+
+    LIMIT = 8
+
+    def __init__(self):
+        self.inputs: dict[tuple, tuple[SharedInputs, object | None]] = {}
+        self.oracles: dict[tuple, object] = {}
+
+    @staticmethod
+    def key(spec: JobSpec) -> tuple:
+        return (spec.checkpoint_sha256, spec.dataset, spec.data_root, spec.arch)
+
+    def offer(self, spec: JobSpec, inputs: SharedInputs) -> None:
+        self.inputs.setdefault(self.key(spec), (inputs, None))
+        self._bound(self.inputs)
+
+    def get(self, spec: JobSpec, executor) -> tuple[SharedInputs, object]:
+        """(inputs, what the executor's jobs receive for them)."""
+        inputs, shared = self.inputs.get(self.key(spec), (None, None))
+        if inputs is None:
+            inputs = load_inputs(spec)
+        if shared is None:
+            shared = executor.share(inputs)
+            self.inputs[self.key(spec)] = (inputs, shared)
+            self._bound(self.inputs)
+        return inputs, shared
+
+    def oracle(self, spec: JobSpec, inputs: SharedInputs, shared, executor):
+        """The spec's forget set's oracle, started on first request."""
+        from unlearn_core.request import ForgetRequest
+
+        request = ForgetRequest.from_dict(inputs.data, spec.forget)
+        key = (self.key(spec), forget_key(request))
+        if key not in self.oracles:
+            self.oracles[key] = executor.oracle(shared, request)
+            self._bound(self.oracles)
+        return self.oracles[key]
+
+    def _bound(self, cache: dict) -> None:
+        while len(cache) > self.LIMIT:
+            cache.pop(next(iter(cache)))
 
 
 def load_inputs(spec: JobSpec) -> SharedInputs:
@@ -55,9 +102,10 @@ def execute(
 ) -> JobResult:
     """Run the job; JobCancelled when should_stop() turns true at a progress step.
 
-    oracle: the retrained model for this job's forget set, computed once for a sweep: a
-    (model, seconds) pair, or a one-element list holding a Ray object ref to one (a list, so
-    Ray does not wait for it before the job starts)."""
+    oracle: the retrained model for this job's forget set, computed once for many jobs: a
+    (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref or
+    a concurrent.futures.Future; in a list, so Ray does not wait for it before the job
+    starts)."""
     from unlearn_core.metrics.relearn import RelearnConfig
     from unlearn_core.request import ForgetRequest
     from unlearn_core.run.pipeline import run_unlearning
@@ -109,6 +157,8 @@ def _oracle_source(oracle) -> Callable[[], tuple[nn.Module, float]] | None:
         return lambda: oracle
 
     def fetch() -> tuple[nn.Module, float]:
+        if isinstance(oracle[0], Future):
+            return oracle[0].result()
         import ray
 
         return ray.get(oracle[0])

@@ -24,12 +24,12 @@ from pathlib import Path
 from scipy import stats
 
 from unlearn_core.engine.jobs import JobManager
-from unlearn_core.engine.runner import SharedInputs, forget_key
+from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import DONE, JobRecord
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
-from unlearn_core.request import ForgetRequest, random_indices
+from unlearn_core.request import random_indices
 from unlearn_core.run.store import RunStore
 
 METRICS = ("forget_acc", "retain_acc", "test_acc")
@@ -81,17 +81,6 @@ def sweep_specs(
     return specs
 
 
-def _oracles(manager: JobManager, specs: list[JobSpec], inputs: SharedInputs, shared) -> list:
-    """One oracle per distinct forget set, started now; each spec's oracle, in order."""
-    requests = [ForgetRequest.from_dict(inputs.data, spec.forget) for spec in specs]
-    started: dict[tuple[int, ...], object] = {}
-    for request in requests:
-        key = forget_key(request)
-        if key not in started:
-            started[key] = manager.executor.oracle(shared, request)
-    return [started[forget_key(r)] for r in requests]
-
-
 def run_sweep(
     manager: JobManager,
     specs: list[JobSpec],
@@ -103,12 +92,7 @@ def run_sweep(
     out = Path(out)
     _check_out(out)
     start = time.perf_counter()
-    shared = manager.executor.share(inputs)
-    oracles = _oracles(manager, specs, inputs, shared) if specs[0].oracle else [None] * len(specs)
-    jobs = [
-        manager.submit(spec, shared, oracle=oracle, checked=True)
-        for spec, oracle in zip(specs, oracles, strict=True)
-    ]
+    jobs = [manager.submit(spec, inputs, checked=True) for spec in specs]
     ended = manager.wait([j.id for j in jobs], on_change)
     sweep = {
         "id": specs[0].sweep_id,
