@@ -6,6 +6,7 @@ every page works on and where computation runs. Everything that computes lives i
 
 import streamlit as st
 
+from ui.jobs import jobs_panel
 from ui.state import get_model, selection
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -52,5 +53,7 @@ with st.sidebar:
         st.markdown(f"**{trained.arch}** on **{dataset_name}**")
         st.caption(f"sha256 `{meta['sha256'][:12]}`")
     st.caption(f"Computation runs on `{default_device()}`")
+    st.subheader("Jobs")
+    jobs_panel()
 
 page.run()

@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from ui.method_form import changed_settings, cli_command, setting_inputs
-from ui.runs import add_open_run, current_request, get_report, open_runs, run_store
+from ui.jobs import method_specs, parse_seeds, show_my_jobs, submit
+from ui.method_form import changed_settings, setting_inputs
+from ui.runs import current_request, get_report, open_runs
 from ui.state import get_dataset, get_model, selection
+from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.errors import UserError
 from unlearn_core.methods import METHODS
-from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.views.run_table import ACCURACY_COLUMNS, AUC_COLUMNS, results_table
 
 st.title("Unlearn")
@@ -71,55 +72,37 @@ if chosen:
             value=False,
             key="unlearn_oracle",
             help="Retrains the model from scratch without the forget set, by its recorded recipe "
-            "and data order, once per method: a full training run (minutes on a CPU). Without "
-            "it the table has no retrained accuracies, gaps or speed-up.",
+            "and data order: a full training run (minutes on a CPU), done once and shared by "
+            "every method and seed of this request. Without it the table has no retrained "
+            "accuracies, gaps or speed-up.",
         )
-        seed = right.number_input("Seed", min_value=0, value=0, step=1, key="unlearn_seed")
+        seeds = right.text_input(
+            "Seeds", "0", key="unlearn_seeds", help="Several (0, 1, 2) make a sweep with intervals."
+        )
         submitted = st.form_submit_button("Run", type="primary", key="unlearn_run")
 
     if submitted:
-        with st.status(f"Running {len(chosen)} method(s)…", expanded=True) as status:
-            bar = st.progress(0.0, text="starting")
-            failed = 0
-            for i, name in enumerate(chosen):
-
-                def on_progress(fraction: float, phase: str, i=i, name=name) -> None:
-                    bar.progress(min((i + fraction) / len(chosen), 1.0), text=f"{name}: {phase}")
-
-                overrides = changed_settings(METHODS[name], values[name])
-                try:
-                    record = run_unlearning(
-                        trained,
-                        meta,
-                        data,
-                        request,
-                        name,
-                        overrides,
-                        oracle=oracle,
-                        seed=int(seed),
-                        progress=on_progress,
-                    )
-                except UserError as err:
-                    failed += 1
-                    st.error(f"{name}: {err}")
-                    continue
-                run_id = run_store().save(record)
-                add_open_run(run_id)
-                st.markdown(f"`{name}` stored as run `{run_id}`; the same run from a shell:")
-                st.code(
-                    cli_command(path, name, forget, overrides, oracle, int(seed)),
-                    language="bash",
-                    wrap_lines=True,
-                )
-            done = len(chosen) - failed
-            status.update(
-                label=f"{done} of {len(chosen)} run(s) finished",
-                state="error" if failed else "complete",
-                expanded=bool(failed),
+        try:
+            settings = {name: changed_settings(METHODS[name], values[name]) for name in chosen}
+            specs, errors = method_specs(
+                path, meta, dataset_name, forget, settings, oracle, parse_seeds(seeds)
             )
+        except UserError as err:
+            specs, errors = [], [str(err)]
+        for line in errors:
+            st.error(line)
+        if specs:
+            submit(specs, SharedInputs(data, trained, meta))
+            st.success(
+                f"Submitted {len(specs)} job(s); they run in the background (the jobs panel in "
+                "the sidebar shows them) and open here when done. Closing this tab stops nothing."
+            )
+            st.caption("The same runs from a shell, one command each:")
+            st.code("\n".join(spec.command() for spec in specs), language="bash", wrap_lines=True)
 else:
     st.info("Choose at least one method above to see its settings and run it.")
 
+show_my_jobs()
 st.subheader("Results of the open runs")
 try:
     reports = [get_report(run_id) for run_id in open_runs()]

@@ -53,9 +53,11 @@ def tiny_trained(tiny, tiny_recipe):
 
 @pytest.fixture(autouse=True)
 def isolated_run_store(tmp_path, monkeypatch):
-    """Every test gets its own run store and runs on the CPU."""
+    """Every test gets its own run store, runs on the CPU, and the app's jobs run inline (the
+    marked Ray tests start Ray themselves)."""
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("UNLEARN_DEVICE", "cpu")
+    monkeypatch.setenv("UNLEARN_EXECUTOR", "inline")
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ and attacking it takes a second instead of half a minute on 2 CPU cores.
 from __future__ import annotations
 
 import json
+import time
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.checkpoint import save_checkpoint
+from unlearn_core.engine.state import JobBoard
 from unlearn_core.run.store import RunStore
 from unlearn_core.training import Recipe, train
 
@@ -116,15 +118,34 @@ def small_checkpoint(tmp_path_factory, demo) -> str:
     return str(path)
 
 
-def unlearn(checkpoint: str, methods: list[str], settings: dict, oracle: bool = False) -> AppTest:
+def unlearn(
+    checkpoint: str, methods: list[str], settings: dict, oracle: bool = False, seeds: str = "0"
+) -> AppTest:
     """Open the Unlearn page on `checkpoint` with class 3 to forget, choose `methods`, set
-    `settings` ({widget key: value}) and press Run."""
+    `settings` ({widget key: value}), press Run (which only submits: it must return within 2
+    s), wait for the jobs, and show the page again."""
     at = run(UNLEARN_PAGE, checkpoint_path=checkpoint, dataset_name="demo", forget={"classes": [3]})
     at.multiselect(key="unlearn_methods").set_value(methods).run()
     for key, value in settings.items():
         at.number_input(key=key).set_value(value)
     at.checkbox(key="unlearn_oracle").set_value(oracle)
-    return at.button(key="unlearn_run").click().run()
+    at.text_input(key="unlearn_seeds").set_value(seeds)
+    start = time.perf_counter()
+    at.button(key="unlearn_run").click().run()
+    assert time.perf_counter() - start < 2, "submitting waited for the run"
+    at.submitted_codes = [c.value for c in at.code]
+    at.submitted_errors = [e.value for e in at.error]
+    wait_for_jobs(at)
+    return at.run()
+
+
+def wait_for_jobs(at: AppTest, timeout: float = 300) -> None:
+    board = JobBoard(RunStore().root)
+    end = time.monotonic() + timeout
+    ids = at.session_state["my_jobs"] if "my_jobs" in at.session_state else []  # noqa: SIM401
+    while any(board.get(i).state in ("queued", "running") for i in ids):
+        assert time.monotonic() < end, "the jobs did not finish"
+        time.sleep(0.2)
 
 
 def table(at: AppTest) -> list[dict]:
@@ -148,7 +169,7 @@ def test_unlearn_stores_the_run_and_shows_it(small_checkpoint):
     assert row["MIA AUC"] == report["mia"]["unlearned"]["loss"]["auc"]
     assert pd.isna(row["retrained forget acc"]) and pd.isna(row["forget gap"])
     assert any("retrain the oracle" in i.value for i in at.info)
-    assert any("--set lr=0.005" in c.value for c in at.code)  # the same run from a shell
+    assert any("--set lr=0.005" in code for code in at.submitted_codes)  # the same from a shell
 
 
 def test_oracle_fills_the_gaps(small_checkpoint):
@@ -166,8 +187,8 @@ def test_oracle_fills_the_gaps(small_checkpoint):
 def test_a_bad_setting_is_one_error_and_the_other_methods_still_run(small_checkpoint):
     at = unlearn(small_checkpoint, ["neggrad-plus", "neggrad"], {"unlearn_neggrad-plus_alpha": 2.0})
     assert not at.exception
-    assert len(at.error) == 1 and at.error[0].value.startswith("neggrad-plus:")
-    assert "alpha" in at.error[0].value
+    assert len(at.submitted_errors) == 1 and at.submitted_errors[0].startswith("neggrad-plus:")
+    assert "alpha" in at.submitted_errors[0] and not at.error
     assert [row["method"] for row in table(at)] == ["neggrad"]
     assert [r["method"] for r in RunStore().list()] == ["neggrad"]
 

@@ -1,0 +1,85 @@
+"""Jobs in the browser (AppTest, inline executor): a sweep's table has intervals, the jobs panel
+shows progress from every page, a job whose server died can be submitted again, and two
+sessions share the job list but keep their own forget requests."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from test_app_request_unlearn import small_checkpoint, unlearn  # noqa: F401  (fixture)
+
+from unlearn_core.engine.spec import JobSpec
+from unlearn_core.engine.state import JobBoard, JobRecord
+from unlearn_core.run.store import RunStore
+
+APP = str(ROOT / "app.py")
+
+
+def test_a_sweep_shows_mean_and_interval_per_method(small_checkpoint):  # noqa: F811
+    settings = {"unlearn_finetune_epochs": 1, "unlearn_neggrad_epochs": 1}
+    at = unlearn(small_checkpoint, ["finetune", "neggrad"], settings, seeds="0, 1")
+    assert not at.exception and not at.error
+    assert len(RunStore().list()) == 4
+    (sweep,) = [d for d in at.dataframe if "ToW" in d.value.columns]
+    rows = sweep.value.to_dict("records")
+    assert [r["method"] for r in rows] == ["finetune", "neggrad"] and rows[0]["n"] == 2
+    assert all("[" in r["test acc"] for r in rows)  # mean [low, high]
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert chart["data"][0]["error_y"]["type"] == "data"
+
+
+def _record(state: str, owner: dict | None = None, **changes) -> JobRecord:
+    spec = JobSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]})
+    job = JobRecord(id=f"job-x-{state}", spec=spec.to_dict(), state=state, **changes)
+    if owner is not None:
+        job.owner = owner
+    return job
+
+
+def app(**state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_the_panel_shows_progress_and_time_left_on_every_page():
+    board = JobBoard(RunStore().root)
+    board.write(
+        _record("running", progress=0.5, phase="fine-tuning", started="2026-01-01T00:00:00+00:00")
+    )
+    at = app()
+    assert not at.exception
+    bars = [p for p in at.sidebar.get("progress")]
+    assert len(bars) == 1 and "finetune" in bars[0].proto.text and "left" in bars[0].proto.text
+    assert any(b.label == "Cancel" for b in at.sidebar.button)
+
+
+def test_a_job_whose_server_died_can_be_submitted_again(small_checkpoint):  # noqa: F811
+    from unlearn_core.checkpoint import sha256_file
+
+    board = JobBoard(RunStore().root)
+    dead = {"host": _record("x").owner["host"], "pid": 2**22 + 9, "start": "1"}
+    job = _record("running", dead)
+    job.spec = {**job.spec, "checkpoint": small_checkpoint}
+    job.spec["checkpoint_sha256"] = sha256_file(small_checkpoint)
+    board.write(job)
+    at = app()
+    assert any("interrupted" in m.value for m in at.sidebar.markdown)
+    at.sidebar.button(key=f"re-{job.id}").click().run()
+    assert not at.exception
+    assert len(at.session_state["my_jobs"]) == 1
+    assert board.get(at.session_state["my_jobs"][0]).spec["method"] == "finetune"
+
+
+def test_two_sessions_share_jobs_but_not_requests():
+    board = JobBoard(RunStore().root)
+    board.write(_record("done", run_id=None))
+    first = app(forget={"classes": [3], "indices": [], "count": 600})
+    second = app(forget={"classes": [], "indices": [7], "count": 1})
+    for at in (first, second):
+        assert any("finetune" in m.value and "done" in m.value for m in at.sidebar.markdown)
+    assert first.session_state["forget"]["classes"] == [3]
+    assert second.session_state["forget"]["indices"] == [7]

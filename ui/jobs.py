@@ -1,0 +1,212 @@
+"""Streamlit glue for the job engine: one JobManager per server and run store (its monitor
+thread outlives every browser session), the jobs panel every page shows in the sidebar, and
+submitting the Unlearn page's runs as jobs.
+
+The executor is `ray` (a local instance started on first launch, or the cluster at
+$UNLEARN_RAY_ADDRESS) unless $UNLEARN_EXECUTOR=inline (one job at a time in this server; the
+tests use it). Session-state key: st.session_state["my_jobs"], the ids this session submitted,
+newest last; their finished runs open on every page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import streamlit as st
+
+from ui.runs import add_open_run, run_store
+from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.runner import SharedInputs
+from unlearn_core.engine.spec import JobSpec
+from unlearn_core.engine.state import DONE, JobRecord
+from unlearn_core.errors import UserError
+
+LIVE = ("queued", "running")
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str, executor: str, address: str | None) -> JobManager:
+    from unlearn_core.engine.executors import make_executor
+
+    manager = JobManager(root, lambda: make_executor(executor, address))
+    manager.start_monitor()
+    return manager
+
+
+def job_manager() -> JobManager:
+    """This server's manager for the current run store."""
+    executor = os.environ.get("UNLEARN_EXECUTOR", "ray")
+    address = os.environ.get("UNLEARN_RAY_ADDRESS") or None
+    return _manager(str(run_store().root.resolve()), executor, address)
+
+
+def submit(specs: list[JobSpec], inputs: SharedInputs) -> list[JobRecord]:
+    """Queue the specs (already checked); returns at once."""
+    manager = job_manager()
+    jobs = [manager.submit(spec, inputs, checked=True) for spec in specs]
+    st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), *(j.id for j in jobs)]
+    return jobs
+
+
+def my_jobs() -> list[JobRecord]:
+    """This session's jobs, newest last; their finished runs are opened on the way."""
+    board = job_manager().board
+    jobs = []
+    for job_id in st.session_state.get("my_jobs", []):
+        try:
+            job = board.get(job_id)
+        except UserError:
+            continue
+        if job.state == DONE and job.run_id:
+            add_open_run(job.run_id)
+        jobs.append(job)
+    return jobs
+
+
+def timing(job: JobRecord) -> str:
+    """Elapsed time and, from the progress so far, the time left."""
+    if job.state != "running" or not job.started:
+        return ""
+    elapsed = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(job.started)
+    seconds = elapsed.total_seconds()
+    if job.progress < 0.02:
+        return f"{seconds:.0f} s"
+    left = seconds * (1 - job.progress) / job.progress
+    return f"{seconds:.0f} s, about {left:.0f} s left"
+
+
+def _row(job: JobRecord) -> None:
+    spec = job.spec
+    title = f"**{spec['method']}** seed {spec['seed']}: {job.state}"
+    if job.state == "running":
+        st.progress(min(job.progress, 1.0), text=f"{title} · {job.phase} · {timing(job)}")
+    else:
+        st.markdown(title + (f" — {job.error}" if job.error else ""))
+    # callbacks: they run before the rerun, whether the whole page or the panel reruns
+    if job.state in LIVE:
+        st.button("Cancel", key=f"cancel-{job.id}", on_click=_cancel, args=(job.id,))
+    if job.state in ("interrupted", "failed"):
+        st.button("Submit again", key=f"re-{job.id}", on_click=submit_again, args=(job,))
+
+
+def _cancel(job_id: str) -> None:
+    _say(job_manager().board.request_cancel(job_id))
+
+
+def _say(message: str) -> None:
+    """A note for the panel's next run (a callback may not draw elements in a fragment)."""
+    st.session_state["jobs_message"] = message
+
+
+def submit_again(job: JobRecord) -> None:
+    """A failed or interrupted job's spec, queued anew (checked again: one line if it no
+    longer fits)."""
+    try:
+        again = job_manager().submit(JobSpec.from_dict(job.spec))
+    except UserError as err:
+        _say(f"Cannot submit {job.id} again: {err}")
+        return
+    st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), again.id]
+    _say(f"Submitted again as {again.id}.")
+
+
+@st.fragment(run_every=2)
+def jobs_panel(limit: int = 8) -> None:
+    """The server's newest jobs (every session's: they share one job list), updating itself."""
+    jobs = job_manager().board.list()[:limit]
+    if not jobs:
+        st.caption("No jobs yet: runs started on the Unlearn page appear here.")
+        return
+    if message := st.session_state.pop("jobs_message", None):
+        st.info(message)
+    live = sum(job.state in LIVE for job in jobs)
+    st.caption(f"{live} running or queued; the newest {len(jobs)} shown.")
+    for job in jobs:
+        _row(job)
+    _open_finished()
+
+
+def _open_finished() -> list[JobRecord]:
+    """my_jobs(); when that opened a run, the whole page reruns to show it."""
+    before = list(st.session_state.get("open_runs", []))
+    jobs = my_jobs()
+    if st.session_state.get("open_runs", []) != before:
+        st.rerun()
+    return jobs
+
+
+def parse_seeds(text: str) -> list[int]:
+    """ "0" or "0, 1, 2": several seeds make a sweep. UserError for anything else."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise UserError(f"seeds {text!r}: type whole numbers separated by commas, e.g. 0, 1, 2.")
+    seeds = [int(p) for p in parts]
+    if len(set(seeds)) != len(seeds) or len(seeds) > 20:
+        raise UserError("name each seed once, and at most 20 of them.")
+    return seeds
+
+
+def method_specs(
+    checkpoint: str,
+    meta: dict,
+    dataset: str,
+    forget: dict,
+    chosen: dict,
+    oracle: bool,
+    seeds: list[int],
+) -> tuple[list[JobSpec], list[str]]:
+    """One checked spec per method (with its changed settings, `chosen`) and seed; a sweep id
+    tags them when there are several. Returns (specs, one error line per refused method)."""
+    from unlearn_core.engine.spec import validate
+    from unlearn_core.engine.sweep import new_sweep_id
+
+    sweep_id = new_sweep_id() if len(chosen) * len(seeds) > 1 else None
+    specs, errors = [], []
+    for method, overrides in chosen.items():
+        try:
+            for seed in seeds:
+                spec = JobSpec(
+                    checkpoint=checkpoint,
+                    checkpoint_sha256=meta["sha256"],
+                    method=method,
+                    forget=forget,
+                    seed=seed,
+                    overrides=overrides,
+                    oracle=oracle,
+                    dataset=dataset,
+                    sweep_id=sweep_id,
+                )
+                validate(spec)
+                specs.append(spec)
+        except UserError as err:
+            errors.append(f"{method}: {err}")
+    return specs, errors
+
+
+@st.fragment(run_every=2)
+def show_my_jobs() -> None:
+    """This session's unfinished jobs with their progress, and the summary of its newest sweep
+    once any of its jobs is done; updates itself while jobs run."""
+    from unlearn_core.engine.sweep import summary_rows
+    from unlearn_core.views.sweep import sweep_bars, sweep_table
+
+    jobs = _open_finished()
+    for job in [j for j in jobs if j.state in LIVE]:
+        _row(job)
+    sweep_id = next((j.spec.get("sweep_id") for j in reversed(jobs)), None)
+    members = [j for j in jobs if sweep_id and j.spec.get("sweep_id") == sweep_id]
+    rows = summary_rows(job_manager().root, [_summary_input(j) for j in members])
+    if rows:
+        st.subheader("Sweep: mean and 95% interval over seeds")
+        st.dataframe(sweep_table(rows), hide_index=True)
+        st.plotly_chart(sweep_bars(rows))
+
+
+def _summary_input(job: JobRecord) -> dict:
+    return {
+        "state": job.state,
+        "method": job.spec["method"],
+        "run_id": job.run_id,
+        "seconds": job.seconds,
+    }

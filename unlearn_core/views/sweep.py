@@ -1,0 +1,68 @@
+"""A sweep's summary (engine/sweep.py: summary_rows) as table rows and a chart with error bars:
+data in, figure out."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from unlearn_core.views.figures import BLUE, FONT, GREEN, VERMILLION
+
+SHOWN = {"forget_acc": "forget acc", "retain_acc": "retain acc", "test_acc": "test acc"}
+COLOURS = {"forget_acc": VERMILLION, "retain_acc": BLUE, "test_acc": GREEN}
+
+
+def _cell(row: dict, column: str) -> str:
+    mean, low, high = (row.get(f"{column}_{s}") for s in ("mean", "ci_low", "ci_high"))
+    if mean is None:
+        return ""
+    if low is None:
+        return f"{mean:.3f}"
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def sweep_table(rows: list[dict]) -> list[dict]:
+    """One row per method: n, then mean [95% interval] of each headline metric, its gap to the
+    retrained model, ToW and the unlearning seconds (blank where a value does not exist)."""
+    out = []
+    for row in rows:
+        cells = {"method": row["method"], "n": row["n"]}
+        for column, label in SHOWN.items():
+            cells[label] = _cell(row, column)
+            cells[f"{label} gap"] = _cell(row, f"gap_{column}")
+        cells["ToW"] = _cell(row, "tow")
+        cells["unlearn (s)"] = _cell(row, "seconds")
+        out.append(cells)
+    return out
+
+
+def sweep_bars(rows: list[dict]) -> go.Figure:
+    """Mean accuracy per method and metric with its 95% interval as error bars."""
+    fig = go.Figure()
+    methods = [row["method"] for row in rows]
+    for column, label in SHOWN.items():
+        means = [row.get(f"{column}_mean") for row in rows]
+        plus = [_half(row, column, "ci_high") for row in rows]
+        minus = [_half(row, column, "ci_low") for row in rows]
+        fig.add_trace(
+            go.Bar(
+                x=methods,
+                y=means,
+                name=label,
+                marker_color=COLOURS[column],
+                error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        title="Mean over seeds with 95% intervals (Student t)",
+        yaxis_title="accuracy",
+        yaxis_range=[0, 1.05],
+        font=FONT,
+        template="plotly_white",
+    )
+    return fig
+
+
+def _half(row: dict, column: str, bound: str) -> float:
+    mean, edge = row.get(f"{column}_mean"), row.get(f"{column}_{bound}")
+    return 0.0 if mean is None or edge is None else abs(edge - mean)
