@@ -90,7 +90,7 @@ def load_inputs(spec: JobSpec) -> SharedInputs:
 @dataclass(frozen=True)
 class JobResult:
     record: object  # the pipeline's RunRecord, not yet stored
-    seconds: float  # the job's own time, loading included
+    seconds: float  # the job's own time: loading included, waiting for a shared oracle not
 
 
 def execute(
@@ -111,6 +111,7 @@ def execute(
     from unlearn_core.run.pipeline import run_unlearning
 
     start = time.perf_counter()
+    waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
     inputs = inputs or load_inputs(spec)
 
     def report(fraction: float, phase: str) -> None:
@@ -136,11 +137,11 @@ def execute(
             progress=report,
             privacy_risk=spec.privacy_risk,
             relearn=relearn,
-            shared_oracle=_oracle_source(oracle),
+            shared_oracle=_oracle_source(oracle, waited),
         )
     finally:
         torch.set_num_threads(threads)
-    return JobResult(record, time.perf_counter() - start)
+    return JobResult(record, time.perf_counter() - start - waited[0])
 
 
 def forget_key(request) -> tuple[int, ...]:
@@ -148,19 +149,24 @@ def forget_key(request) -> tuple[int, ...]:
     return tuple(request.forget_indices.tolist())
 
 
-def _oracle_source(oracle) -> Callable[[], tuple[nn.Module, float]] | None:
+def _oracle_source(oracle, waited: list[float]) -> Callable[[], tuple[nn.Module, float]] | None:
     """A function that returns the shared oracle, fetched only when the pipeline needs it (a
-    Ray worker waiting on it releases its CPU to other jobs meanwhile)."""
+    Ray worker waiting on it releases its CPU to other jobs meanwhile); the wait is added to
+    waited[0]."""
     if oracle is None:
         return None
     if isinstance(oracle, tuple):
         return lambda: oracle
 
     def fetch() -> tuple[nn.Module, float]:
-        if isinstance(oracle[0], Future):
-            return oracle[0].result()
-        import ray
+        start = time.perf_counter()
+        try:
+            if isinstance(oracle[0], Future):
+                return oracle[0].result()
+            import ray
 
-        return ray.get(oracle[0])
+            return ray.get(oracle[0])
+        finally:
+            waited[0] += time.perf_counter() - start
 
     return fetch
