@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from ui.inspect_helpers import run_context
-from ui.run_picker import choose_run
+from ui.inspect_helpers import chosen_run_context
 from unlearn_core.attribution import KINDS, explain
 from unlearn_core.errors import UserError
 from unlearn_core.request import parse_indices
@@ -31,20 +30,12 @@ st.markdown(
     "many random pixels: a map that shows what the model uses gives the larger drop."
 )
 
-run_id = choose_run("attribution_run")
-if run_id is None:
-    st.stop()
-try:
-    report, data, request, models = run_context(run_id)
-except UserError as err:
-    st.error(str(err))
-    st.stop()
-if models["retrained"] is None:
-    st.info(
-        "This run has no retrained model (it ran without the oracle), so the maps show the "
-        "original and the unlearned model only. Rerun it with the oracle (**Unlearn** page, or "
-        "`--oracle` on the command line) to compare with retraining."
-    )
+run_id, report, data, request, models = chosen_run_context(
+    "attribution_run",
+    "This run has no retrained model (it ran without the oracle), so the maps show the "
+    "original and the unlearned model only. Rerun it with the oracle (**Unlearn** page, or "
+    "`--oracle` on the command line) to compare with retraining.",
+)
 layers = conv_layers(models["original"])
 if not layers:
     st.info(

@@ -3,9 +3,8 @@ know about the forgotten data."""
 
 import streamlit as st
 
-from ui.inspect_helpers import run_context
+from ui.inspect_helpers import chosen_run_context
 from ui.representations import VIEWS, compute_view
-from ui.run_picker import choose_run
 from ui.state import get_model, selection
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.representations import PENULTIMATE, feature_layers
@@ -31,19 +30,11 @@ NOTES = {
 }
 
 st.title("Representations")
-run_id = choose_run("representations_run")
-if run_id is None:
-    st.stop()
-try:
-    report, data, request, models = run_context(run_id)
-except UserError as err:
-    st.error(str(err))
-    st.stop()
-if models["retrained"] is None:
-    st.info(
-        "This run has no retrained model, so there is no yardstick: rerun it with the oracle "
-        "to compare with retraining."
-    )
+run_id, report, data, request, models = chosen_run_context(
+    "representations_run",
+    "This run has no retrained model, so there is no yardstick: rerun it with the oracle "
+    "to compare with retraining.",
+)
 
 kind = st.radio("View", list(VIEWS), format_func=VIEWS.get, horizontal=True, key="rep_view")
 st.subheader("What am I looking at")

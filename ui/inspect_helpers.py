@@ -91,3 +91,22 @@ def run_card(
     path, dataset_name = selection()
     original_sha256 = get_model(path, dataset_name)[1]["sha256"]
     return _card(run_id, original_sha256, index, models, data, request)
+
+
+def chosen_run_context(key: str, without_oracle: str):
+    """The run chosen under `key` and its run_context: (run_id, report, data, request, models).
+    Stops the page, after saying why, when no run is open or the run cannot be used; says
+    `without_oracle` when the run has no retrained model."""
+    from ui.run_picker import choose_run
+
+    run_id = choose_run(key)
+    if run_id is None:
+        st.stop()
+    try:
+        report, data, request, models = run_context(run_id)
+    except UserError as err:
+        st.error(str(err))
+        st.stop()
+    if models["retrained"] is None:
+        st.info(without_oracle)
+    return run_id, report, data, request, models

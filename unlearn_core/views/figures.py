@@ -21,6 +21,7 @@ YELLOW, BLUE, VERMILLION, PURPLE = "#F0E442", "#0072B2", "#D55E00", "#CC79A7"
 MODEL_COLOURS = {"original": SKY_BLUE, "unlearned": VERMILLION, "retrained": GREEN}
 DIVERGING = [[0.0, BLUE], [0.5, "#FFFFFF"], [1.0, VERMILLION]]
 FONT = {"size": 16}
+UNIT = [0, 1.05]  # the y range of accuracies and similarities
 
 
 def _colour(name: str, position: int) -> str:
@@ -28,7 +29,21 @@ def _colour(name: str, position: int) -> str:
     return MODEL_COLOURS.get(name, others[position % len(others)])
 
 
-def _style(fig: go.Figure, title: str) -> go.Figure:
+def interval_bars(means: Sequence, lows: Sequence, highs: Sequence) -> dict:
+    """plotly error_y for intervals [low, high] around means (no bar where one is missing)."""
+
+    def gap(a, b) -> float:
+        return 0.0 if a is None or b is None else abs(a - b)
+
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [gap(h, m) for m, h in zip(means, highs, strict=True)],
+        "arrayminus": [gap(m, lo) for m, lo in zip(means, lows, strict=True)],
+    }
+
+
+def styled(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(title=title, font=FONT, template="plotly_white")
     return fig
 
@@ -109,7 +124,7 @@ def layer_distance_bars(rows: list[dict], relative: bool = False, log: bool = Tr
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
     fig.update_layout(barmode="group", xaxis_title="Parameter tensor", yaxis_title=unit)
     fig.update_yaxes(type="log" if log else "linear")
-    return _style(fig, "Layer-wise weight distance of the unlearned model")
+    return styled(fig, "Layer-wise weight distance of the unlearned model")
 
 
 def selected_slices_map(
@@ -149,7 +164,7 @@ def selected_slices_map(
     )
     fig.update_layout(xaxis_title="Slice (output unit or channel index)", yaxis_title="Layer")
     fig.update_yaxes(autorange="reversed")
-    return _style(fig, f"Slices selected by L-FOCI ({len(slices)})")
+    return styled(fig, f"Slices selected by L-FOCI ({len(slices)})")
 
 
 def prediction_distribution(
@@ -166,7 +181,7 @@ def prediction_distribution(
         fig.add_bar(x=class_names, y=c, name=name, marker_color=_colour(name, col), row=1, col=col)
         fig.update_xaxes(title_text="Predicted class", row=1, col=col)
     fig.update_yaxes(title_text="Forget-set samples (count)", row=1, col=1)
-    return _style(fig, "Predictions on the forget set")
+    return styled(fig, "Predictions on the forget set")
 
 
 def per_class_accuracy(
@@ -183,7 +198,7 @@ def per_class_accuracy(
             fig.add_bar(x=ticks, y=accs, name=name, marker_color=_colour(name, position))
     fig.update_layout(barmode="group", xaxis_title="Class", yaxis_title="Test accuracy")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return _style(fig, "Test accuracy per class, before and after unlearning")
+    return styled(fig, "Test accuracy per class, before and after unlearning")
 
 
 def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference") -> go.Figure:
@@ -218,7 +233,7 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
             )
     fig.update_xaxes(type="log", title_text="False positive rate (log scale)", range=[-3, 0])
     fig.update_yaxes(type="log", title_text="True positive rate (log scale)", range=[-3, 0])
-    return _style(fig, title)
+    return styled(fig, title)
 
 
 def attribution_panel(
@@ -240,37 +255,15 @@ def attribution_panel(
         images = images[:, 0]
     differences = differences or {}
     n = images.shape[0]
-    columns = ["image", *maps, *differences]
-    titles = []
-    for i in range(n):
-        # short, two-line titles: seven columns must stay readable on a projector
-        titles.append((row_titles[i] if row_titles else f"sample {i}").replace(", ", "<br>"))
-        for name in maps:
-            drop = f"<br>Δp {drops[name][i]:.2f}" if drops and name in drops else ""
-            titles.append(f"{name}{drop}")
-        titles.extend(name.replace("-", "<br>minus ") for name in differences)
     fig = make_subplots(
         rows=n,
-        cols=len(columns),
-        subplot_titles=titles,
+        cols=1 + len(maps) + len(differences),
+        subplot_titles=_attribution_titles(n, maps, differences, row_titles, drops),
         horizontal_spacing=0.02,
         vertical_spacing=0.12 / max(n, 1),
     )
     for i in range(n):
-        if images.ndim == 3:
-            fig.add_heatmap(
-                z=images[i], colorscale="gray", showscale=False, row=i + 1, col=1, name="image"
-            )
-        else:
-            fig.add_image(z=images[i].transpose(1, 2, 0), row=i + 1, col=1, name="image")
-        for col, (name, m) in enumerate(maps.items(), 2):
-            fig.add_heatmap(
-                z=np.asarray(m[i]), coloraxis="coloraxis", row=i + 1, col=col, name=name
-            )
-        for col, (name, d) in enumerate(differences.items(), 2 + len(maps)):
-            fig.add_heatmap(
-                z=np.asarray(d[i]), coloraxis="coloraxis2", row=i + 1, col=col, name=name
-            )
+        _attribution_row(fig, i, images[i], maps, differences)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(
         showticklabels=False, autorange="reversed", scaleanchor="x", constrain="domain"
@@ -284,7 +277,31 @@ def attribution_panel(
         },
         height=260 * n + 120,
     )
-    return _style(fig, "Attribution maps (Δp: confidence drop when the top pixels are removed)")
+    return styled(fig, "Attribution maps (Δp: confidence drop when the top pixels are removed)")
+
+
+def _attribution_titles(n, maps, differences, row_titles, drops) -> list[str]:
+    titles = []
+    for i in range(n):
+        # short, two-line titles: seven columns must stay readable on a projector
+        titles.append((row_titles[i] if row_titles else f"sample {i}").replace(", ", "<br>"))
+        for name in maps:
+            drop = f"<br>Δp {drops[name][i]:.2f}" if drops and name in drops else ""
+            titles.append(f"{name}{drop}")
+        titles.extend(name.replace("-", "<br>minus ") for name in differences)
+    return titles
+
+
+def _attribution_row(fig: go.Figure, i: int, image: np.ndarray, maps: dict, differences: dict):
+    """Row i + 1: the image (grey or colour), each map, each difference."""
+    if image.ndim == 2:
+        fig.add_heatmap(z=image, colorscale="gray", showscale=False, row=i + 1, col=1, name="image")
+    else:
+        fig.add_image(z=image.transpose(1, 2, 0), row=i + 1, col=1, name="image")
+    for col, (name, m) in enumerate(maps.items(), 2):
+        fig.add_heatmap(z=np.asarray(m[i]), coloraxis="coloraxis", row=i + 1, col=col, name=name)
+    for col, (name, d) in enumerate(differences.items(), 2 + len(maps)):
+        fig.add_heatmap(z=np.asarray(d[i]), coloraxis="coloraxis2", row=i + 1, col=col, name=name)
 
 
 def error_scatter(
@@ -321,7 +338,7 @@ def error_scatter(
         yaxis_title="Verification error (L2 distance to retrained, weight units)",
     )
     r_text = f"r = {r:.3f}" if r is not None else "r undefined"
-    return _style(fig, f"Unlearning vs verification error ({r_text})")
+    return styled(fig, f"Unlearning vs verification error ({r_text})")
 
 
 def relearn_curves(relearn: dict[str, dict | None]) -> go.Figure:
@@ -351,7 +368,7 @@ def relearn_curves(relearn: dict[str, dict | None]) -> go.Figure:
         )
     fig.update_layout(xaxis_title="Relearning epochs", yaxis_title="Forget-set accuracy")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return _style(fig, "Relearn time")
+    return styled(fig, "Relearn time")
 
 
 def supported_removals_curve(removals: list[dict], start_acc: float, supported: int) -> go.Figure:
@@ -385,4 +402,4 @@ def supported_removals_curve(removals: list[dict], start_acc: float, supported: 
         xaxis_title="Samples removed (one at a time)", yaxis_title="Validation accuracy"
     )
     fig.update_yaxes(tickformat=".0%")
-    return _style(fig, f"Supported removals: {supported}")
+    return styled(fig, f"Supported removals: {supported}")

@@ -13,14 +13,16 @@ from plotly.subplots import make_subplots
 from unlearn_core.views.figures import (
     BLACK,
     BLUE,
-    FONT,
     GREEN,
     MODEL_COLOURS,
     ORANGE,
     PURPLE,
     SKY_BLUE,
+    UNIT,
     VERMILLION,
     YELLOW,
+    interval_bars,
+    styled,
 )
 
 CLASS_COLOURS = (
@@ -57,14 +59,8 @@ def embedding_panels(view: dict, class_names: Sequence[str]) -> go.Figure:
                 if not rows.any():
                     continue
                 fig.add_trace(_points(xy[rows], c, class_names, marked, show=col == 1), 1, col)
-    fig.update_layout(
-        title=f"{view['method'].upper()} of the {view['layer']} features (shared axes)",
-        font=FONT,
-        template="plotly_white",
-        legend_title="class (× forgotten)",
-        height=460,
-    )
-    return fig
+    fig.update_layout(legend_title="class (× forgotten)", height=460)
+    return styled(fig, f"{view['method'].upper()} of the {view['layer']} features (shared axes)")
 
 
 def _points(xy: np.ndarray, c: int, class_names: Sequence[str], marked: bool, show: bool):
@@ -104,15 +100,9 @@ def cka_lines(summary: dict) -> go.Figure:
                     line={"color": colour, "dash": dash},
                 )
             )
-    fig.update_layout(
-        title="Layer similarity (linear CKA; 1 = the same representation up to rotation)",
-        xaxis_title="layer (forward order)",
-        yaxis_title="linear CKA",
-        yaxis_range=[0, 1.05],
-        font=FONT,
-        template="plotly_white",
-    )
-    return fig
+    fig.update_layout(xaxis_title="layer (forward order)", yaxis_title="linear CKA")
+    fig.update_yaxes(range=UNIT)
+    return styled(fig, "Layer similarity (linear CKA; 1 = the same representation up to rotation)")
 
 
 def probe_bars(report: dict) -> go.Figure:
@@ -124,20 +114,14 @@ def probe_bars(report: dict) -> go.Figure:
             x=names,
             y=[r["accuracy"] for r in results],
             marker_color=[MODEL_COLOURS.get(n, BLUE) for n in names],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [r["ci_high"] - r["accuracy"] for r in results],
-                "arrayminus": [r["accuracy"] - r["ci_low"] for r in results],
-            },
+            error_y=interval_bars(
+                [r["accuracy"] for r in results],
+                [r["ci_low"] for r in results],
+                [r["ci_high"] for r in results],
+            ),
         )
     )
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="chance")
-    fig.update_layout(
-        title=f"Linear probe: {report['task']} ({report['layer']} features)",
-        yaxis_title="held-out accuracy (95% interval)",
-        yaxis_range=[0, 1.05],
-        font=FONT,
-        template="plotly_white",
-    )
-    return fig
+    fig.update_layout(yaxis_title="held-out accuracy (95% interval)")
+    fig.update_yaxes(range=UNIT)
+    return styled(fig, f"Linear probe: {report['task']} ({report['layer']} features)")

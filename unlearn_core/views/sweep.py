@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from unlearn_core.views.figures import BLUE, FONT, GREEN, VERMILLION
+from unlearn_core.views.figures import BLUE, GREEN, UNIT, VERMILLION, interval_bars, styled
 
 SHOWN = {"forget_acc": "forget acc", "retain_acc": "retain acc", "test_acc": "test acc"}
+STATS = ("mean", "ci_low", "ci_high")
 COLOURS = {"forget_acc": VERMILLION, "retain_acc": BLUE, "test_acc": GREEN}
 
 
@@ -40,29 +41,9 @@ def sweep_bars(rows: list[dict]) -> go.Figure:
     fig = go.Figure()
     methods = [row["method"] for row in rows]
     for column, label in SHOWN.items():
-        means = [row.get(f"{column}_mean") for row in rows]
-        plus = [_half(row, column, "ci_high") for row in rows]
-        minus = [_half(row, column, "ci_low") for row in rows]
-        fig.add_trace(
-            go.Bar(
-                x=methods,
-                y=means,
-                name=label,
-                marker_color=COLOURS[column],
-                error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        title="Mean over seeds with 95% intervals (Student t)",
-        yaxis_title="accuracy",
-        yaxis_range=[0, 1.05],
-        font=FONT,
-        template="plotly_white",
-    )
-    return fig
-
-
-def _half(row: dict, column: str, bound: str) -> float:
-    mean, edge = row.get(f"{column}_mean"), row.get(f"{column}_{bound}")
-    return 0.0 if mean is None or edge is None else abs(edge - mean)
+        means, lows, highs = ([row.get(f"{column}_{s}") for row in rows] for s in STATS)
+        bars = interval_bars(means, lows, highs)
+        fig.add_bar(x=methods, y=means, name=label, marker_color=COLOURS[column], error_y=bars)
+    fig.update_layout(barmode="group", yaxis_title="accuracy")
+    fig.update_yaxes(range=UNIT)
+    return styled(fig, "Mean over seeds with 95% intervals (Student t)")
