@@ -10,6 +10,7 @@ newest last; their finished runs open on every page.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 
@@ -162,20 +163,13 @@ def method_specs(
     from unlearn_core.engine.sweep import new_sweep_id
 
     sweep_id = new_sweep_id() if len(chosen) * len(seeds) > 1 else None
+    base = JobSpec(checkpoint, meta["sha256"], "none", forget, oracle=oracle, dataset=dataset)
     specs, errors = [], []
     for method, overrides in chosen.items():
         try:
             for seed in seeds:
-                spec = JobSpec(
-                    checkpoint=checkpoint,
-                    checkpoint_sha256=meta["sha256"],
-                    method=method,
-                    forget=forget,
-                    seed=seed,
-                    overrides=overrides,
-                    oracle=oracle,
-                    dataset=dataset,
-                    sweep_id=sweep_id,
+                spec = dataclasses.replace(
+                    base, method=method, seed=seed, overrides=overrides, sweep_id=sweep_id
                 )
                 validate(spec)
                 specs.append(spec)

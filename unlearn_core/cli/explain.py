@@ -106,17 +106,8 @@ def run_explain(args: argparse.Namespace) -> None:
     from unlearn_core.cli.explain_io import save_explanation
 
     data, models = _models(args)
-    expl = explain(
-        models,
-        data,
-        args.indices,
-        args.kind,
-        layer=args.layer,
-        target_class=args.target_class,
-        split=args.split,
-        fraction=args.fraction,
-        seed=args.seed,
-    )
+    options = ("layer", "target_class", "split", "fraction", "seed")
+    expl = explain(models, data, args.indices, args.kind, **{k: getattr(args, k) for k in options})
     out = save_explanation(expl, args.out, list(data.class_names))
     summary = json.loads((out / "explain.json").read_text())["faithfulness"]
     for name in expl.maps:

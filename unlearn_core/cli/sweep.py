@@ -56,18 +56,8 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
         digest = sha256_file(args.checkpoint)
     except OSError:
         raise UserError(f"checkpoint {args.checkpoint} cannot be read; check the path.") from None
-    return JobSpec(
-        checkpoint=args.checkpoint,
-        checkpoint_sha256=digest,
-        method="none",
-        forget=forget,
-        oracle=args.oracle,
-        dataset=args.dataset,
-        data_root=args.data_root,
-        arch=args.arch,
-        threads=args.threads,
-        sweep_id=sweep_id,
-    )
+    shared = {k: getattr(args, k) for k in ("oracle", "dataset", "data_root", "arch", "threads")}
+    return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 
 
 def _executor(args: argparse.Namespace):

@@ -50,15 +50,8 @@ class JobSpec:
         """The `unlearn` command that makes the same run in the foreground."""
         from unlearn_core.cli.commands import unlearn_command
 
-        return unlearn_command(
-            self.checkpoint,
-            self.method,
-            self.forget,
-            overrides=self.overrides,
-            oracle=self.oracle,
-            seed=self.seed,
-            relearn=self.relearn,
-        )
+        flags = {k: getattr(self, k) for k in ("overrides", "oracle", "seed", "relearn")}
+        return unlearn_command(self.checkpoint, self.method, self.forget, **flags)
 
 
 def validate(spec: JobSpec):
