@@ -107,6 +107,17 @@ def test_forget_class_3_with_unsir_and_export_the_audit_record(server, tmp_path)
     assert Path(store / run_id / "report.json").is_file()  # the run outlives the browser
 
 
+def _wait_for_run(store: Path) -> str:
+    """The id of the first run folder the job stores (the job runs on without the browser)."""
+    deadline = time.time() + WAIT_MS / 1000
+    while time.time() < deadline:
+        runs = [r.parent.name for r in store.glob("*/report.json")]
+        if runs:
+            return runs[0]
+        time.sleep(1)
+    raise AssertionError("the job stored no run")
+
+
 def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]:
     """The first user's path; -> (screenshot, audit zip, run id)."""
     page.goto(url)
@@ -121,8 +132,9 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
     _go(page, "Unlearn")
     _choose(page, "Methods", "unsir")
     page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
-    page.get_by_text("1 of 1 run(s) finished").wait_for(timeout=WAIT_MS)
-    (run_id,) = [p.name for p in store.iterdir() if not p.name.startswith(".")]
+    page.get_by_text("Submitted 1 job(s)").wait_for(timeout=30_000)  # returns at once
+    run_id = _wait_for_run(store)
+    page.get_by_test_id("stDataFrame").first.wait_for(timeout=WAIT_MS)  # opened by itself
 
     _go(page, "Predictions")
     chart = page.get_by_test_id("stPlotlyChart").first
@@ -132,6 +144,11 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
     page.screenshot(path=shot, full_page=False)
     if os.environ.get("UNLEARN_SCREENSHOT"):
         shutil.copy(shot, os.environ["UNLEARN_SCREENSHOT"])
+
+    _go(page, "Representations")
+    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=WAIT_MS)
+    if os.environ.get("UNLEARN_SCREENSHOT_REPRESENTATIONS"):
+        page.screenshot(path=os.environ["UNLEARN_SCREENSHOT_REPRESENTATIONS"], full_page=False)
 
     _go(page, "Runs and audit record")
     page.get_by_role("tab", name="Audit record").click()

@@ -174,3 +174,29 @@ def test_probe_on_the_demo_recovers_the_class_from_the_original_more_than_retrai
     assert acc["retrained"] < acc["original"]
     assert report["probe"]["retrained"]["n_test"] >= 100
     assert isinstance(report["flag"], bool)
+
+
+def test_features_of_a_shared_model_are_never_another_callers(tiny, tiny_trained):
+    """A job may be running the app's cached model while a page reads its features: the page's
+    hooks must not record the job's batches (they go on a copy)."""
+    import threading
+
+    model = tiny_trained.model
+    stop = threading.Event()
+
+    def job() -> None:
+        batch = tiny.normalize(tiny.train_x[:64])
+        while not stop.is_set():
+            with torch.no_grad():
+                model(batch)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        for _ in range(20):
+            feats = layer_features(model, tiny, "train", torch.arange(30), [PENULTIMATE, "0"])
+            assert feats[PENULTIMATE].shape[0] == 30 and feats["0"].shape[0] == 30
+    finally:
+        stop.set()
+        worker.join()
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())

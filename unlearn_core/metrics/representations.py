@@ -10,6 +10,7 @@ model's features that beats the retrained model's interval is the "still encodes
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +107,12 @@ def layer_features(
     batch_size: int = 256,
 ) -> dict[str, torch.Tensor]:
     """{layer: activations (n, d) float32 on the CPU, flattened} for the images `indices` of
-    `split`, computed in batches on the model's device in eval mode (mode restored)."""
+    `split`, computed in batches on the model's device in eval mode.
+
+    The hooks go on a per-call copy: the model may be shared (the app's cached model, which a
+    job or another session may be running at the same time), and hooks on it would record
+    their batches too."""
+    model = copy.deepcopy(model)
     images = split_tensors(data, split)[0][indices]
     outputs, inputs = _hooks(model, layers)
     device = next(model.parameters()).device
