@@ -8,7 +8,14 @@ import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import (
+    OPTIMISER_RANGES,
+    UnlearnResult,
+    check_optimiser_settings,
+    check_ranges,
+    register,
+    setting,
+)
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune, negated_cross_entropy
@@ -22,6 +29,7 @@ class NegGradConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
+        check_ranges(self, OPTIMISER_RANGES)
 
 
 @register(
