@@ -19,7 +19,9 @@ from unlearn_core.errors import UserError
 def add_parsers(sub) -> None:
     audit = sub.add_parser("audit", help="a run's audit record: self-contained HTML or a zip")
     what = audit.add_mutually_exclusive_group(required=True)
-    what.add_argument("--run", help="run folder (or a run id in the run store)")
+    what.add_argument(  # dest run_dir: `run` is the command's function (set_defaults below)
+        "--run", dest="run_dir", help="run folder (or a run id in the run store)"
+    )
     what.add_argument(
         "--verify",
         metavar="RUN_DIR_OR_ZIP",
@@ -61,7 +63,7 @@ def run_audit(args: argparse.Namespace) -> None:
         return
     if not args.out:
         raise UserError("audit --run needs --out FILE.zip, FILE.html or a folder.")
-    folder = _run_folder(args.run)
+    folder = _run_folder(args.run_dir)
     check_run_folder(folder)  # no record, not even the HTML page, for a run that fails
     report = read_report(folder)
     names = _class_names(report.dataset, args.data_root)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
@@ -81,11 +83,13 @@ def _check_out(args: argparse.Namespace) -> None:
     from unlearn_core.run.store import RunStore, check_out_target, recover_interrupted
 
     out = Path(args.out)
+    check_out_target(out)
     try:
         recover_interrupted(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))  # writable?
     except OSError as err:
-        raise UserError(f"cannot prepare --out {out} ({err.strerror or err}).") from None
-    check_out_target(out)
+        raise UserError(f"cannot write --out {out} ({err.strerror or err}).") from None
     store = RunStore(args.store).root
     resolved = out.resolve()
     if resolved == store.resolve() or store.resolve() in resolved.parents:

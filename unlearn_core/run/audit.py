@@ -311,8 +311,11 @@ def comparison_rows(reports: dict[str, Report]) -> list[dict]:
 def check_run_folder(run_folder: str | Path) -> list[str]:
     """The files of a run folder, after checking every one a run must have (integrity.py: each
     present, listed in SHA256SUMS, a regular file inside the folder, matching its sha256 and
-    the weights' hashes in report.json). IntegrityError (a UserError) naming the file at fault."""
-    return verify_run(run_folder)
+    the weights' hashes in report.json) and that report.json reads as a report. UserError naming
+    the file at fault."""
+    files = verify_run(run_folder)
+    read_report(run_folder)
+    return files
 
 
 def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None = None) -> bytes:
