@@ -90,6 +90,7 @@ def _check_out(args: argparse.Namespace) -> None:
         os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))  # writable?
     except OSError as err:
         raise UserError(f"cannot write --out {out} ({err.strerror or err}).") from None
+    RunStore(args.store).clean()  # what a run killed earlier left in the store
     store = RunStore(args.store).root
     resolved = out.resolve()
     if resolved == store.resolve() or store.resolve() in resolved.parents:

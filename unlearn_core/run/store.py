@@ -262,7 +262,7 @@ class RunStore:
         be read: such a run is listed with the reason, never hiding the others)."""
         if not self.root.is_dir():
             return []
-        remove_stale_temporaries(self.root)
+        self.clean()
         rows = []
         for folder in self.root.iterdir():
             report_file = folder / REPORT
@@ -283,6 +283,11 @@ class RunStore:
                     }
                 )
         return sorted(rows, key=lambda r: r["run_id"], reverse=True)
+
+    def clean(self) -> None:
+        """Remove the hidden temporaries that processes killed mid-write left in the store."""
+        if self.root.is_dir():
+            remove_stale_temporaries(self.root)
 
     def open(self, run_id: str) -> Report:
         return read_report(self.path(run_id))
