@@ -125,7 +125,7 @@ def _read_pt(path: Path, size: int):
     try:
         with zipfile.ZipFile(path) as zf:
             declared = sum(info.file_size for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         raise UserError(
             f"{path.name} is not a plain state dict in torch's zip format; save "
             "model.state_dict() with torch >= 1.6 or use .safetensors."
