@@ -96,9 +96,6 @@ def hostile_metadata(rng: random.Random) -> str:
 
 def cases(seed: int, base: dict, marker: str):
     """(label, suffix, bytes) of every hostile file."""
-    rng = random.Random(seed)
-    good_st = st(base, json.dumps({"arch": "logreg"}))[1]
-    good_pt = pt(base)[1]
     yield "passwd", ".pt", Path("/etc/passwd").read_bytes()
     yield "pickle payload", ".pt", pt({"state_dict": Payload(marker)})[1]
     yield "raw pickle payload", ".pt", pickle.dumps({"w": Payload(marker)})
@@ -130,6 +127,12 @@ def cases(seed: int, base: dict, marker: str):
         if dtype == torch.complex64:
             state["1.weight"][0, 0] = complex(float("nan"), 0)
         yield f"dtype {dtype}", ".safetensors", st(state, json.dumps({"arch": "logreg"}))[1]
+    yield from shape_cases(base)
+    yield from random_cases(seed, base)
+
+
+def shape_cases(base: dict):
+    """Weights whose w_0 or model has a shape the architecture does not."""
     bad_w0 = {"model." + k: v for k, v in base.items()}
     bad_w0["w0.1.weight"] = torch.zeros(3, 3)
     path = WORK / "w0.safetensors"
@@ -142,6 +145,13 @@ def cases(seed: int, base: dict, marker: str):
     wrong = {k: v for k, v in base.items()}
     wrong["1.weight"] = torch.zeros(3, 3)
     yield "wrong shape", ".pt", pt(wrong)[1]
+
+
+def random_cases(seed: int, base: dict):
+    """Hostile metadata, flipped bytes, random bytes and lying headers, drawn by `seed`."""
+    rng = random.Random(seed)
+    good_st = st(base, json.dumps({"arch": "logreg"}))[1]
+    good_pt = pt(base)[1]
     for i in range(60):
         yield f"metadata {i}", ".safetensors", st(base, hostile_metadata(rng))[1]
     for i in range(50):

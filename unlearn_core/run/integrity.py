@@ -192,6 +192,19 @@ def _check_entries(source, expected: dict, listed: dict, entries: dict) -> None:
             )
 
 
+def _report(source, listed: dict) -> dict:
+    """report.json, after checking it against SHA256SUMS."""
+    if REPORT not in listed:
+        raise IntegrityError(REPORT, "is not listed in SHA256SUMS", source.where)
+    raw = _read(source, REPORT)
+    if hashlib.sha256(raw).hexdigest() != listed[REPORT]:
+        raise IntegrityError(REPORT, "does not match SHA256SUMS", source.where)
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise IntegrityError(REPORT, "is not valid JSON", source.where) from None
+
+
 def _verify(source, audit_zip: bool) -> list[str]:
     entries = source.entries()
     allowed = RUN_FILES + ((AUDIT_PAGE,) if audit_zip else ())
@@ -202,15 +215,7 @@ def _verify(source, audit_zip: bool) -> list[str]:
         if entries[name] is not None:
             raise IntegrityError(name, entries[name], source.where)
     listed = _parse_sums(_read(source, SUMS), allowed, source.where)
-    if REPORT not in listed:
-        raise IntegrityError(REPORT, "is not listed in SHA256SUMS", source.where)
-    raw = _read(source, REPORT)
-    if hashlib.sha256(raw).hexdigest() != listed[REPORT]:
-        raise IntegrityError(REPORT, "does not match SHA256SUMS", source.where)
-    try:
-        report = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IntegrityError(REPORT, "is not valid JSON", source.where) from None
+    report = _report(source, listed)
     expected = _expected(report, audit_zip, source.where)
     _check_entries(source, expected, listed, entries)
     for name, recorded in expected.items():
