@@ -8,17 +8,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import (
-    OPTIMISER_RANGES,
-    UnlearnResult,
-    check_optimiser_settings,
-    check_ranges,
-    register,
-    setting,
-)
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, cross_entropy, run_epoch, step_progress
@@ -42,7 +36,7 @@ class NegGradPlusConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
-        check_ranges(self, OPTIMISER_RANGES)
+        registry.check_ranges(self, registry.OPTIMISER_RANGES)
         if not 0 <= self.alpha <= 1:
             raise UserError(f"neggrad-plus needs 0 <= alpha <= 1, not {self.alpha}.")
 

@@ -27,17 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import (
-    OPTIMISER_RANGES,
-    UnlearnResult,
-    check_optimiser_settings,
-    check_ranges,
-    register,
-    setting,
-)
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
@@ -107,7 +101,7 @@ class UnsirConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
-        check_ranges(self, {**OPTIMISER_RANGES, **UNSIR_RANGES})
+        registry.check_ranges(self, {**registry.OPTIMISER_RANGES, **UNSIR_RANGES})
         if self.noise_batch * self.noise_copies > 100_000:
             raise UserError(
                 "noise_batch x noise_copies must be at most 100000: the impair set holds that "
