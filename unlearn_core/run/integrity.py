@@ -123,6 +123,8 @@ class _Zip:
                     if total > _limit(name):
                         raise IntegrityError(name, "inflates past its size limit", self.where)
                     yield block
+        except IntegrityError:
+            raise
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as err:
             raise IntegrityError(name, f"cannot be read from the zip ({err})", self.where) from None
 
@@ -240,5 +242,7 @@ def verify_run(path: str | Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as zf:
             return _verify(_Zip(path, zf), audit_zip=True)
+    except IntegrityError:
+        raise
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as err:
         raise IntegrityError(path.name, f"is not a readable zip ({err})", path.name) from None
