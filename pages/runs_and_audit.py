@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.runs import (
     add_open_run,
+    audit_check,
     close_run,
     delete_run,
     get_report,
@@ -11,10 +12,11 @@ from ui.runs import (
     reset_confirmation,
     run_label,
     run_store,
+    table_rows,
 )
 from ui.state import class_names
 from unlearn_core.errors import UserError
-from unlearn_core.run.audit import audit_html, audit_record_bytes, check_run_folder, comparison_rows
+from unlearn_core.run.audit import audit_html, audit_record_bytes, comparison_rows
 
 st.title("Runs and audit record")
 st.subheader("What am I looking at")
@@ -45,21 +47,13 @@ if not rows:
 shown = open_runs()
 ids = [r["run_id"] for r in rows]
 st.subheader(f"Stored runs ({len(rows)})")
-st.dataframe(
-    [
-        {
-            "run": r["run_id"],
-            "created": (r["created"] or "")[:19].replace("T", " "),
-            "method": r["method"],
-            "dataset": r["dataset"],
-            "architecture": r["arch"],
-            "forgets": r["forgets"],
-            "open": r["run_id"] in shown,
-        }
-        for r in rows
-    ],
-    hide_index=True,
-)
+st.dataframe(table_rows(rows, shown), hide_index=True)
+corrupt = [r for r in rows if r["corrupt"]]
+if corrupt:
+    st.error(
+        f"{len(corrupt)} stored run(s) cannot be read and are listed as corrupt: "
+        + "; ".join(f"{r['run_id']}: {r['corrupt']}" for r in corrupt)
+    )
 
 run_id = st.selectbox(
     "Run", ids, key="runs_choice", format_func=run_label, on_change=reset_confirmation
@@ -77,14 +71,13 @@ with opened:
     )
 
 with export:
-    try:
-        report = get_report(run_id)
-        folder = store.path(run_id)
-        files = check_run_folder(folder)
-    except UserError as err:
-        st.error(str(err))
+    folder = store.path(run_id)
+    passed, verdict = audit_check(folder)
+    if not passed:  # red, naming the file; no record is offered
+        st.error(verdict)
     else:
-        st.success(f"All {len(files)} files of the run match its SHA256SUMS: {', '.join(files)}.")
+        st.success(verdict)
+        report = get_report(run_id)
         names = class_names(report.dataset)
         left, right = st.columns(2)
         # built on click only: the page embeds plotly.js (about 5 MB) and the zip the weights
@@ -106,9 +99,10 @@ with export:
         )
         st.caption(
             "The zip holds report.json, model.safetensors, retrained.safetensors (runs with the "
-            "oracle), audit.html and SHA256SUMS: check it with `sha256sum -c SHA256SUMS`. The "
-            f"same record from a terminal: `python -m unlearn_core audit --run {folder} "
-            "--out record.zip`."
+            "oracle), request.json, audit.html and SHA256SUMS: check it with `python -m "
+            "unlearn_core audit --verify record.zip` (or `sha256sum -c SHA256SUMS`). The same "
+            f"record from a terminal: `python -m unlearn_core audit --run {folder} --out "
+            "record.zip`."
         )
 
 with delete:

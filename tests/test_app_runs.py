@@ -101,9 +101,23 @@ def test_a_tampered_run_is_one_error_and_offers_no_record(own_store):
     at = run()
     at.selectbox(key="runs_choice").select(own_store["unsir"]).run()
     assert not at.exception
-    assert len(at.error) == 1 and "model.safetensors no longer match" in at.error[0].value
-    assert download_labels(at) == []
+    assert len(at.error) == 1 and "Integrity check failed" in at.error[0].value
+    assert "model.safetensors: does not match SHA256SUMS" in at.error[0].value
+    assert not at.success and download_labels(at) == []
     assert len(table(at)) == 3  # the rest of the page is still there
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "{}"])
+def test_a_corrupt_report_is_listed_as_corrupt_and_the_rest_still_shows(own_store, content):
+    folder = Path(own_store["root"]) / own_store["lfoci"]
+    (folder / "report.json").write_text(content)
+    at = run()
+    assert not at.exception
+    rows = {row["run"]: row for row in table(at)}
+    assert len(rows) == 3 and rows[own_store["lfoci"]]["state"].startswith("corrupt: ")
+    assert rows[own_store["unsir"]]["state"] == "ok"
+    assert at.error and own_store["lfoci"] in at.error[0].value  # the banner names it
+    assert all("report.json" in e.value for e in at.error)  # the audit tab or comparison too
 
 
 def test_delete_without_confirming_is_one_error_and_deletes_nothing(own_store):

@@ -163,6 +163,7 @@ def test_zip_holds_the_run_and_sums_that_match(run_folder, tmp_path):
         files = {name: zf.read(name) for name in names}
     assert names == {
         "report.json",
+        "request.json",
         "model.safetensors",
         "retrained.safetensors",
         "audit.html",
@@ -187,7 +188,7 @@ def test_zip_into_a_folder_and_without_a_retrained_model(tmp_path):
 
 def test_a_tampered_run_is_refused(run_folder, tmp_path):
     (run_folder / "model.safetensors").write_bytes(b"swapped weights")
-    with pytest.raises(UserError, match=r"model\.safetensors no longer match"):
+    with pytest.raises(UserError, match=r"^model\.safetensors: does not match SHA256SUMS"):
         write_audit_record(run_folder, tmp_path / "audit.zip")
     assert not (tmp_path / "audit.zip").exists()
 

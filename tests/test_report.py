@@ -122,7 +122,15 @@ SINGLE_RUN_KEYS = [
     "versions.unlearn_core",
 ]
 # keys added since (DESIGN.md, "Added this turn"): extensions, never renames
-ADDED_KEYS = ["job"]
+ADDED_KEYS = [
+    "job",
+    # issue 12: what a rerun needs (threads, commit) and what the run used (content hashes)
+    "checkpoints.source_sha256",
+    "data_sha256",
+    "environment",
+    "environment.threads",
+    "versions.git_commit",
+]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",
     "sequence[].cumulative",

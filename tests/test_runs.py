@@ -75,7 +75,7 @@ def test_save_list_reopen(tmp_path, record, tiny):
         "model.safetensors",
         "retrained.safetensors",
         "request.json",
-    } and all(checks.values())
+    }
     assert RunStore(tmp_path / "store").list()[0]["run_id"] == run_id  # a "restart"
     store.delete(run_id)
     assert store.list() == []
@@ -97,7 +97,7 @@ def test_crash_mid_write_leaves_no_run(tmp_path, record, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(runs_module, "_write_json", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="disk full"):
         store.save(record)
     assert store.list() == []
     assert list((tmp_path / "store").iterdir()) == []
@@ -106,9 +106,12 @@ def test_crash_mid_write_leaves_no_run(tmp_path, record, monkeypatch):
 def test_out_folder_is_replaced_whole_or_refused(tmp_path, record):
     target = tmp_path / "out"
     runs_module.write_run_folder(record, target)
-    (target / "stale.txt").write_text("from an older run")
-    runs_module.write_run_folder(record, target)
-    assert not (target / "stale.txt").exists() and read_report(target).method == "finetune"
+    runs_module.write_run_folder(record, target)  # a run folder of ours: replaced whole
+    assert read_report(target).method == "finetune"
+    (target / "notes.txt").write_text("the user's own file")
+    with pytest.raises(UserError, match="not a run folder"):  # no longer only a run: kept
+        runs_module.write_run_folder(record, target)
+    assert (target / "notes.txt").read_text() == "the user's own file"
     other = tmp_path / "precious"
     other.mkdir()
     (other / "thesis.tex").write_text("x")
@@ -122,12 +125,8 @@ def test_tampering_is_detected(tmp_path, record):
     report = json.loads((target / "report.json").read_text())
     report["metrics"]["unlearned"]["forget_acc"] = 0.0
     (target / "report.json").write_text(json.dumps(report))
-    assert verify_run_folder(target) == {
-        "report.json": False,
-        "model.safetensors": True,
-        "retrained.safetensors": True,
-        "request.json": True,
-    }
+    with pytest.raises(UserError, match=r"^report\.json: does not match SHA256SUMS"):
+        verify_run_folder(target)
 
 
 def test_unknown_run_id(tmp_path):

@@ -22,6 +22,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.audit import check_run_folder
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import RunStore, load_run_model, read_report
 
@@ -94,6 +95,33 @@ def get_run_model(run_id: str, data: ImageDataset, which: str = "unlearned") -> 
     UserError if the run has no such model (a run without the oracle has no retrained one)."""
     folder = run_store().path(run_id)
     return _model(str(folder), _stamp(folder), which, data)
+
+
+def audit_check(folder: str | Path) -> tuple[bool, str]:
+    """(passed, message) of a run folder's integrity check (unlearn_core.run.integrity), for
+    the page to show in green or red: a failure names the file at fault."""
+    try:
+        files = check_run_folder(folder)
+    except UserError as err:
+        return False, f"Integrity check failed: {err}"
+    return True, f"All {len(files)} files of the run match its SHA256SUMS: {', '.join(files)}."
+
+
+def table_rows(rows: list[dict], shown: list[str]) -> list[dict]:
+    """The Runs page's table: one row per stored run; a corrupt one says so and why."""
+    return [
+        {
+            "run": r["run_id"],
+            "created": (r["created"] or "")[:19].replace("T", " "),
+            "method": r["method"],
+            "dataset": r["dataset"],
+            "architecture": r["arch"],
+            "forgets": r["forgets"],
+            "state": f"corrupt: {r['corrupt']}" if r.get("corrupt") else "ok",
+            "open": r["run_id"] in shown,
+        }
+        for r in rows
+    ]
 
 
 def run_label(run_id: str) -> str:

@@ -16,11 +16,14 @@ models side by side, with a faithfulness check beside each map.
 
 The target class defaults to each sample's true class, so the three models' maps answer the same
 question. Hooks are owned by context managers (captum's by its own try/finally) and never outlive
-a call; every model's train/eval mode is restored.
+a call, and they are never put on the caller's model: every call works on its own copy
+(copy.deepcopy, cheap for these models), so the one cached model that all sessions of the app
+share is never hooked and two concurrent callers never see each other's batch.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -87,6 +90,11 @@ def gradcam(
         (n, H, W) float32 on the CPU: ReLU(sum_k alpha_k A^k) upsampled to the input's size, in
         units of logit per unit of activation times activation (comparable across models).
     """
+    return _gradcam(copy.deepcopy(model), inputs, targets, layer)
+
+
+def _gradcam(model: nn.Module, inputs, targets, layer: str | None) -> torch.Tensor:
+    """gradcam on a model this call owns (it hooks it)."""
     name, module = find_layer(model, layer)
     device = _device(model)
     with evaluating(model), torch.enable_grad():
@@ -104,7 +112,14 @@ def activation_map(
     layer's output (n, C', h, w), upsampled to (n, H, W) float32 on the CPU.
 
     inputs: normalised images (n, C, H, W). layer: qualified name; None for the last nn.Conv2d.
+    The caller's model is not hooked: the hook goes on a copy.
     """
+    return _activation_map(copy.deepcopy(model), inputs, layer)
+
+
+@torch.no_grad()
+def _activation_map(model: nn.Module, inputs, layer: str | None) -> torch.Tensor:
+    """activation_map on a model this call owns (it hooks it)."""
     name, module = find_layer(model, layer)
     with evaluating(model), recording({name: module}) as record:
         model(inputs.to(_device(model)))
@@ -232,11 +247,12 @@ def explain(
     result = Explanation(
         kind, name, split, list(indices), targets, labels, images[chosen], fraction
     )
-    for key, model in present.items():
+    for key, shared in present.items():
+        model = copy.deepcopy(shared)  # this call's own: hooked and switched freely
         if kind == "gradcam":
-            result.maps[key] = gradcam(model, inputs, targets, name)
+            result.maps[key] = _gradcam(model, inputs, targets, name)
         else:
-            result.maps[key] = activation_map(model, inputs, name)
+            result.maps[key] = _activation_map(model, inputs, name)
         result.faithfulness[key] = deletion_drop(
             model, inputs, result.maps[key], targets, fraction, seed
         )

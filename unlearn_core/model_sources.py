@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from unlearn_core.checkpoint import load_checkpoint, save_checkpoint, save_model
+from unlearn_core.checkpoint import check_recipe, load_checkpoint, save_checkpoint, save_model
 from unlearn_core.cli.commands import train_command
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
@@ -70,6 +70,7 @@ def train_and_save(
     with the command line that reproduces it; returns its path."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     path = Path(folder) / f"{data.name}-{arch}-seed{recipe.seed}-{stamp}.safetensors"
+    check_recipe(recipe, "the recipe")
     trained = train(arch, data, recipe, progress=progress)
     options = {
         "dataset": data.name,

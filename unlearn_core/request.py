@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,10 +119,16 @@ def parse_indices(text: str) -> list[int]:
     """Parse "2, 17,305" into [2, 17, 305]; UserError naming the first part that is no number.
     Range checks are ForgetRequest.for_indices' job."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
-    bad = next((part for part in parts if not part.lstrip("-").isdigit()), None)
+    bad = next((part for part in parts if not _INDEX.fullmatch(part)), None)
     if bad is not None:
-        raise UserError(f"{bad!r} is not a training index; type whole numbers separated by commas.")
+        raise UserError(
+            f"{bad[:20]!r} is not a training index; type whole numbers (digits 0-9, at most 12) "
+            "separated by commas."
+        )
     return [int(part) for part in parts]
+
+
+_INDEX = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: "²" and "٣" are digits to str.isdigit
 
 
 def random_indices(labels: torch.Tensor, class_index: int | None, count: int, seed: int) -> list:

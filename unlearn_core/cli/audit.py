@@ -1,7 +1,10 @@
 """`python -m unlearn_core audit --run DIR --out FILE`: a run's audit record (audit.py).
 
 --out ending in .html writes the self-contained HTML page alone; anything else the zip of
-report.json, the models, audit.html and SHA256SUMS (a folder receives <run>-audit.zip).
+report.json, request.json, the models, audit.html and SHA256SUMS (a folder receives
+<run>-audit.zip). Neither is written for a run that fails the integrity check.
+`audit --verify RUN_DIR_OR_ZIP` only checks (run/integrity.py): exit 0 and "ok: ..." when the
+run is whole, else exit 2 and one line naming the file at fault.
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ from unlearn_core.errors import UserError
 
 def add_parsers(sub) -> None:
     audit = sub.add_parser("audit", help="a run's audit record: self-contained HTML or a zip")
-    audit.add_argument("--run", required=True, help="run folder (or a run id in the run store)")
-    audit.add_argument("--out", required=True, help="FILE.html, FILE.zip or a folder")
+    what = audit.add_mutually_exclusive_group(required=True)
+    what.add_argument(  # dest run_dir: `run` is the command's function (set_defaults below)
+        "--run", dest="run_dir", help="run folder (or a run id in the run store)"
+    )
+    what.add_argument(
+        "--verify",
+        metavar="RUN_DIR_OR_ZIP",
+        help="only check a run folder, a run id or an audit zip; exit 0 when it is whole",
+    )
+    audit.add_argument("--out", help="FILE.html, FILE.zip or a folder (with --run)")
     audit.add_argument("--data-root", help="folder holding the data set (for class names)")
     audit.set_defaults(run=run_audit)
 
@@ -25,7 +36,7 @@ def _run_folder(run: str) -> Path:
     from unlearn_core.run.store import REPORT, RunStore
 
     folder = Path(run)
-    if (folder / REPORT).is_file() or os.sep in run or folder.exists():
+    if (folder / REPORT).is_file() or os.sep in run or folder.exists() or folder.is_symlink():
         return folder  # a path: read_report says what is missing
     return RunStore().path(run)
 
@@ -42,10 +53,18 @@ def _class_names(dataset: str, root: str | None) -> list[str] | None:
 
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
-    from unlearn_core.run.audit import audit_html, write_audit_record
+    from unlearn_core.run.audit import audit_html, check_run_folder, write_audit_record
+    from unlearn_core.run.integrity import verify_run
     from unlearn_core.run.store import read_report
 
-    folder = _run_folder(args.run)
+    if args.verify is not None:
+        checked = verify_run(_run_folder(args.verify))
+        print(f"ok: {args.verify}: {len(checked)} files match ({', '.join(checked)})")
+        return
+    if not args.out:
+        raise UserError("audit --run needs --out FILE.zip, FILE.html or a folder.")
+    folder = _run_folder(args.run_dir)
+    check_run_folder(folder)  # no record, not even the HTML page, for a run that fails
     report = read_report(folder)
     names = _class_names(report.dataset, args.data_root)
     out = Path(args.out)

@@ -16,7 +16,9 @@ def add_parsers(sub) -> None:
     sub.add_parser("list-archs", help="architecture names, one per line").set_defaults(
         run=list_archs
     )
-    runs = sub.add_parser("list-runs", help="stored runs, newest first")
+    runs = sub.add_parser(
+        "list-runs", help="stored runs, newest first; a corrupt one as 'ID corrupt: reason'"
+    )
     runs.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
     runs.set_defaults(run=list_runs)
 
@@ -60,4 +62,4 @@ def list_runs(args: argparse.Namespace) -> None:
     from unlearn_core.run.store import RunStore
 
     for row in RunStore(args.store).list():
-        print(row["run_id"])
+        print(f"{row['run_id']} corrupt: {row['corrupt']}" if row["corrupt"] else row["run_id"])

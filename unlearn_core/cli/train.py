@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -31,20 +33,39 @@ def add_parsers(sub) -> None:
     train.set_defaults(run=run_train)
 
 
-def run_train(args: argparse.Namespace) -> None:
-    from unlearn_core.checkpoint import save_checkpoint
-    from unlearn_core.data import load_dataset
-    from unlearn_core.training import train
-
-    out = Path(args.out)
+def _check_out(out: Path) -> Path:
+    """UserError, before any training, for an --out that cannot receive a checkpoint."""
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out} must end in .safetensors.")
-    recipe = recipe_from_args(args)
+    if out.is_dir() or out.with_suffix(".json").is_dir():
+        raise UserError(f"--out {out} (or its .json record) is a folder; name a file.")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise UserError(f"--out {out} lies below {above}, which is not a folder.")
+    if above is not None and not os.access(above, os.W_OK):
+        raise UserError(f"--out {out}: {above} is not writable.")
+    return out
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from unlearn_core.checkpoint import check_recipe, save_checkpoint
+    from unlearn_core.data import load_dataset
+    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.training import train
+
+    out = _check_out(Path(args.out))
+    recipe = check_recipe(recipe_from_args(args), "train")
     data = load_dataset(args.dataset, args.data_root)
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
-    command = command_line(sys.argv[1:])
-    digest = save_checkpoint(trained, out, extra={"command": command})
     final = trained.history[-1]
-    sidecar = {"file": out.name, "sha256": digest, "command": command, **final}
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    if not all(math.isfinite(v) for v in final.values() if isinstance(v, float)):
+        raise UserError("training diverged (NaN or infinite loss); lower --lr. Nothing written.")
+    command = command_line(sys.argv[1:])
+    try:
+        digest = save_checkpoint(trained, out, extra={"command": command})
+        sidecar = {"file": out.name, "sha256": digest, "command": command, **final}
+        text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
+        write_bytes_atomic(out.with_suffix(".json"), text.encode())
+    except OSError as err:
+        raise UserError(f"cannot write {out} ({err.strerror or err}).") from None
     print(f"test accuracy {final['test_acc']:.4f}; wrote {out} (sha256 {digest})")

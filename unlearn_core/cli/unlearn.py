@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
@@ -66,10 +68,36 @@ def _check_combinations(args: argparse.Namespace) -> None:
     from unlearn_core.methods import get_method
 
     get_method(args.method)  # fail on a wrong name before any loading
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed must lie in [0, 2**32), not {args.seed}.")
     if args.then_classes and args.forget_classes is None:
         raise UserError("--then-classes continues a class request: start with --forget-classes.")
     if args.then_classes and args.privacy_risk:
         raise UserError("--privacy-risk is not available for a sequence; run the steps apart.")
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """Before any work: finish a replacement of --out that a killed run left half done, refuse an
+    --out that is not a new or run folder, and one inside the run store (runs there are kept
+    by id: writing one under another name would give two folders one run id)."""
+    from unlearn_core.run.store import RunStore, check_out_target, recover_interrupted
+
+    out = Path(args.out)
+    check_out_target(out)
+    try:
+        recover_interrupted(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))  # writable?
+    except OSError as err:
+        raise UserError(f"cannot write --out {out} ({err.strerror or err}).") from None
+    RunStore(args.store).clean()  # what a run killed earlier left in the store
+    store = RunStore(args.store).root
+    resolved = out.resolve()
+    if resolved == store.resolve() or store.resolve() in resolved.parents:
+        raise UserError(
+            f"--out {out} lies inside the run store {store}; choose a folder outside it "
+            "(the store keeps the run by its id)."
+        )
 
 
 def _relearn_config(args: argparse.Namespace):
@@ -118,6 +146,7 @@ def run_unlearn(args: argparse.Namespace) -> None:
     from unlearn_core.run.store import RunStore, write_run_folder
 
     _check_combinations(args)
+    _check_out(args)
     dataset = args.dataset or checkpoint_dataset(args.checkpoint) or "demo"
     data = load_dataset(dataset, args.data_root)
     trained, meta = load_checkpoint(args.checkpoint, data, args.arch)

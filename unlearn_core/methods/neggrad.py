@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
@@ -22,6 +23,7 @@ class NegGradConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
+        registry.check_ranges(self, registry.OPTIMISER_RANGES)
 
 
 @register(

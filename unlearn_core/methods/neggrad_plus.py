@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -35,6 +36,7 @@ class NegGradPlusConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
+        registry.check_ranges(self, registry.OPTIMISER_RANGES)
         if not 0 <= self.alpha <= 1:
             raise UserError(f"neggrad-plus needs 0 <= alpha <= 1, not {self.alpha}.")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -24,6 +25,7 @@ class RandomLabelConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
+        registry.check_ranges(self, registry.OPTIMISER_RANGES)
 
 
 def random_other_labels(

@@ -108,6 +108,31 @@ def check_optimiser_settings(config) -> None:
             raise UserError(f"momentum must be in [0, 1), not {value}.")
 
 
+# setting -> (lowest, highest, why): the ranges every SGD loop's settings may take, for
+# check_ranges; a config lacking a setting skips it
+OPTIMISER_RANGES = {
+    "epochs": (1, 1000, "each epoch is a pass over the data; more costs many retrains"),
+    "batch_size": (1, 65_536, "a batch is held in memory at once"),
+    "lr": (1e-12, 10.0, "larger steps diverge at the first batch"),
+    "noise_lr": (1e-12, 10.0, "larger steps diverge at the first batch"),
+    "impair_lr": (1e-12, 10.0, "larger steps diverge at the first batch"),
+    "repair_lr": (1e-12, 10.0, "larger steps diverge at the first batch"),
+    "momentum": (0.0, 0.999, "momentum 1 or more never forgets a step"),
+}
+
+
+def check_ranges(config, ranges: dict[str, tuple[float, float, str]]) -> None:
+    """UserError unless each numeric setting named in `ranges` that `config` has lies in
+    [lowest, highest] (NaN never does); the message gives the range and why it exists."""
+    for name, (low, high, why) in ranges.items():
+        if not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not low <= value <= high:
+            raise UserError(f"{name} must lie in [{low:g}, {high:g}] ({why}), not {value!r}.")
+
+
 def parse_config(config_cls: type, overrides: dict[str, str] | None = None):
     """A config dataclass from `key=value` strings (the `--set` options), typed by its fields."""
     overrides = overrides or {}

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -35,6 +36,15 @@ from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
 from unlearn_core.training import Batch, TrainedModel, cross_entropy, run_epoch
+
+UNSIR_RANGES = {
+    "noise_batch": (1, 4096, "each noise batch is optimised with gradients in memory"),
+    "noise_steps": (0, 10_000, "each step is a forward and backward pass"),
+    "noise_lambda": (0.0, 1e6, "Eq. 1's weight is >= 0: a negative one rewards huge noise"),
+    "noise_copies": (1, 1000, "the impair set holds every copy"),
+    "retain_per_class": (1, 10**6, "more than any data set's class holds"),
+    "repair_epochs": (0, 1000, "each is a pass over the retain subset"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,12 @@ class UnsirConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
+        registry.check_ranges(self, {**registry.OPTIMISER_RANGES, **UNSIR_RANGES})
+        if self.noise_batch * self.noise_copies > 100_000:
+            raise UserError(
+                "noise_batch x noise_copies must be at most 100000: the impair set holds that "
+                "many images per forgotten class in memory."
+            )
         if self.optimizer not in ("adam", "sgd"):
             raise UserError(f"optimizer must be adam or sgd, not {self.optimizer!r}.")
         counts = (self.noise_batch, self.noise_copies, self.retain_per_class, self.batch_size)

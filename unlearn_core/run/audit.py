@@ -6,9 +6,10 @@ metrics, the membership-inference block, figures (plotly.js inlined once; nothin
 when it is opened) and one sentence per metric with the paper it comes from. Every string taken
 from the report is escaped, so a hostile class name or config value is shown, never run.
 
-`write_audit_record` bundles a run folder's report.json, model.safetensors, retrained.safetensors
-(when the run retrained), audit.html and a SHA256SUMS over all of them into one zip, written
-atomically. It refuses a run folder whose files no longer match the folder's own SHA256SUMS.
+`write_audit_record` bundles a run folder's report.json, request.json, model.safetensors,
+retrained.safetensors (when the run retrained), audit.html and a SHA256SUMS over all of them
+into one zip, written atomically. It refuses, and writes nothing for, a run that fails the
+integrity check (run/integrity.py): a missing, unlisted, extra, linked or changed file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import hashlib
 import html
 import io
 import json
+import os
+import stat
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +27,18 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.request import class_label
+from unlearn_core.run.integrity import (
+    AUDIT_PAGE,
+    MODEL,
+    RETRAINED,
+    SUMS,
+    IntegrityError,
+    verify_run,
+)
 from unlearn_core.run.report import GAP_KEYS, MODELS, Forget, Report, metric
-from unlearn_core.run.store import MODEL, REPORT, RETRAINED, SUMS, read_report, verify_run_folder
+from unlearn_core.run.store import read_report
 from unlearn_core.views import figures as viz
 
 METRIC_ROWS = (  # report.json's metrics keys, in the order an auditor reads them
@@ -299,31 +309,31 @@ def comparison_rows(reports: dict[str, Report]) -> list[dict]:
 
 
 def check_run_folder(run_folder: str | Path) -> list[str]:
-    """The files of a run folder that its SHA256SUMS lists, after checking that each still has
-    its recorded sha256. UserError if one is missing or changed, or there is no SHA256SUMS."""
-    folder = Path(run_folder)
-    if not (folder / SUMS).is_file():
-        raise UserError(f"run {folder.name} has no {SUMS}; it cannot be audited.")
-    try:
-        checked = verify_run_folder(folder)
-    except (OSError, ValueError) as err:  # a listed file is gone, or SHA256SUMS is garbled
-        raise UserError(f"run {folder.name} is incomplete ({err}); it cannot be audited.") from None
-    changed = [name for name, ok in checked.items() if not ok]
-    if changed:
-        raise UserError(f"run {folder.name}: {', '.join(changed)} no longer match {SUMS}.")
-    return list(checked)
+    """The files of a run folder, after checking every one a run must have (integrity.py: each
+    present, listed in SHA256SUMS, a regular file inside the folder, matching its sha256 and
+    the weights' hashes in report.json) and that report.json reads as a report. UserError naming
+    the file at fault."""
+    files = verify_run(run_folder)
+    read_report(run_folder)
+    return files
 
 
 def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None = None) -> bytes:
-    """The zip of `write_audit_record` in memory. UserError if the run folder is incomplete or
-    its files do not match its SHA256SUMS."""
+    """The zip of `write_audit_record` in memory. UserError, and no record, if the run fails
+    `check_run_folder`; the bytes zipped are the bytes checked."""
     folder = Path(run_folder)
+    names = check_run_folder(folder)
     report = read_report(folder)
-    check_run_folder(folder)
-    names = [name for name in (REPORT, MODEL, RETRAINED) if (folder / name).is_file()]
-    files = {name: (folder / name).read_bytes() for name in names}
-    files["audit.html"] = audit_html(report, class_names=class_names).encode()
+    files = {name: _read_checked(folder, name) for name in names}
+    files[AUDIT_PAGE] = audit_html(report, class_names=class_names).encode()
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
+    for name, digest in _recorded(report).items():  # no change between the check and the read
+        if (
+            name in files
+            and digest is not None
+            and hashlib.sha256(files[name]).hexdigest() != digest
+        ):
+            raise IntegrityError(name, "changed while the record was made", folder.name)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in [*files.items(), (SUMS, sums.encode())]:
@@ -331,6 +341,21 @@ def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None
             info.external_attr = 0o644 << 16
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def _recorded(report: Report) -> dict[str, str | None]:
+    checks = report.checkpoints
+    return {MODEL: checks.unlearned_sha256, RETRAINED: checks.retrained_sha256}
+
+
+def _read_checked(folder: Path, name: str) -> bytes:
+    """A checked run file's bytes, opened without following a link (a swap after the check is
+    refused rather than read)."""
+    fd = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise IntegrityError(name, "is not a regular file", folder.name)
+        return f.read()
 
 
 def write_audit_record(

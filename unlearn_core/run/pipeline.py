@@ -7,10 +7,15 @@ models (`measure`, shared with run/sequential.py) and assembles the typed Report
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import platform
+import re
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -30,6 +35,7 @@ from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import (
     Checkpoints,
+    Environment,
     Forget,
     ModelMetrics,
     PerModel,
@@ -89,7 +95,7 @@ def run_unlearning(
         progress=sub_progress(progress, 0.0, unlearn_share, spec.name),
     )
     unlearn_seconds = time.perf_counter() - start
-    _check_finite(spec.name, result.model)
+    _check_finite(spec.name, result.model, asdict(config))
     retrained, retrain_seconds = shared_oracle() if shared_oracle else (None, None)
     if oracle and shared_oracle is None:
         if method == "retrain":
@@ -119,14 +125,43 @@ def oracle_retrain(
     return retrained, time.perf_counter() - start
 
 
-def _check_finite(name: str, model: nn.Module) -> None:
-    """UserError when a method's weights diverged (NaN or infinite)."""
-    if not all(
-        torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()
-    ):
-        raise UserError(
-            f"{name} produced NaN or infinite weights; lower its learning rate (--set lr=...)."
+def _check_finite(name: str, model: nn.Module, config: dict) -> None:
+    """UserError when a method's weights diverged (NaN or infinite); names its learning rates
+    when it has some (a method without one cannot be blamed on a learning rate)."""
+    if all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
+        return
+    rates = [k for k in config if k == "lr" or k.endswith("_lr")]
+    advice = (
+        f"lower {' or '.join(f'--set {k}=...' for k in rates)}"
+        if rates
+        else "its settings or the input model lead to overflow; try other settings"
+    )
+    raise UserError(f"{name} produced NaN or infinite weights; {advice}.")
+
+
+def dataset_sha256(data: ImageDataset) -> str:
+    """sha256 over the data set's tensors (train and test images and labels, with their dtypes
+    and shapes): the content a run used, wherever it was read from."""
+    digest = hashlib.sha256()
+    for tensor in (data.train_x, data.train_y, data.test_x, data.test_y):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_commit() -> str | None:
+    """The git commit of the code that runs (None outside a git checkout)."""
+    root = Path(unlearn_core.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
         )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 def _single_report(
@@ -257,7 +292,7 @@ def build_report(
         dataset=setup.data.name,
         arch=trained.arch,
         device=str(default_device()),
-        forget=Forget.from_dict(request.to_dict()),
+        forget=Forget.from_dict({**request.to_dict(), "indices": request.forget_indices.tolist()}),
         timing=timing,
         metrics=measured.metrics,
         mia=measured.mia,
@@ -265,14 +300,19 @@ def build_report(
         layer_distance=measured.layer_distance,
         prediction_distribution=measured.prediction_distribution,
         relearn_time=measured.relearn_time,
-        checkpoints=Checkpoints(original_sha256=meta.get("sha256")),
+        checkpoints=Checkpoints(
+            original_sha256=meta.get("sha256"), source_sha256=meta.get("source_sha256")
+        ),
         recipe=trained.recipe.to_dict(),
         recipe_recorded=meta.get("recipe_recorded", True),
         data_source=setup.data.source,
+        data_sha256=dataset_sha256(setup.data),
         versions=Versions(
             unlearn_core=unlearn_core.__version__,
             torch=torch.__version__,
             python=platform.python_version(),
+            git_commit=code_commit(),
         ),
+        environment=Environment(threads=torch.get_num_threads()),
         **outcome,
     )

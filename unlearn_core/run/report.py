@@ -177,6 +177,7 @@ class Checkpoints(_Part):
     original_sha256: str | None = None
     unlearned_sha256: str | None = None
     retrained_sha256: str | None = None
+    source_sha256: str | None = None  # an imported file's own bytes (the original re-saved)
     extra: dict = field(default_factory=dict)
 
 
@@ -185,6 +186,16 @@ class Versions(_Part):
     unlearn_core: str | None = None
     torch: str | None = None
     python: str | None = None
+    git_commit: str | None = None  # the code's commit, when it runs from a git checkout
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Environment(_Part):
+    """What else a bitwise rerun needs: CPU results are reproducible only at the same number
+    of torch threads (reductions are split by thread)."""
+
+    threads: int | None = None  # torch.get_num_threads() during the run
     extra: dict = field(default_factory=dict)
 
 
@@ -237,6 +248,7 @@ class Report(_Part):
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
         "versions": Versions.from_dict,
+        "environment": Environment.from_dict,
     }
     _COMPUTED: ClassVar = ("gaps_to_retrained", "speedup_over_retrain")
 
@@ -266,7 +278,9 @@ class Report(_Part):
     recipe: dict | None = None
     recipe_recorded: bool | None = None
     data_source: str | None = None
+    data_sha256: str | None = None  # sha256 of the data set's tensors (pipeline.dataset_sha256)
     versions: Versions = field(default_factory=Versions)
+    environment: Environment = field(default_factory=Environment)
     command: str | None = None  # the command line that made the run (command line only)
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it

@@ -10,62 +10,145 @@ listing ignores).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import glob
 import json
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from torch import nn
 
-from unlearn_core.checkpoint import read_weights, save_model, sha256_file
+from unlearn_core.checkpoint import load_into, read_weights, save_model, sha256_file
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
+from unlearn_core.run.integrity import (
+    MAX_JSON_BYTES,
+    MODEL,
+    REPORT,
+    REQUEST,
+    RETRAINED,
+    SUMS,
+    verify_run,
+)
 from unlearn_core.run.pipeline import RunRecord
 from unlearn_core.run.report import Report
 from unlearn_core.training import initial_model
 
-REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
-RETRAINED = "retrained.safetensors"
 MODEL_FILES = {"unlearned": MODEL, "retrained": RETRAINED}
+_STARTED = time.time()  # temporaries older than this process are leftovers of a killed one
 
 
 def default_store_root() -> Path:
     return Path(os.environ.get("UNLEARN_RUNS_DIR", "runs"))
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` holds exactly the files of a run written here (regular files: report,
+    request, weights and SHA256SUMS; the retrained weights optional) and nothing else."""
+    try:
+        entries = {e.name: e.is_file(follow_symlinks=False) for e in os.scandir(folder)}
+    except OSError:
+        return False
+    required = {REPORT, REQUEST, MODEL, SUMS}
+    return required <= set(entries) <= required | {RETRAINED} and all(entries.values())
+
+
+def check_out_target(target: str | Path) -> Path:
+    """UserError unless a run folder may be written to `target`: a new path below a folder, an
+    empty folder, or a run folder written by this tool (replaced whole). Anything else, a file,
+    a link or a folder holding other files, is never touched."""
+    target = Path(target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise UserError(f"{target} exists and is not a folder; choose a new --out folder.")
+    if target.is_dir():
+        if any(target.iterdir()) and not is_run_folder(target):
+            raise UserError(
+                f"{target} exists and is not a run folder written by this tool (it holds other "
+                "files); choose a new --out folder."
+            )
+        return target
+    above = next((p for p in target.parents if p.exists() or p.is_symlink()), None)
+    if above is not None and not above.is_dir():
+        raise UserError(f"{target} lies below {above}, which is not a folder; choose another.")
+    return target
+
+
+def recover_interrupted(target: str | Path) -> None:
+    """Finish a replacement of `target` that a killed process left half done: restore the
+    hidden `.NAME.old-*` copy when `target` is missing (killed between the two renames), else
+    remove it; remove `.NAME.tmp-*` folders older than this process (killed mid-write)."""
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    pattern = glob.escape(target.name)
+    olds = sorted(parent.glob(f".{pattern}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and not target.exists() and not target.is_symlink():
+        os.rename(olds.pop(), target)
+    for path in olds:
+        shutil.rmtree(path, ignore_errors=True)
+    remove_stale_temporaries(parent, pattern)
+
+
+def remove_stale_temporaries(folder: Path, pattern: str = "*") -> None:
+    """Remove the `.<name>.tmp-*` folders in `folder` that are older than this process."""
+    for path in folder.glob(f".{pattern}.tmp-*"):
+        try:
+            stale = path.is_dir() and not path.is_symlink() and path.stat().st_mtime < _STARTED
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def write_run_folder(record: RunRecord, target: str | Path) -> Path:
     """Write the run to `target` atomically; a previous run folder there is replaced whole.
 
     The report written records the weights' sha256 (`Report.with_hashes`); `record` is not
-    changed. Refuses a target that exists and is not a run folder, so nothing else is ever
-    overwritten.
+    changed. Refuses a target that is not a run folder (check_out_target), so nothing else is
+    ever overwritten; finishes a replacement a killed process left first (recover_interrupted).
     """
     target = Path(target)
-    if target.exists() and any(target.iterdir()) and not (target / REPORT).is_file():
-        raise UserError(f"{target} exists and is not a run folder; choose a new --out folder.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     try:
-        report = record.report
-        meta = {"method": report.method, "dataset": report.dataset, "arch": report.arch}
-        unlearned = save_model(record.model, tmp / MODEL, meta)
-        files, retrained = [REPORT, MODEL, REQUEST], None
-        if record.retrained is not None:
-            retrained = save_model(record.retrained, tmp / RETRAINED, {**meta, "method": "retrain"})
-            files.append(RETRAINED)
-        report = report.with_hashes(unlearned, retrained)
-        _write_json(tmp / REPORT, report.to_dict())
-        _write_json(tmp / REQUEST, report.forget.to_dict())
-        sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in files)
-        (tmp / SUMS).write_text(sums)
+        recover_interrupted(target)
+        check_out_target(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    except OSError as err:
+        raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
+    try:
+        _fill(record, tmp)
+        reached("written")
         _swap_into_place(tmp, target)
+    except OSError as err:
+        raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return target
+
+
+def reached(step: str) -> None:
+    """A named point of a run folder's write (written, old-moved, swapped): nothing happens;
+    the crash tests replace it to kill the process exactly there."""
+
+
+def _fill(record: RunRecord, tmp: Path) -> None:
+    report = record.report
+    meta = {"method": report.method, "dataset": report.dataset, "arch": report.arch}
+    unlearned = save_model(record.model, tmp / MODEL, meta)
+    files, retrained = [REPORT, MODEL, REQUEST], None
+    if record.retrained is not None:
+        retrained = save_model(record.retrained, tmp / RETRAINED, {**meta, "method": "retrain"})
+        files.append(RETRAINED)
+    report = report.with_hashes(unlearned, retrained)
+    _write_json(tmp / REPORT, report.to_dict())
+    _write_json(tmp / REQUEST, report.forget.to_dict())
+    sums = "".join(f"{sha256_file(tmp / f)}  {f}\n" for f in files)
+    (tmp / SUMS).write_text(sums)
 
 
 def _write_json(path: Path, value) -> None:
@@ -79,24 +162,59 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
     if target.exists():
         old = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
         os.rename(target, old)
+        reached("old-moved")
         os.rename(tmp, target)
+        reached("swapped")
         shutil.rmtree(old)
     else:
         os.rename(tmp, target)
 
 
 def read_report_dict(folder: str | Path) -> dict:
-    """A run folder's report.json as stored, untyped (for checks on the file itself)."""
+    """A run folder's report.json as stored, untyped (for checks on the file itself).
+    UserError, one line, if it is missing, not a regular file, too large, not JSON, not an
+    object or lacks the keys every report has."""
     path = Path(folder) / REPORT
-    if not path.is_file():
+    name = Path(folder).name
+    if path.is_symlink() or not path.is_file():
         raise UserError(f"{folder} is not a run folder (no {REPORT}).")
-    return json.loads(path.read_text())
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise UserError(f"run {name}: {REPORT} is larger than {MAX_JSON_BYTES >> 20} MiB.")
+    try:
+        values = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UserError(f"run {name}: {REPORT} is not valid JSON.") from None
+    if not isinstance(values, dict):
+        raise UserError(f"run {name}: {REPORT} holds a {type(values).__name__}, not a report.")
+    for key, kinds in REPORT_KEY_TYPES.items():
+        if key not in values:
+            raise UserError(f"run {name}: {REPORT} lacks the key {key!r}.")
+        if not isinstance(values[key], kinds):
+            raise UserError(f"run {name}: {REPORT} has a malformed {key!r}.")
+    return values
+
+
+REPORT_KEY_TYPES = {"method": str, "forget": dict, "metrics": dict, "checkpoints": dict}
+_NAMES = ("dataset", "arch", "created", "run_id")  # shown in lists: text or null
 
 
 def read_report(folder: str | Path) -> Report:
     """A run folder's report; one written by an older version reads with None where it lacks a
-    key. UserError if the folder holds no report.json."""
-    return Report.from_dict(read_report_dict(folder))
+    key. UserError if the folder holds no report.json or it is malformed."""
+    values = read_report_dict(folder)
+    name = Path(folder).name
+    forget = values["forget"]
+    numbers = [*(forget.get("classes") or []), *(forget.get("indices") or [])]
+    if not all(isinstance(forget.get(k) or [], list) for k in ("classes", "indices")) or not all(
+        isinstance(n, int) for n in numbers
+    ):
+        raise UserError(f"run {name}: {REPORT} has a malformed forget block.")
+    if any(values.get(k) is not None and not isinstance(values[k], str) for k in _NAMES):
+        raise UserError(f"run {name}: {REPORT} names its data set or architecture wrongly.")
+    try:
+        return Report.from_dict(values)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise UserError(f"run {name}: {REPORT} is malformed ({type(err).__name__}).") from None
 
 
 def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearned") -> nn.Module:
@@ -108,9 +226,9 @@ def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearn
         raise UserError(f"run {Path(folder).name} has no {which} model; rerun it with the oracle.")
     tensors, _ = read_weights(path)
     state = {k.removeprefix("model."): v for k, v in tensors.items()}
-    model = initial_model(report.arch, data, 0)
-    model.load_state_dict(state)
-    return model.eval()
+    if not isinstance(report.arch, str):
+        raise UserError(f"run {Path(folder).name} records no architecture.")
+    return load_into(initial_model(report.arch, data, 0), state, path.name).eval()
 
 
 class RunStore:
@@ -139,28 +257,37 @@ class RunStore:
         return folder
 
     def list(self) -> list[dict]:
-        """One summary per complete run: id, created, method, dataset, arch, forget count and
-        classes, and `forgets` ("classes 3" or "4 samples")."""
+        """One summary per run: id, created, method, dataset, arch, forget count and classes,
+        `forgets` ("classes 3" or "4 samples") and `corrupt` (None, or why its report.json cannot
+        be read: such a run is listed with the reason, never hiding the others)."""
         if not self.root.is_dir():
             return []
+        self.clean()
         rows = []
         for folder in self.root.iterdir():
-            if folder.name.startswith(".") or not (folder / REPORT).is_file():
+            report_file = folder / REPORT
+            if folder.name.startswith(".") or not (
+                report_file.exists() or report_file.is_symlink()
+            ):
                 continue
-            report = read_report(folder)
-            rows.append(
-                {
-                    "run_id": folder.name,
-                    "created": report.created,
-                    "method": report.method,
-                    "dataset": report.dataset,
-                    "arch": report.arch,
-                    "forget_count": report.forget.count,
-                    "forget_classes": report.forget.classes,
-                    "forgets": report.forget.label(),
-                }
-            )
+            try:
+                rows.append(_summary(folder.name, read_report(folder)))
+            except UserError as err:
+                reason = (str(err).splitlines() or ["unreadable"])[0]
+                rows.append(
+                    {
+                        **dict.fromkeys(SUMMARY_KEYS),
+                        "run_id": folder.name,
+                        "forgets": "corrupt",
+                        "corrupt": reason,
+                    }
+                )
         return sorted(rows, key=lambda r: r["run_id"], reverse=True)
+
+    def clean(self) -> None:
+        """Remove the hidden temporaries that processes killed mid-write left in the store."""
+        if self.root.is_dir():
+            remove_stale_temporaries(self.root)
 
     def open(self, run_id: str) -> Report:
         return read_report(self.path(run_id))
@@ -169,11 +296,25 @@ class RunStore:
         shutil.rmtree(self.path(run_id))
 
 
-def verify_run_folder(folder: str | Path) -> dict[str, bool]:
-    """file -> whether its sha256 still matches SHA256SUMS (for an auditor)."""
-    folder = Path(folder)
-    out = {}
-    for line in (folder / SUMS).read_text().splitlines():
-        digest, name = line.split("  ", 1)
-        out[name] = hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
-    return out
+def verify_run_folder(folder: str | Path) -> list[str]:
+    """The files of a run folder, checked for an auditor (integrity.verify_run); IntegrityError
+    (a UserError) naming the first file at fault."""
+    return verify_run(folder)
+
+
+SUMMARY_KEYS = ("run_id", "created", "method", "dataset", "arch", "forget_count")
+SUMMARY_KEYS += ("forget_classes", "forgets", "corrupt")
+
+
+def _summary(run_id: str, report: Report) -> dict:
+    return {
+        "run_id": run_id,
+        "created": report.created,
+        "method": report.method,
+        "dataset": report.dataset,
+        "arch": report.arch,
+        "forget_count": report.forget.count,
+        "forget_classes": report.forget.classes,
+        "forgets": report.forget.label(),
+        "corrupt": None,
+    }

@@ -42,13 +42,31 @@ from unlearn_core.methods.lfoci.newton import (
     slice_block,
 )
 from unlearn_core.methods.lfoci.slices import LossFn, perturb
-from unlearn_core.methods.registry import UnlearnResult, register, setting
+from unlearn_core.methods.registry import UnlearnResult, check_ranges, register, setting
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, per_sample_loss
 
 SELECTIONS = ("lfoci", "random", "full")
+
+
+LFOCI_RANGES = {
+    "max_slices": (0, 10**6, "more than any model here has"),
+    "perturbations": (2, 20_000, "the m perturbed copies are held as one batch"),
+    "noise_std": (1e-6, 10.0, "inputs are normalised: noise beyond 10 std is no perturbation"),
+    "hessian_samples": (0, 10**7, "more than any data set here holds"),
+    "dense_max": (0, 8192, "a formed block Hessian takes dense_max^2 floats"),
+    "cg_iters": (1, 100_000, "each iteration is a Hessian-vector product"),
+    "cg_tol": (1e-12, 1.0, "a relative residual"),
+    "min_eigenvalue": (0.0, 1e6, "a floor for the eigenvalues of H'_P"),
+    "eps": (1e-6, 100.0, "epsilon of (eps, delta)-forgetting"),
+    "delta": (1e-12, 0.999999, "a probability below 1"),
+    "hessian_lipschitz": (0.0, 1e6, "a Lipschitz constant: finite, >= 0"),
+    "loss_lipschitz": (0.0, 1e6, "a Lipschitz constant: finite, >= 0"),
+    "val_drop": (0.0, 1.0, "an accuracy difference"),
+    "val_samples": (0, 10**7, "more than any test split here holds"),
+}
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,7 @@ class LfociConfig:
     )
 
     def __post_init__(self):
+        check_ranges(self, LFOCI_RANGES)
         if self.selection not in SELECTIONS:
             raise UserError(f"selection must be one of {', '.join(SELECTIONS)}.")
         if self.repair not in REPAIRS:
