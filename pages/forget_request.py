@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.runs import current_request, set_forget
-from ui.state import get_dataset, selection
+from ui.state import choice, get_dataset, selection
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest, class_label, parse_indices, random_indices
 from unlearn_core.views.model_summary import image_tiles
@@ -36,13 +36,7 @@ def class_choice(c: int | None) -> str:
 
 
 previous = st.session_state.get("forget") or {}  # the forms start from the current request
-kind = st.radio(
-    "Forget",
-    ["classes", "samples"],
-    format_func={"classes": "Whole classes", "samples": "Training samples"}.get,
-    horizontal=True,
-    key="forget_kind",
-)
+kind = choice("Forget", {"classes": "Whole classes", "samples": "Training samples"}, "forget_kind")
 submitted = False
 if kind == "classes":
     with st.form("forget_classes_form"):
@@ -56,13 +50,8 @@ if kind == "classes":
         )
         submitted = st.form_submit_button("Set the forget request", key="forget_classes_submit")
 else:
-    how = st.radio(
-        "Choose samples by",
-        ["typed", "random"],
-        format_func={"typed": "Typing their indices", "random": "Drawing n at random"}.get,
-        horizontal=True,
-        key="forget_how",
-    )
+    ways = {"typed": "Typing their indices", "random": "Drawing n at random"}
+    how = choice("Choose samples by", ways, "forget_how")
     with st.form("forget_samples_form"):
         if how == "typed":
             text = st.text_input(

@@ -84,3 +84,8 @@ def get_summary(path: str, dataset_name: str, sha256: str) -> dict:
     """`unlearn_core.views.model_summary.model_summary` of the checkpoint, cached by its sha256."""
     trained, _ = get_model(path, dataset_name)
     return model_summary(trained, get_dataset(dataset_name))
+
+
+def choice(label: str, options: dict[str, str], key: str) -> str:
+    """A horizontal radio over `options` ({value: shown label}); returns the chosen value."""
+    return st.radio(label, list(options), format_func=options.get, horizontal=True, key=key)

@@ -25,21 +25,15 @@ def forget_words(forget: Mapping) -> list[str]:
 
 
 def unlearn_command(
-    checkpoint: str,
-    method: str,
-    forget: Mapping,
-    *,
-    overrides: Mapping[str, str] | None = None,
-    oracle: bool = False,
-    seed: int = 0,
-    relearn: bool = False,
-    out: str | None = None,
+    checkpoint: str, method: str, forget: Mapping, *, out: str | None = None, **flags
 ) -> str:
-    """The `unlearn` command that makes the same run (overrides are its `--set key=value`)."""
+    """The `unlearn` command that makes the same run. flags: overrides ({key: value}, its
+    `--set key=value` options), oracle and relearn (booleans), seed (default 0)."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
-    for key, value in (overrides or {}).items():
+    for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
-    words += ["--oracle"] * oracle + ["--relearn"] * relearn + ["--seed", str(seed)]
+    words += ["--oracle"] * bool(flags.get("oracle")) + ["--relearn"] * bool(flags.get("relearn"))
+    words += ["--seed", str(flags.get("seed", 0))]
     return command_line([*words, "--out", out or f"runs/{method}"])
 
 

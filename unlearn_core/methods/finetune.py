@@ -6,25 +6,18 @@ from dataclasses import dataclass
 
 import torch
 
-import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdConfig, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(SgdConfig):
     epochs: int = setting(2, "passes over the retain set")
     lr: float = setting(0.02, "SGD learning rate")
-    batch_size: int = setting(64, "samples per SGD step")
-    momentum: float = setting(0.9, "SGD momentum")
-
-    def __post_init__(self):
-        check_optimiser_settings(self)
-        registry.check_ranges(self, registry.OPTIMISER_RANGES)
 
 
 @register(

@@ -6,24 +6,19 @@ from dataclasses import dataclass
 
 import torch
 
-import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel, fine_tune, negated_cross_entropy
 
 
 @dataclass(frozen=True)
-class NegGradConfig:
+class NegGradConfig(SgdSettings):
     epochs: int = setting(1, "passes over the forget set")
     lr: float = setting(0.01, "SGD learning rate of the ascent")
     batch_size: int = setting(64, "samples per SGD step")
-
-    def __post_init__(self):
-        check_optimiser_settings(self)
-        registry.check_ranges(self, registry.OPTIMISER_RANGES)
 
 
 @register(

@@ -8,18 +8,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, cross_entropy, run_epoch, step_progress
 
 
 @dataclass(frozen=True)
-class NegGradPlusConfig:
+class NegGradPlusConfig(SgdSettings):
     epochs: int = setting(
         1, "passes over the retain set, each retain batch paired with a forget batch"
     )
@@ -35,8 +34,7 @@ class NegGradPlusConfig:
     batch_size: int = setting(64, "retain and forget batches each hold this many samples")
 
     def __post_init__(self):
-        check_optimiser_settings(self)
-        registry.check_ranges(self, registry.OPTIMISER_RANGES)
+        super().__post_init__()
         if not 0 <= self.alpha <= 1:
             raise UserError(f"neggrad-plus needs 0 <= alpha <= 1, not {self.alpha}.")
 

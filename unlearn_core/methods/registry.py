@@ -6,6 +6,7 @@ import dataclasses
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from torch import nn
 
@@ -131,6 +132,30 @@ def check_ranges(config, ranges: dict[str, tuple[float, float, str]]) -> None:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not low <= value <= high:
             raise UserError(f"{name} must lie in [{low:g}, {high:g}] ({why}), not {value!r}.")
+
+
+@dataclass(frozen=True)
+class SgdSettings:
+    """Base of the configs of methods that take SGD steps: a config is checked when it is made
+    (check_optimiser_settings, then OPTIMISER_RANGES and the class's own RANGES), so a bad
+    setting is one line before any work."""
+
+    RANGES: ClassVar[dict[str, tuple[float, float, str]]] = {}
+
+    def __post_init__(self):
+        check_optimiser_settings(self)
+        check_ranges(self, {**OPTIMISER_RANGES, **self.RANGES})
+
+
+@dataclass(frozen=True)
+class SgdConfig(SgdSettings):
+    """The settings of a method that runs SGD over a data set; a method redeclares the fields
+    whose default or meaning differ (the declaration order stays this one)."""
+
+    epochs: int = setting(1, "passes over the method's training set")
+    lr: float = setting(0.01, "SGD learning rate")
+    batch_size: int = setting(64, "samples per SGD step")
+    momentum: float = setting(0.9, "SGD momentum")
 
 
 def parse_config(config_cls: type, overrides: dict[str, str] | None = None):

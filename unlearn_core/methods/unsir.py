@@ -22,16 +22,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import unlearn_core.methods.registry as registry
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
@@ -47,21 +47,34 @@ UNSIR_RANGES = {
 }
 
 
+NOISE_BATCH_HELP = (
+    "noise samples per forget class. Paper: one batch of 256 (x 20 copies = 5120 "
+    "against 9000 retain samples). 32 keeps that noise-to-retain proportion on the demo's "
+    "1080-sample subset (640 : 1080) and keeps the noise search at 1/8 of the paper's "
+    "cost per class."
+)
+RETAIN_PER_CLASS_HELP = (
+    "retain samples per retained class in D_r_sub. Paper: 1000 of CIFAR-10's "
+    "5000 (20%; Suppl. C asks for 10-20%); 120 is 20% of a demo class, where 1000 would "
+    "take every retain image."
+)
+OPTIMIZER_HELP = (
+    '"sgd" (with `momentum`) or "adam". The paper does not name its optimiser; '
+    "the authors' notebook uses Adam, which at lr 0.02 wipes out the demo model (retain "
+    "accuracy 0.88 -> 0.0 on the 20% subset), while SGD at the paper's learning rates "
+    "forgets and keeps it."
+)
+
+
 @dataclass(frozen=True)
-class UnsirConfig:
+class UnsirConfig(SgdSettings):
     """The paper's settings (Sec. 4, 5.4, CIFAR-10 column) where they carry over to the demo.
 
     Where the demo (600 images a class, a BatchNorm-free smallcnn trained by plain SGD) needs
     another value, the help text gives the paper's value and the reason.
     """
 
-    noise_batch: int = setting(
-        32,
-        "noise samples per forget class. Paper: one batch of 256 (x 20 copies = 5120 "
-        "against 9000 retain samples). 32 keeps that noise-to-retain proportion on the demo's "
-        "1080-sample subset (640 : 1080) and keeps the noise search at 1/8 of the paper's "
-        "cost per class.",
-    )
+    noise_batch: int = setting(32, NOISE_BATCH_HELP)
     noise_steps: int = setting(40, "Adam steps maximising the error (reference: 40)")
     noise_lr: float = setting(0.1, "Adam learning rate of the noise (reference: 0.1)")
     noise_lambda: float = setting(
@@ -70,19 +83,8 @@ class UnsirConfig:
     noise_copies: int = setting(
         20, "times each noise batch is repeated in the impair set (paper: 20)"
     )
-    retain_per_class: int = setting(
-        120,
-        "retain samples per retained class in D_r_sub. Paper: 1000 of CIFAR-10's "
-        "5000 (20%; Suppl. C asks for 10-20%); 120 is 20% of a demo class, where 1000 would "
-        "take every retain image.",
-    )
-    optimizer: str = setting(
-        "sgd",
-        '"sgd" (with `momentum`) or "adam". The paper does not name its optimiser; '
-        "the authors' notebook uses Adam, which at lr 0.02 wipes out the demo model (retain "
-        "accuracy 0.88 -> 0.0 on the 20% subset), while SGD at the paper's learning rates "
-        "forgets and keeps it.",
-    )
+    retain_per_class: int = setting(120, RETAIN_PER_CLASS_HELP)
+    optimizer: str = setting("sgd", OPTIMIZER_HELP)
     momentum: float = setting(0.9, "SGD momentum (ignored by Adam)")
     impair_lr: float = setting(0.02, "impair learning rate (paper, CIFAR-10: 0.02)")
     repair_lr: float = setting(0.01, "repair learning rate (paper, CIFAR-10: 0.01)")
@@ -99,9 +101,10 @@ class UnsirConfig:
         "forget; 64 gives 27.",
     )
 
+    RANGES: ClassVar = UNSIR_RANGES
+
     def __post_init__(self):
-        check_optimiser_settings(self)
-        registry.check_ranges(self, {**registry.OPTIMISER_RANGES, **UNSIR_RANGES})
+        super().__post_init__()
         if self.noise_batch * self.noise_copies > 100_000:
             raise UserError(
                 "noise_batch x noise_copies must be at most 100000: the impair set holds that "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import forget_label
@@ -102,19 +102,19 @@ class ModelMetrics(_Part):
     extra: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Gaps(_Part):
-    """Unlearned minus retrained for each headline metric: 0 is the target."""
+GAP_KEYS = ("forget_acc", "retain_acc", "test_acc", "mia_auc", "forget_loss")
 
-    forget_acc: float | None = None
-    retain_acc: float | None = None
-    test_acc: float | None = None
-    mia_auc: float | None = None
-    forget_loss: float | None = None
-    extra: dict = field(default_factory=dict)
-
-
-GAP_KEYS = tuple(f.name for f in fields(Gaps) if f.name != "extra")
+# Unlearned minus retrained for each headline metric of ModelMetrics (0 is the target): one
+# float-or-None field per GAP_KEYS entry, made from the list so the two cannot drift apart.
+Gaps = make_dataclass(
+    "Gaps",
+    [
+        *((key, float | None, None) for key in GAP_KEYS),
+        ("extra", dict, field(default_factory=dict)),
+    ],
+    bases=(_Part,),
+    frozen=True,
+)
 
 
 def gaps_to_retrained(metrics: PerModel[ModelMetrics]) -> Gaps | None:

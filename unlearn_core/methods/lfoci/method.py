@@ -295,6 +295,7 @@ def _remove(
 def _solve(net, block, forget: Batch, retain: Batch, n: int, run: _Run):
     """The Newton step on the block's weights (Eq. 13-15), timed as the "solve" phase."""
     config, start = run.config, time.perf_counter()
+    solver = {k: getattr(config, k) for k in ("repair", "dense_max", "cg_iters", "cg_tol")}
     solved = newton_step(
         net,
         block,
@@ -304,10 +305,7 @@ def _solve(net, block, forget: Batch, retain: Batch, n: int, run: _Run):
         n=n,
         weight_decay=run.weight_decay,
         floor=run.floor,
-        repair=config.repair,
-        dense_max=config.dense_max,
-        cg_iters=config.cg_iters,
-        cg_tol=config.cg_tol,
+        **solver,
     )
     run.timed("solve", start)
     return solved
