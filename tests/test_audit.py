@@ -226,3 +226,32 @@ def test_cli_audit_refuses_a_folder_that_is_no_run(tmp_path):
     with pytest.raises(UserError, match="no run 'nope'"):
         cli("--run", "nope", "--out", str(tmp_path / "x.zip"))
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_the_record_says_what_the_features_still_know():
+    probe = {
+        "original": {"accuracy": 0.96875, "ci_low": 0.9, "ci_high": 0.99, "n_test": 64},
+        "unlearned": {"accuracy": 0.90625, "ci_low": 0.81, "ci_high": 0.96, "n_test": 64},
+        "retrained": {"accuracy": 0.71875, "ci_low": 0.6, "ci_high": 0.81, "n_test": 64},
+    }
+    summary = {
+        "per_group": 100,
+        "seed": 0,
+        "probe": {
+            "task": "forgotten class vs rest",
+            "layer": "penultimate",
+            "probe": probe,
+            "flag": True,
+        },
+        "cka": {
+            "layers": ["0", "penultimate"],
+            "original_vs_unlearned": [0.9921875, 0.4375],
+            "unlearned_vs_retrained": [0.5, 0.3125],
+        },
+    }
+    page = audit_html(make_report(representations=summary))
+    section = page[page.index("What the features still know") :]
+    assert "still encode what was forgotten" in section
+    assert "0.9062" in section and "0.7188" in section and "[0.81, 0.96]" in section
+    assert "0.9922" in section and "0.3125" in section
+    assert "Not measured" in audit_html(make_report(representations=None))

@@ -130,6 +130,8 @@ ADDED_KEYS = [
     "environment",
     "environment.threads",
     "versions.git_commit",
+    # issue 17: what the features still know (with the oracle)
+    "representations",
 ]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",
@@ -201,7 +203,7 @@ def key_paths(value, prefix: str = "") -> set[str]:
     parts = prefix.replace("[]", "").split(".")
     if parts[0] == "sequence":
         parts = parts[1:] or [""]
-    opaque = parts[0] in ("config", "recipe", "method_info") or (
+    opaque = parts[0] in ("config", "recipe", "method_info", "representations") or (
         parts[0] == "mia" and len(parts) >= 3
     )
     out: set[str] = set()

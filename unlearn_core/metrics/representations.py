@@ -287,3 +287,27 @@ def embedding_view(
         "labels": labels.numpy(),
         "group": group,
     }
+
+
+REPORT_PER_GROUP = 100  # images per group for the summary every run with the oracle carries
+
+
+def report_summary(
+    models: dict[str, nn.Module | None], data: ImageDataset, request: ForgetRequest, seed: int
+) -> dict | None:
+    """The linear probe (with its flag) and the layer CKA on a sample of REPORT_PER_GROUP
+    images per group: what report.json and the audit record keep. None without a retrained
+    model (no yardstick) or when the sample is too small for a probe."""
+    if models.get("retrained") is None:
+        return None
+    sample = representation_sample(data, request, REPORT_PER_GROUP, seed)
+    try:
+        probe = probe_report(models, data, request, sample, seed=seed)
+    except UserError:  # too few forgotten samples to fit and score a probe
+        return None
+    return {
+        "per_group": REPORT_PER_GROUP,
+        "seed": seed,
+        "probe": {k: probe[k] for k in ("task", "layer", "probe", "flag")},
+        "cka": layer_similarity(models, data, sample),
+    }

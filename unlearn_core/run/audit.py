@@ -214,6 +214,38 @@ def _mia_section(report: Report) -> str:
     return _table((*header, "compared with retrained"), rows)
 
 
+def _representations_section(report: Report) -> str:
+    """The probe (with its flag) and the layer CKA the run kept (metrics/representations.py)."""
+    summary = report.representations
+    if not summary:
+        return "<p>Not measured: the run has no retrained model to compare with.</p>"
+    probe = summary["probe"]
+    rows = [
+        (model, _fmt(r["accuracy"]), f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]")
+        for model, r in probe["probe"].items()
+        if r is not None
+    ]
+    verdict = {
+        True: "The unlearned model's features still encode what was forgotten: its probe is "
+        "above the retrained model's 95% interval.",
+        False: "The unlearned model's probe is within or below the retrained model's interval.",
+        None: "No verdict: a model is missing.",
+    }[probe["flag"]]
+    cka = summary["cka"]
+    pairs = ("original_vs_unlearned", "unlearned_vs_retrained")
+    layers = [
+        (layer, *(_fmt((cka.get(k) or [None] * (i + 1))[i]) for k in pairs))
+        for i, layer in enumerate(cka["layers"])
+    ]
+    return (
+        f"<p>Linear probe, {_e(probe['task'])}, on {_e(probe['layer'])} features "
+        f"({summary['per_group']} images per group). {_e(verdict)}</p>"
+        + _table(("model", "held-out accuracy", "95% interval"), rows)
+        + "<p>Linear CKA per layer on the forgotten images (1: the same representation).</p>"
+        + _table(("layer", "original vs unlearned", "unlearned vs retrained"), layers)
+    )
+
+
 def _figure_html(figures: dict[str, go.Figure]) -> str:
     parts = []
     for number, (title, fig) in enumerate(figures.items(), 1):
@@ -262,6 +294,7 @@ def audit_html(
         (f"Training recipe{recipe_note}", _key_values(report.recipe)),
         ("Metrics of the three models", _metrics_section(report)),
         ("Membership inference", _mia_section(report)),
+        ("What the features still know", _representations_section(report)),
         ("Unlearning and verification error", _key_values(errors, exact=False)),
         ("Timings (seconds)", _key_values(timing, exact=False)),
         ("Versions", _key_values(report.versions.to_dict())),

@@ -30,6 +30,7 @@ from unlearn_core.metrics.evaluate import evaluate
 from unlearn_core.metrics.mia import membership_report, mia_flags
 from unlearn_core.metrics.privacy_risk import privacy_risk as privacy_risk_scores
 from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
+from unlearn_core.metrics.representations import report_summary
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
@@ -235,6 +236,7 @@ class Measured:
     mia: PerModel[dict]
     relearn_time: PerModel[dict]
     layer_distance: list[dict]
+    representations: dict | None = None  # metrics.representations.report_summary
 
 
 def measure(
@@ -272,6 +274,7 @@ def measure(
         mia=PerModel.from_dict(membership_report(named, data, request, seed=seed)),
         relearn_time=relearn_time,
         layer_distance=layer_distance(models.unlearned, models.original, models.retrained),
+        representations=report_summary(named, data, request, seed),
     )
 
 
@@ -300,6 +303,7 @@ def build_report(
         layer_distance=measured.layer_distance,
         prediction_distribution=measured.prediction_distribution,
         relearn_time=measured.relearn_time,
+        representations=measured.representations,
         checkpoints=Checkpoints(
             original_sha256=meta.get("sha256"), source_sha256=meta.get("source_sha256")
         ),

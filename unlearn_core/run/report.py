@@ -285,6 +285,8 @@ class Report(_Part):
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it
     job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job
+    # what the features still know (metrics.representations.report_summary); with the oracle
+    representations: dict | None = None
     extra: dict = field(default_factory=dict)
 
     @property
