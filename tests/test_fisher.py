@@ -9,7 +9,7 @@ from unlearn_core.methods import fisher as fisher_method
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Recipe, train
-from unlearn_core.unlearn_ops import expected_fisher
+from unlearn_core.unlearn_ops import diagonal_fisher
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def test_the_fisher_of_a_logistic_regression(tiny, logreg):
     """Logits Wx + b: d CE(y) / d W_k = (p_k - [k = y]) x, so sum_y p_y (...)^2 = p_k (1 - p_k)
     x^2, and the bias's Fisher is p_k (1 - p_k), averaged over the samples."""
     indices = torch.arange(0, 600, 5)
-    fisher = expected_fisher(logreg.model, tiny, indices, 1, torch.device("cpu"))
+    fisher = diagonal_fisher(logreg.model, tiny, indices, 1, torch.device("cpu"), labels="model")
     x, _ = tiny.batch(indices, "cpu")
     x = x.flatten(1)  # (n, 784)
     with torch.no_grad():

@@ -2,11 +2,9 @@
 gradient masks. Tensors in, tensors out; the methods in `unlearn_core/methods/` compose them.
 
 - `distill_kl`: KL(teacher || student) on softened outputs, the loss of SCRUB and Bad Teacher.
-- `squared_gradients`: the mean over batches of the squared gradient of the batch's mean
-  cross-entropy, the importance of Selective Synaptic Dampening (and, with batch size 1, the
-  empirical diagonal Fisher).
-- `expected_fisher`: the diagonal of the Fisher information with the label drawn from the model's
-  own prediction, as Golatkar et al.'s Fisher forgetting computes it (per sample at batch 1).
+- `diagonal_fisher`: mean squared gradients of the cross-entropy, of the true labels (the
+  importance of Selective Synaptic Dampening) or with the label drawn from the model's own
+  prediction (Golatkar et al.'s Fisher forgetting; per sample at batch 1).
 - `masked_gradients`: gradient hooks that keep only the masked entries (SalUn).
 """
 
@@ -20,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_core.data import ImageDataset
+from unlearn_core.errors import UserError
 from unlearn_core.progress import Progress
 from unlearn_core.torch_utils import evaluating
 
@@ -56,61 +55,63 @@ def _add_squares(
             total[k] += weight * g.pow(2)
 
 
-def squared_gradients(
+def _over_batches(model, data, indices, batch_size, device, progress, phase, add) -> Importances:
+    """Mean over the batches of `indices` (n,), in order, of what add(total, named, x, y) adds
+    for each batch (x (b, C, H, W), y (b,)); eval mode, mode restored, .grad untouched."""
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    total = {k: torch.zeros_like(p) for k, p in named}
+    batches = indices.split(batch_size)
+    tick = _ticker(progress, len(batches), phase)
+    with evaluating(model):
+        for done, batch in enumerate(batches, start=1):
+            add(total, named, *data.batch(batch, device))
+            tick(done)
+    return {k: v / max(len(batches), 1) for k, v in total.items()}
+
+
+def diagonal_fisher(
     model: nn.Module,
     data: ImageDataset,
     indices: torch.Tensor,
     batch_size: int,
     device: torch.device,
+    *,
+    labels: str = "true",
     progress: Progress | None = None,
     phase: str = "importances",
 ) -> Importances:
-    """Mean over the batches of `indices` (n,), in order, of the squared gradient of each batch's
-    mean cross-entropy, per parameter (Foster et al., SSD Eq. 1, as their code computes it: the
-    squared batch gradient, not a sum of per-sample squares; batch_size 1 gives the empirical
-    diagonal Fisher). Evaluated in eval mode (mode restored); the model's .grad is untouched."""
-    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-    total = {k: torch.zeros_like(p) for k, p in named}
-    batches = indices.split(batch_size)
-    tick = _ticker(progress, len(batches), phase)
-    with evaluating(model):
-        for done, batch in enumerate(batches, start=1):
-            x, y = data.batch(batch, device)  # (b, C, H, W), (b,)
-            _add_squares(total, named, F.cross_entropy(model(x), y))
-            tick(done)
-    return {k: v / max(len(batches), 1) for k, v in total.items()}
+    """Diagonal importances over the batches B of `indices` (n,), in order, per parameter entry.
+
+    labels="true": mean over B of (d mean_{i in B} CE(f(x_i), y_i) / d theta)^2, the squared
+    batch gradient of the true labels' loss (Foster et al., SSD Eq. 1, as their code computes
+    it; batch_size 1 gives the empirical Fisher).
+    labels="model": mean over B of sum_y mean_{i in B} p(y | x_i) (d mean_{i in B} CE(f(x_i), y)
+    / d theta)^2, the label drawn from the model's own softmax p (Golatkar et al., CVPR 2020,
+    Sec. 4). With batch_size 1 exactly (1/n) sum_i sum_y p(y | x_i) (d CE(f(x_i), y) / d theta)^2,
+    the authors' per-sample computation; larger batches square batch gradients (the port in Jia
+    et al.'s and Fan et al.'s code, batch 32). K backward passes per batch.
+    """
+
+    def add(total, named, x, y):
+        logits = model(x)  # (b, K)
+        if labels == "true":
+            _add_squares(total, named, F.cross_entropy(logits, y))
+            return
+        probs = F.softmax(logits.detach(), dim=1)  # (b, K)
+        for c in range(logits.shape[1]):
+            target = torch.full_like(y, c)  # (b,)
+            _add_squares(total, named, F.cross_entropy(logits, target), probs[:, c].mean())
+
+    if labels not in ("true", "model"):
+        raise ValueError(f"labels must be 'true' or 'model', not {labels!r}")
+    return _over_batches(model, data, indices, batch_size, device, progress, phase, add)
 
 
-def expected_fisher(
-    model: nn.Module,
-    data: ImageDataset,
-    indices: torch.Tensor,
-    batch_size: int,
-    device: torch.device,
-    progress: Progress | None = None,
-    phase: str = "Fisher information",
-) -> Importances:
-    """Diagonal Fisher information with the label drawn from the model's own softmax p
-    (Golatkar et al., CVPR 2020, Sec. 4), over the batches B of `indices` (n,), in order:
-    F = mean over B of sum_y mean_{i in B} p(y | x_i) * (d mean_{i in B} CE(f(x_i), y) / d theta)^2.
-    With batch_size 1 this is exactly (1/n) sum_i sum_y p(y | x_i) (d CE(f(x_i), y) / d theta)^2,
-    the authors' per-sample computation; larger batches square batch gradients instead (the
-    port in Jia et al.'s and Fan et al.'s code, batch 32): K backward passes per batch either
-    way. Eval mode (mode restored); the model's .grad is untouched."""
-    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
-    total = {k: torch.zeros_like(p) for k, p in named}
-    batches = indices.split(batch_size)
-    tick = _ticker(progress, len(batches), phase)
-    with evaluating(model):
-        for done, batch in enumerate(batches, start=1):
-            x, _ = data.batch(batch, device)  # (b, C, H, W)
-            logits = model(x)  # (b, K)
-            probs = F.softmax(logits.detach(), dim=1)  # (b, K)
-            for y in range(logits.shape[1]):
-                target = torch.full((x.shape[0],), y, dtype=torch.long, device=device)  # (b,)
-                _add_squares(total, named, F.cross_entropy(logits, target), probs[:, y].mean())
-            tick(done)
-    return {k: v / max(len(batches), 1) for k, v in total.items()}
+def check_epochs(epochs: int, limit: int = 1000) -> None:
+    """UserError above `limit` epochs: a fine-tuning method run that long is a typo (1000 passes
+    would take longer than training the model did), not an unlearning setting."""
+    if epochs > limit:
+        raise UserError(f"epochs must be <= {limit} (a fine-tuning method), not {epochs}.")
 
 
 @contextmanager

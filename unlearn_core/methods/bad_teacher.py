@@ -19,7 +19,7 @@ from unlearn_core.methods.registry import UnlearnResult, check_optimiser_setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, fine_tune, initial_model
-from unlearn_core.unlearn_ops import distill_kl
+from unlearn_core.unlearn_ops import check_epochs, distill_kl
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ class BadTeacherConfig:
         check_optimiser_settings(self)
         if not 0 < self.retain_fraction <= 1:
             raise UserError(f"retain_fraction must be in (0, 1], not {self.retain_fraction}.")
-        if self.epochs > 1000:
-            raise UserError(f"epochs must be <= 1000 (a fine-tuning method), not {self.epochs}.")
+        check_epochs(self.epochs)
         if not 0 < self.temperature <= 100:
             raise UserError(f"temperature must be in (0, 100], not {self.temperature}.")
 

@@ -19,7 +19,7 @@ from unlearn_core.progress import sub_progress
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
-from unlearn_core.unlearn_ops import Importances, expected_fisher
+from unlearn_core.unlearn_ops import Importances, diagonal_fisher
 
 # The Fisher costs one backward pass per class over the retain set, about K training epochs:
 # seconds for the demo's 0.42M weights, hours for a ResNet-18 (11M) on CIFAR-10 on a CPU
@@ -126,14 +126,15 @@ def unlearn(
     device = default_device()
     net = model.copy_model().to(device)
     check_size(net, device)
-    fisher = expected_fisher(
+    fisher = diagonal_fisher(
         net,
         data,
         request.retain_indices,
         config.batch_size,
         device,
-        sub_progress(progress, 0.0, 0.95, "Fisher information"),
-        "retain set",
+        labels="model",
+        progress=sub_progress(progress, 0.0, 0.95, "Fisher information"),
+        phase="retain set",
     )
     perturb(net, fisher, config.alpha, request.classes, as_generator(seed))
     if progress:

@@ -20,6 +20,7 @@ from unlearn_core.progress import sub_progress
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, fine_tune
+from unlearn_core.unlearn_ops import check_epochs
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,7 @@ class L1SparseConfig:
         check_optimiser_settings(self)
         if not 0 <= self.gamma <= 1:
             raise UserError(f"l1-sparse needs 0 <= gamma <= 1 (an l1 weight), not {self.gamma}.")
-        if self.epochs > 1000:
-            raise UserError(f"epochs must be <= 1000 (a fine-tuning method), not {self.epochs}.")
+        check_epochs(self.epochs)
 
 
 def l1_weight(gamma: float, epoch: int, epochs: int) -> float:

@@ -22,7 +22,7 @@ from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
 from unlearn_core.training import Batch, TrainedModel, fine_tune
-from unlearn_core.unlearn_ops import masked_gradients
+from unlearn_core.unlearn_ops import check_epochs, masked_gradients
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,7 @@ class SalunConfig:
         check_optimiser_settings(self)
         if not 0 < self.keep <= 1:
             raise UserError(f"salun needs 0 < keep <= 1 (a fraction of weights), not {self.keep}.")
-        if self.epochs > 1000:
-            raise UserError(f"epochs must be <= 1000 (a fine-tuning method), not {self.epochs}.")
+        check_epochs(self.epochs)
 
 
 def saliency_mask(

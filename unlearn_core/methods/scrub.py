@@ -27,7 +27,7 @@ from unlearn_core.training import (
     run_epoch,
     step_progress,
 )
-from unlearn_core.unlearn_ops import distill_kl
+from unlearn_core.unlearn_ops import check_epochs, distill_kl
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,7 @@ class ScrubConfig:
 
     def __post_init__(self):
         check_optimiser_settings(self)
-        if self.epochs > 1000:
-            raise UserError(f"epochs must be <= 1000 (a fine-tuning method), not {self.epochs}.")
+        check_epochs(self.epochs)
         if not 0 <= self.msteps <= self.epochs:
             raise UserError(f"scrub needs 0 <= msteps <= epochs, not {self.msteps}.")
         if self.alpha < 0 or self.gamma < 0 or self.alpha + self.gamma == 0:

@@ -17,7 +17,7 @@ from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.progress import sub_progress
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
-from unlearn_core.unlearn_ops import Importances, squared_gradients
+from unlearn_core.unlearn_ops import Importances, diagonal_fisher
 
 
 @dataclass(frozen=True)
@@ -92,24 +92,24 @@ def unlearn(
     device = default_device()
     net = model.copy_model().to(device)
 
-    forget = squared_gradients(
+    forget = diagonal_fisher(
         net,
         data,
         request.forget_indices,
         config.batch_size,
         device,
-        sub_progress(progress, 0.0, 0.2, "importances"),
-        "forget set",
+        progress=sub_progress(progress, 0.0, 0.2, "importances"),
+        phase="forget set",
     )
     everything = torch.cat([request.retain_indices, request.forget_indices])  # (n,)
-    full = squared_gradients(
+    full = diagonal_fisher(
         net,
         data,
         everything,
         config.batch_size,
         device,
-        sub_progress(progress, 0.2, 0.95, "importances"),
-        "training set",
+        progress=sub_progress(progress, 0.2, 0.95, "importances"),
+        phase="training set",
     )
     damped = dampen(net, full, forget, config.alpha, config.lam)
     if progress:
