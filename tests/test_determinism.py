@@ -22,8 +22,11 @@ SMALL = {
         "retain_per_class": "10",
     },
     "lfoci": {"perturbations": "50", "hessian_samples": "50"},
+    "salun": {"epochs": "1"},
+    "l1-sparse": {"epochs": "1"},
 }
-DETERMINISTIC = {"none", "retrain", "single-gradient"}  # no random draw: the seed must not matter
+# no random draw: the seed must not matter
+DETERMINISTIC = {"none", "retrain", "single-gradient", "ssd"}
 
 
 def _sha256(model: torch.nn.Module) -> str:

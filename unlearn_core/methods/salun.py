@@ -1,0 +1,122 @@
+"""SalUn: random-label unlearning that moves only the weights salient to the forget set.
+
+C. Fan, J. Liu, Y. Zhang, E. Wong, D. Wei and S. Liu, "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024
+(arXiv:2310.12508), Sec. 4, Eq. 3 (the saliency map) and Eq. 4 (unlearning with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearn_core.data import ImageDataset
+from unlearn_core.device import default_device
+from unlearn_core.errors import UserError
+from unlearn_core.methods.random_label import random_other_labels
+from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.randomness import as_generator
+from unlearn_core.request import ForgetRequest
+from unlearn_core.torch_utils import evaluating
+from unlearn_core.training import Batch, TrainedModel, fine_tune
+from unlearn_core.unlearn_ops import check_epochs, masked_gradients
+
+
+@dataclass(frozen=True)
+class SalunConfig:
+    keep: float = setting(
+        0.5, "fraction of weights in the saliency mask, the largest |gradient| (paper: 0.5)"
+    )
+    epochs: int = setting(10, "passes over retain + relabelled forget set (authors' README: 10)")
+    lr: float = setting(0.013, "SGD learning rate (authors' README example: 0.013)")
+    momentum: float = setting(0.9, "SGD momentum (authors' code: 0.9)")
+    batch_size: int = setting(256, "samples per SGD step (authors' code: 256)")
+
+    def __post_init__(self):
+        check_optimiser_settings(self)
+        if not 0 < self.keep <= 1:
+            raise UserError(f"salun needs 0 < keep <= 1 (a fraction of weights), not {self.keep}.")
+        check_epochs(self.epochs)
+
+
+def saliency_mask(
+    net: nn.Module, data: ImageDataset, forget: torch.Tensor, keep: float, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """SalUn Eq. 3: g = d/dtheta of the mean cross-entropy over the forget set (k,), at the
+    trained weights, in eval mode; the mask is 1 on the round(keep * N) entries of largest |g|
+    over all N parameter entries together (one global threshold, as the authors' code), else 0.
+    -> name -> bool tensor shaped like the parameter."""
+    names = [k for k, _ in net.named_parameters()]
+    params = [p for _, p in net.named_parameters()]
+    total = [torch.zeros_like(p) for p in params]
+    with evaluating(net):
+        for batch in forget.split(256):
+            x, y = data.batch(batch, device)  # (b, C, H, W), (b,)
+            loss = F.cross_entropy(net(x), y, reduction="sum") / forget.numel()
+            for acc, g in zip(total, torch.autograd.grad(loss, params), strict=True):
+                acc += g
+    flat = torch.cat([g.abs().flatten() for g in total])  # (N,)
+    chosen = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    chosen[torch.topk(flat, round(keep * flat.numel())).indices] = True
+    pieces = chosen.split([p.numel() for p in params])
+    return {k: m.view_as(p) for k, m, p in zip(names, pieces, params, strict=True)}
+
+
+@register(
+    "salun",
+    SalunConfig,
+    """SalUn (Fan et al., ICLR 2024): a weight-saliency mask, the top `keep` fraction of
+    |gradient of the forget-set cross-entropy| over all weights (Eq. 3), then random-label
+    unlearning (SGD on the retain set plus the forget set relabelled at random) in which only the
+    masked weights move (Eq. 4). Needs the forget and retain sets; changes only masked weights,
+    the rest stay bit for bit. Defaults: keep 0.5 (paper), 10 epochs at lr 0.013, momentum 0.9,
+    batch 256 (authors' README and code). Departures: weight decay (the recipe's) is applied
+    through the loss, so it too moves only masked weights (the authors' SGD decays every weight);
+    a forget sample is relabelled to a class other than its own and other than any forgotten
+    class (their code draws any class, its own included).""",
+)
+def unlearn(
+    model: TrainedModel,
+    request: ForgetRequest,
+    data: ImageDataset,
+    config: SalunConfig,
+    *,
+    seed: int = 0,
+    progress=None,
+) -> UnlearnResult:
+    """Mask from the forget indices (k,), then SGD over retain (n_r,) + relabelled forget (k,)
+    with every gradient (loss and weight decay) multiplied by the mask."""
+    device = default_device()
+    net = model.copy_model().to(device)
+    forget, retain = request.forget_indices, request.retain_indices
+    mask = saliency_mask(net, data, forget, config.keep, device)
+    generator = as_generator(seed)
+    new_labels = random_other_labels(
+        data.train_y[forget], request.classes, data.num_classes, generator
+    )
+    decay = model.recipe.weight_decay
+
+    def loss_fn(net: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        l2 = sum(p.pow(2).sum() for p in net.parameters())
+        return F.cross_entropy(net(x), y) + 0.5 * decay * l2
+
+    with masked_gradients(net, mask):
+        fine_tune(
+            net,
+            data,
+            torch.cat([retain, forget]),  # (n_r + k,)
+            torch.optim.SGD(net.parameters(), config.lr, config.momentum),
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            generator=generator,
+            loss_fn=loss_fn,
+            labels=torch.cat([data.train_y[retain], new_labels]),  # (n_r + k,)
+            progress=progress,
+            phase="random labels on the salient weights",
+        )
+    kept = sum(int(m.sum()) for m in mask.values())
+    return UnlearnResult(net.eval().cpu(), {"masked_weights": kept})
