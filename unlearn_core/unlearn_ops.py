@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_core.data import ImageDataset
-from unlearn_core.errors import UserError
 from unlearn_core.progress import Progress
 from unlearn_core.torch_utils import evaluating
 
@@ -105,13 +104,6 @@ def diagonal_fisher(
     if labels not in ("true", "model"):
         raise ValueError(f"labels must be 'true' or 'model', not {labels!r}")
     return _over_batches(model, data, indices, batch_size, device, progress, phase, add)
-
-
-def check_epochs(epochs: int, limit: int = 1000) -> None:
-    """UserError above `limit` epochs: a fine-tuning method run that long is a typo (1000 passes
-    would take longer than training the model did), not an unlearning setting."""
-    if epochs > limit:
-        raise UserError(f"epochs must be <= {limit} (a fine-tuning method), not {epochs}.")
 
 
 @contextmanager

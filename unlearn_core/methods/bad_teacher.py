@@ -8,37 +8,32 @@ Forgetting? Unlearning in Deep Networks Using an Incompetent Teacher", AAAI 2023
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, fine_tune, initial_model
-from unlearn_core.unlearn_ops import check_epochs, distill_kl
+from unlearn_core.unlearn_ops import distill_kl
 
 
 @dataclass(frozen=True)
-class BadTeacherConfig:
-    retain_fraction: float = setting(
-        0.3, "share of the retain set distilled from the competent teacher (paper: 30%)"
-    )
+class BadTeacherConfig(SgdSettings):
+    RANGES: ClassVar = {
+        "retain_fraction": (1e-9, 1.0, "a share of the retain set"),
+        "temperature": (1e-9, 100.0, "a softmax temperature"),
+    }
+
+    retain_fraction: float = setting(0.3, "retain share distilled from the good teacher (30%)")
     epochs: int = setting(1, "passes over forget set + retain subset (paper and code: 1)")
     lr: float = setting(0.0001, "Adam learning rate (authors' code: 1e-4)")
     batch_size: int = setting(256, "samples per step, forget and retain mixed (code: 256)")
     temperature: float = setting(1.0, "KL temperature T of Eq. 2 (code: 1)")
-
-    def __post_init__(self):
-        check_optimiser_settings(self)
-        if not 0 < self.retain_fraction <= 1:
-            raise UserError(f"retain_fraction must be in (0, 1], not {self.retain_fraction}.")
-        check_epochs(self.epochs)
-        if not 0 < self.temperature <= 100:
-            raise UserError(f"temperature must be in (0, 100], not {self.temperature}.")
 
 
 class _TeachersLoss:

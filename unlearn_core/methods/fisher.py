@@ -7,6 +7,7 @@ Forgetting in Deep Networks", CVPR 2020 (arXiv:1911.04933), Sec. 4 ("Fisher forg
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -14,7 +15,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.progress import sub_progress
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
@@ -27,7 +28,12 @@ CPU_MAX_PARAMETERS = 5_000_000
 
 
 @dataclass(frozen=True)
-class FisherConfig:
+class FisherConfig(SgdSettings):
+    RANGES: ClassVar = {
+        "alpha": (1e-9, 1.0, "a variance scale"),
+        "batch_size": (1, 100_000, "a batch is held in memory at once"),
+    }
+
     alpha: float = setting(
         3e-6, "noise scale: variance = alpha / Fisher, clamped (authors' code default: 3e-6)"
     )
@@ -37,12 +43,6 @@ class FisherConfig:
         "(K backward passes per sample: slow); 32 squares batch gradients, as the ports in "
         "Jia et al.'s and Fan et al.'s code do",
     )
-
-    def __post_init__(self):
-        if not 0 < self.alpha <= 1:
-            raise UserError(f"fisher needs 0 < alpha <= 1 (a variance scale), not {self.alpha}.")
-        if not 1 <= self.batch_size <= 100_000:
-            raise UserError(f"batch_size must be in [1, 100000], not {self.batch_size}.")
 
 
 def output_layer(net: nn.Module) -> set[str]:

@@ -7,6 +7,7 @@ Simplify Machine Unlearning", NeurIPS 2023 (arXiv:2304.04934), Sec. 4, Eq. 5 ("l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -14,17 +15,17 @@ from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.progress import sub_progress
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, fine_tune
-from unlearn_core.unlearn_ops import check_epochs
 
 
 @dataclass(frozen=True)
-class L1SparseConfig:
+class L1SparseConfig(SgdSettings):
+    RANGES: ClassVar = {"gamma": (0.0, 1.0, "an l1 weight")}
+
     gamma: float = setting(
         5e-4, "initial l1 weight gamma of Eq. 5 (paper's l1-sparse MU value: 5e-4)"
     )
@@ -32,12 +33,6 @@ class L1SparseConfig:
     lr: float = setting(0.01, "SGD learning rate (authors' scripts: 0.01)")
     momentum: float = setting(0.9, "SGD momentum (authors' code: 0.9)")
     batch_size: int = setting(256, "samples per SGD step (authors' code: 256)")
-
-    def __post_init__(self):
-        check_optimiser_settings(self)
-        if not 0 <= self.gamma <= 1:
-            raise UserError(f"l1-sparse needs 0 <= gamma <= 1 (an l1 weight), not {self.gamma}.")
-        check_epochs(self.epochs)
 
 
 def l1_weight(gamma: float, epoch: int, epochs: int) -> float:

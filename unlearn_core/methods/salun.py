@@ -8,6 +8,7 @@ Gradient-based Weight Saliency in Both Image Classification and Generation", ICL
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -15,31 +16,25 @@ from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.errors import UserError
 from unlearn_core.methods.random_label import random_other_labels
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdConfig, UnlearnResult, register, setting
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
 from unlearn_core.training import Batch, TrainedModel, fine_tune
-from unlearn_core.unlearn_ops import check_epochs, masked_gradients
+from unlearn_core.unlearn_ops import masked_gradients
 
 
 @dataclass(frozen=True)
-class SalunConfig:
-    keep: float = setting(
-        0.5, "fraction of weights in the saliency mask, the largest |gradient| (paper: 0.5)"
-    )
+class SalunConfig(SgdConfig):
+    """SGD's settings (momentum 0.9 as the authors' code) and the saliency mask's share."""
+
     epochs: int = setting(10, "passes over retain + relabelled forget set (authors' README: 10)")
     lr: float = setting(0.013, "SGD learning rate (authors' README example: 0.013)")
-    momentum: float = setting(0.9, "SGD momentum (authors' code: 0.9)")
     batch_size: int = setting(256, "samples per SGD step (authors' code: 256)")
+    keep: float = setting(0.5, "share of weights in the saliency mask, by |grad| (paper: 0.5)")
 
-    def __post_init__(self):
-        check_optimiser_settings(self)
-        if not 0 < self.keep <= 1:
-            raise UserError(f"salun needs 0 < keep <= 1 (a fraction of weights), not {self.keep}.")
-        check_epochs(self.epochs)
+    RANGES: ClassVar = {"keep": (1e-9, 1.0, "a fraction of the weights")}
 
 
 def saliency_mask(

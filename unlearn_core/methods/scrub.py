@@ -8,6 +8,7 @@ Unlearning", NeurIPS 2023 (arXiv:2302.09880), Sec. 3, Eq. 1-3 and Algorithm 1; S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, check_optimiser_settings, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
@@ -27,11 +28,18 @@ from unlearn_core.training import (
     run_epoch,
     step_progress,
 )
-from unlearn_core.unlearn_ops import check_epochs, distill_kl
+from unlearn_core.unlearn_ops import distill_kl
+
+FORGET_BATCH_HELP = (
+    "forget samples per max-step. Authors' code: 32, which on the demo takes retain "
+    "accuracy from 0.88 to 0.70; 128 forgets class 3 and keeps it at 0.90"
+)
 
 
 @dataclass(frozen=True)
-class ScrubConfig:
+class ScrubConfig(SgdSettings):
+    RANGES: ClassVar = {"temperature": (1e-9, 100.0, "a softmax temperature")}
+
     epochs: int = setting(3, "epochs; each a max-epoch (the first msteps only), then a min-epoch")
     msteps: int = setting(2, "epochs that start with a max-epoch on the forget set (code: 2)")
     alpha: float = setting(0.001, "weight of the retain KL in the min-step (Eq. 3; code: 0.001)")
@@ -42,11 +50,7 @@ class ScrubConfig:
     batch_size: int = setting(128, "retain samples per min-step (code: 128)")
     # Demo, class 3: the code's 32 (10 max-steps an epoch) forgets it all but costs retain
     # accuracy 0.877 -> 0.696; 128: forget 0.0, retain 0.900; 512 (one step): forget 0.14
-    forget_batch_size: int = setting(
-        128,
-        "forget samples per max-step. Authors' code: 32, which on the demo takes retain "
-        "accuracy from 0.88 to 0.70; 128 forgets class 3 and keeps it at 0.90",
-    )
+    forget_batch_size: int = setting(128, FORGET_BATCH_HELP)
     rewind: bool = setting(
         False,
         "SCRUB+R: keep each epoch's weights and return those whose forget error is closest to "
@@ -54,14 +58,11 @@ class ScrubConfig:
     )
 
     def __post_init__(self):
-        check_optimiser_settings(self)
-        check_epochs(self.epochs)
+        super().__post_init__()
         if not 0 <= self.msteps <= self.epochs:
             raise UserError(f"scrub needs 0 <= msteps <= epochs, not {self.msteps}.")
         if self.alpha < 0 or self.gamma < 0 or self.alpha + self.gamma == 0:
             raise UserError("scrub needs alpha >= 0 and gamma >= 0, not both 0.")
-        if not 0 < self.temperature <= 100:
-            raise UserError(f"temperature must be in (0, 100], not {self.temperature}.")
         if self.forget_batch_size < 1:
             raise UserError(f"forget_batch_size must be >= 1, not {self.forget_batch_size}.")
 

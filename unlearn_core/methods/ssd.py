@@ -7,13 +7,13 @@ Selective Synaptic Dampening", AAAI 2024 (arXiv:2308.07707), Sec. 3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
-from unlearn_core.errors import UserError
-from unlearn_core.methods.registry import UnlearnResult, register, setting
+from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
 from unlearn_core.progress import sub_progress
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
@@ -21,7 +21,13 @@ from unlearn_core.unlearn_ops import Importances, diagonal_fisher
 
 
 @dataclass(frozen=True)
-class SsdConfig:
+class SsdConfig(SgdSettings):
+    RANGES: ClassVar = {
+        "alpha": (1e-9, 1e6, "a threshold on an importance ratio"),
+        "lam": (1e-9, 1e6, "the dampening constant"),
+        "batch_size": (1, 100_000, "a batch is held in memory at once"),
+    }
+
     # Demo, class 3 (batch 64): the paper's alpha 10 selects 9 weights and forgets nothing
     # (forget accuracy 0.97 -> 0.97); alpha 5: 875 weights, 0.97; alpha 2, lambda 1: 0.61;
     # alpha 2, lambda 0.1: 0.035 with retain 0.877 -> 0.852; alpha 1.5 costs 0.06-0.11 of retain
@@ -38,14 +44,6 @@ class SsdConfig:
     batch_size: int = setting(
         64, "samples per importance batch (the authors' code squares batch gradients; its -b 64)"
     )
-
-    def __post_init__(self):
-        if not 0 < self.alpha <= 1e6:
-            raise UserError(f"ssd needs 0 < alpha <= 1e6 (a ratio threshold), not {self.alpha}.")
-        if not 0 < self.lam <= 1e6:
-            raise UserError(f"ssd needs 0 < lam <= 1e6, not {self.lam}.")
-        if not 1 <= self.batch_size <= 100_000:
-            raise UserError(f"batch_size must be in [1, 100000], not {self.batch_size}.")
 
 
 @torch.no_grad()
