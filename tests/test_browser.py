@@ -73,6 +73,7 @@ def _choose(page, label: str, option: str) -> None:
     box = page.get_by_test_id("stMultiSelect").filter(has_text=label).first
     for _ in range(3):
         box.click()
+        page.keyboard.type(option)  # the list may be longer than its drop-down shows
         page.get_by_role("option", name=option, exact=True).click()
         page.keyboard.press("Tab")
         try:

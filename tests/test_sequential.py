@@ -68,7 +68,8 @@ def test_steps_chain_and_the_oracle_is_the_retrain_without_the_union(
     record = run_sequence(tiny_trained, {}, tiny, [[0], [1]], "neggrad", oracle=True)
     report = record.report.to_dict()  # report.json's content
     _same_weights(record.retrained, union_oracle)
-    assert report["forget"] == ForgetRequest.for_classes(tiny, [0, 1]).to_dict()
+    union = ForgetRequest.for_classes(tiny, [0, 1])  # the record names the indices too
+    assert report["forget"] == {**union.to_dict(), "indices": union.forget_indices.tolist()}
     first, second = report["sequence"]
     assert (first["classes"], second["classes"]) == ([0], [1])
     assert second["forgotten_so_far"] == [0, 1]

@@ -38,7 +38,12 @@ FORGET_BATCH_HELP = (
 
 @dataclass(frozen=True)
 class ScrubConfig(SgdSettings):
-    RANGES: ClassVar = {"temperature": (1e-9, 100.0, "a softmax temperature")}
+    RANGES: ClassVar = {
+        "temperature": (1e-9, 100.0, "a softmax temperature"),
+        "alpha": (0.0, 1000.0, "a loss weight"),
+        "gamma": (0.0, 1000.0, "a loss weight"),
+        "msteps": (0, 1000, "at most the epochs"),
+    }
 
     epochs: int = setting(3, "epochs; each a max-epoch (the first msteps only), then a min-epoch")
     msteps: int = setting(2, "epochs that start with a max-epoch on the forget set (code: 2)")
