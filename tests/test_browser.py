@@ -147,9 +147,11 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
         shutil.copy(shot, os.environ["UNLEARN_SCREENSHOT"])
 
     _go(page, "Representations")
-    page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=WAIT_MS)
+    embedding = page.get_by_test_id("stPlotlyChart").first
+    embedding.wait_for(timeout=WAIT_MS)
+    assert "shared axes" in embedding.inner_text()
     if os.environ.get("UNLEARN_SCREENSHOT_REPRESENTATIONS"):
-        page.screenshot(path=os.environ["UNLEARN_SCREENSHOT_REPRESENTATIONS"], full_page=False)
+        embedding.screenshot(path=os.environ["UNLEARN_SCREENSHOT_REPRESENTATIONS"])
 
     _go(page, "Runs and audit record")
     page.get_by_role("tab", name="Audit record").click()

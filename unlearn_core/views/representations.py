@@ -48,7 +48,7 @@ def embedding_panels(view: dict, class_names: Sequence[str]) -> go.Figure:
     drawn as crosses."""
     models = list(view["coordinates"])
     fig = make_subplots(
-        rows=1, cols=len(models), shared_xaxes=True, shared_yaxes=True, subplot_titles=models
+        rows=1, cols=len(models), shared_xaxes="all", shared_yaxes="all", subplot_titles=models
     )
     labels, forget = np.asarray(view["labels"]), np.asarray(view["group"]) == "forget"
     for col, name in enumerate(models, 1):
