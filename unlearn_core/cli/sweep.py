@@ -81,12 +81,17 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     overrides = split_overrides(args.set, methods)
     specs = sweep_specs(base, methods, args.seeds, overrides, inputs.data, args.random_samples)
     manager = JobManager(args.store, _executor(args))
-    names = {}
+    shown: dict[str, tuple[str, int]] = {}
 
     def show(job) -> None:
-        spec = names.setdefault(job.id, f"{job.spec['method']} seed {job.spec['seed']}")
+        """A line when a job changes state or passes a quarter of its work, not more."""
+        mark = (job.state, int(job.progress * 4))
+        if shown.get(job.id) == mark:
+            return
+        shown[job.id] = mark
+        name = f"{job.spec['method']} seed {job.spec['seed']}"
         detail = job.error if job.error else f"{job.progress:4.0%} {job.phase}"
-        print(f"{job.id} {spec}: {job.state} {detail}", file=sys.stderr, flush=True)
+        print(f"{job.id} {name}: {job.state} {detail}", file=sys.stderr, flush=True)
 
     sweep = run_sweep(manager, specs, inputs, args.out, show)
     failed = [j for j in sweep["jobs"] if j["state"] != "done"]
