@@ -132,6 +132,8 @@ ADDED_KEYS = [
     "versions.git_commit",
     # issue 17: what the features still know (with the oracle)
     "representations",
+    # issue 15: one-line warnings shown with the run
+    "warnings",
 ]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",
@@ -277,3 +279,20 @@ def test_missing_keys_read_as_none_and_unknown_keys_are_kept():
     assert out["later"] == [1] and out["timing"]["cpu_seconds"] == 2.0
     assert Report.from_dict(out) == report
     assert Report.from_dict(None) == Report()
+
+
+def test_non_finite_numbers_become_null_with_a_warning():
+    raw = {
+        "method": "lfoci",
+        "metrics": {"unlearned": {"forget_loss": float("inf"), "test_acc": 0.5}},
+        "method_info": {"ratio": float("nan"), "fine": 1.0},
+    }
+    report = Report.from_dict(raw).finite()
+    written = report.to_dict()
+    json.dumps(written, allow_nan=False)  # what the store writes
+    assert written["metrics"]["unlearned"]["forget_loss"] is None
+    assert written["metrics"]["unlearned"]["test_acc"] == 0.5
+    assert written["method_info"] == {"ratio": None, "fine": 1.0}
+    (warning,) = written["warnings"]
+    assert "metrics.unlearned.forget_loss" in warning and "method_info.ratio" in warning
+    assert Report.from_dict({"method": "x"}).finite().warnings == []

@@ -145,7 +145,10 @@ class JobManager:
             "seconds": result.seconds,
         }
         record = dataclasses.replace(result.record, report=result.record.report.with_job(info))
-        run_id = RunStore(self.root).save(record)
+        try:
+            run_id = RunStore(self.root).save(record)
+        except Exception as err:  # noqa: BLE001  (storing failed: this job's error, not the sweep's)
+            return self._failed(job, err)
         return self.board.update(
             job,
             state=DONE,

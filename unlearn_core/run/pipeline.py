@@ -319,4 +319,4 @@ def build_report(
         ),
         environment=Environment(threads=torch.get_num_threads()),
         **outcome,
-    )
+    ).finite()

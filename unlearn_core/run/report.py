@@ -11,6 +11,7 @@ so a report from a newer version survives a round trip.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -230,6 +231,18 @@ class SequenceStep(_Part):
         return gaps_to_retrained(self.metrics)
 
 
+def _finite(value, path: str, found: list[str]):
+    """value with non-finite floats replaced by None; their dotted paths appended to found."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(path or "value")
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    return value
+
+
 def _steps(raw) -> list[SequenceStep] | None:
     return None if raw is None else [SequenceStep.from_dict(s) for s in raw]
 
@@ -249,6 +262,7 @@ class Report(_Part):
         "checkpoints": Checkpoints.from_dict,
         "versions": Versions.from_dict,
         "environment": Environment.from_dict,
+        "warnings": lambda raw: list(raw or []),  # an older run has none
     }
     _COMPUTED: ClassVar = ("gaps_to_retrained", "speedup_over_retrain")
 
@@ -287,6 +301,7 @@ class Report(_Part):
     job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job
     # what the features still know (metrics.representations.report_summary); with the oracle
     representations: dict | None = None
+    warnings: list[str] = field(default_factory=list)  # one line each: shown with the run
     extra: dict = field(default_factory=dict)
 
     @property
@@ -304,6 +319,18 @@ class Report(_Part):
 
     def with_command(self, command: str) -> Report:
         return dataclasses.replace(self, command=command)
+
+    def finite(self) -> Report:
+        """This report with every infinite or NaN number (an infinite loss, say: a model that
+        gives a sample probability 0) replaced by None and named in `warnings`: report.json
+        holds only numbers JSON can."""
+        found: list[str] = []
+        clean = _finite(self.to_dict(), "", found)
+        if not found:
+            return self
+        listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        note = f"not finite, stored as null: {listed}"
+        return dataclasses.replace(Report.from_dict(clean), warnings=[*self.warnings, note])
 
     def with_job(self, job: dict) -> Report:
         return dataclasses.replace(self, job=job)
