@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from unlearn_core.checkpoint import save_checkpoint, sha256_file
 from unlearn_core.data import load_dataset
+from unlearn_core.engine.spec import JobSpec
 from unlearn_core.training import Recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +104,25 @@ def app_store(tmp_path_factory, demo):
         runs[method] = store.save(record)
     index.write_text(json.dumps(runs))
     return runs
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tiny_trained, tmp_path_factory):
+    """`tiny_trained` saved as a checkpoint file."""
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(tiny_trained, path)
+    return path
+
+
+@pytest.fixture
+def spec(tiny_checkpoint, tiny, monkeypatch):
+    """A finetune job on the tiny checkpoint (the engine tests); the tiny slice stands in for
+    the demo set the checkpoint records."""
+    monkeypatch.setattr("unlearn_core.data.load_dataset", lambda *a, **k: tiny)
+    return JobSpec(
+        checkpoint=str(tiny_checkpoint),
+        checkpoint_sha256=sha256_file(tiny_checkpoint),
+        method="finetune",
+        forget={"indices": [0, 5, 17]},
+        overrides={"epochs": "1"},
+    )

@@ -12,7 +12,6 @@ import time
 import pytest
 from scipy import stats
 
-from unlearn_core.checkpoint import save_checkpoint, sha256_file
 from unlearn_core.engine.executors import InlineExecutor, check_reachable
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import load_inputs
@@ -30,26 +29,6 @@ from unlearn_core.engine.sweep import (
 from unlearn_core.errors import UserError
 from unlearn_core.run.report import Gaps
 from unlearn_core.run.store import RunStore
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tiny_trained, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(tiny_trained, path)
-    return path
-
-
-@pytest.fixture
-def spec(tiny_checkpoint, tiny, monkeypatch):
-    # the checkpoint records the demo data set; the tiny slice stands in for it
-    monkeypatch.setattr("unlearn_core.data.load_dataset", lambda *a, **k: tiny)
-    return JobSpec(
-        checkpoint=str(tiny_checkpoint),
-        checkpoint_sha256=sha256_file(tiny_checkpoint),
-        method="finetune",
-        forget={"indices": [0, 5, 17]},
-        overrides={"epochs": "1"},
-    )
 
 
 def manager(tmp_path) -> JobManager:

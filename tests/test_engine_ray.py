@@ -14,37 +14,16 @@ import time
 
 import pytest
 
-from unlearn_core.checkpoint import save_checkpoint, sha256_file
+from unlearn_core.checkpoint import sha256_file
 from unlearn_core.engine.executors import InlineExecutor, RayExecutor
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import load_inputs
-from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import JobBoard
 from unlearn_core.engine.sweep import new_sweep_id, run_sweep, split_overrides, sweep_specs
 from unlearn_core.run.store import RunStore
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tiny_trained, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(tiny_trained, path)
-    return path
-
-
-@pytest.fixture
-def spec(tiny_checkpoint, tiny, monkeypatch):
-    # the owner loads the data set once and shares it: workers never load it themselves
-    monkeypatch.setattr("unlearn_core.data.load_dataset", lambda *a, **k: tiny)
-    return JobSpec(
-        checkpoint=str(tiny_checkpoint),
-        checkpoint_sha256=sha256_file(tiny_checkpoint),
-        method="finetune",
-        forget={"indices": [0, 5, 17]},
-        overrides={"epochs": "1"},
-    )
 
 
 @pytest.fixture
