@@ -139,11 +139,10 @@ def _open_finished() -> list[JobRecord]:
 
 def parse_seeds(text: str) -> list[int]:
     """ "0" or "0, 1, 2": several seeds make a sweep. UserError for anything else."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
-        raise UserError(f"seeds {text!r}: type whole numbers separated by commas, e.g. 0, 1, 2.")
-    seeds = [int(p) for p in parts]
-    if len(set(seeds)) != len(seeds) or len(seeds) > 20:
+    from unlearn_core.request import parse_indices  # the same comma-separated whole numbers
+
+    seeds = parse_indices(text)
+    if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > 20:
         raise UserError("name each seed once, and at most 20 of them.")
     return seeds
 

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from unlearn_core.engine.runner import SharedInputs, execute
+from unlearn_core.engine.runner import JobCancelled, SharedInputs, execute
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.errors import UserError
 
@@ -103,7 +103,7 @@ class RayHandle:
         try:
             return ray.get(self.ref)
         except ray.exceptions.TaskCancelledError:
-            raise _Cancelled() from None
+            raise JobCancelled("cancelled") from None
         except ray.exceptions.RayTaskError as err:
             cause = err.cause if isinstance(err.cause, Exception) else err
             raise cause from None
@@ -115,10 +115,6 @@ class RayHandle:
         import ray
 
         ray.cancel(self.ref, force=True)
-
-
-class _Cancelled(Exception):
-    pass
 
 
 class RayExecutor:

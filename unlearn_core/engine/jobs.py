@@ -133,8 +133,6 @@ class JobManager:
         except (JobCancelled, concurrent.futures.CancelledError) as _:
             return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
-            if type(err).__name__ == "_Cancelled":
-                return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
             return self._failed(job, err)
         info = {
             "id": job.id,
