@@ -199,6 +199,19 @@ def load_demo(root: str | None = None) -> ImageDataset:
     return _make("demo", FASHION_CLASSES, **arrays, source=path)
 
 
+def load_demo_300(root: str | None = None) -> ImageDataset:
+    """The demo's first 30 training images of each class (300) and its whole test set: small
+    enough for a model to memorise every training image, the case where forgetting single
+    samples is measurable (the privacy audit's sample-level check)."""
+    demo = load_demo(root)
+    keep = torch.cat([(demo.train_y == c).nonzero().flatten()[:30] for c in range(10)])
+    keep = keep.sort().values  # (300,), in the demo's order
+    x, y = demo.train_x[keep].numpy(), demo.train_y[keep].numpy()
+    return _make(
+        "demo-300", FASHION_CLASSES, x, y, demo.test_x.numpy(), demo.test_y.numpy(), demo.source
+    )
+
+
 # --- CIFAR-10 (python batches), read without executing pickled code ----------------------------
 
 
@@ -330,6 +343,7 @@ def _class_files(folder: Path, classes: list[str]) -> list[tuple[Path, int, int]
 
 LOADERS = {
     "demo": load_demo,
+    "demo-300": load_demo_300,
     "fashion-mnist": lambda root=None: load_idx_dataset("fashion-mnist", FASHION_CLASSES, root),
     "mnist": lambda root=None: load_idx_dataset("mnist", [str(i) for i in range(10)], root),
     "cifar10": load_cifar10,

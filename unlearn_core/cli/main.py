@@ -11,10 +11,10 @@ import argparse
 import os
 import sys
 
-from unlearn_core.cli import audit, explain, listing, study, sweep, train, unlearn
+from unlearn_core.cli import audit, explain, listing, privacy, study, sweep, train, unlearn
 from unlearn_core.errors import UserError
 
-FAMILIES = (listing, train, unlearn, sweep, study, explain, audit)
+FAMILIES = (listing, train, unlearn, sweep, privacy, study, explain, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

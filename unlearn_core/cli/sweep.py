@@ -60,7 +60,7 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
     return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 
 
-def _executor(args: argparse.Namespace):
+def make_cli_executor(args: argparse.Namespace):
     from unlearn_core.engine.executors import make_executor
 
     if args.workers is not None and not 1 <= args.workers <= 1024:
@@ -80,7 +80,7 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     inputs = load_inputs(base)
     overrides = split_overrides(args.set, methods)
     specs = sweep_specs(base, methods, args.seeds, overrides, inputs.data, args.random_samples)
-    manager = JobManager(args.store, _executor(args))
+    manager = JobManager(args.store, make_cli_executor(args))
     shown: dict[str, tuple[str, int]] = {}
 
     def show(job) -> None:
@@ -118,4 +118,4 @@ def run_jobs(args: argparse.Namespace) -> None:
         print(board.request_cancel(args.job_id))
         return
     for job in board.list():
-        print(f"{job.id} {job.state} {job.progress:.0%} {job.run_id or '-'}")
+        print(f"{job.id} {job.state} {job.progress:.0%} {job.run_id or job.audit_id or '-'}")

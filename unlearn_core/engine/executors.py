@@ -56,6 +56,19 @@ class InlineExecutor:
         future = self.pool.submit(execute, spec, inputs, progress, stop.is_set, oracle)
         return InlineHandle(future, stop)
 
+    def launch_audit(self, job_id: str, spec) -> InlineHandle:
+        """A privacy audit (privacy.AuditSpec): its models one after another in the thread."""
+        from unlearn_core.privacy.run import run_audit
+
+        stop = threading.Event()
+
+        def progress(fraction: float, phase: str) -> None:
+            if stop.is_set():
+                raise JobCancelled(phase)
+            self.board[job_id] = (fraction, phase)
+
+        return InlineHandle(self.pool.submit(run_audit, spec, progress), stop)
+
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
 
@@ -144,13 +157,19 @@ class RayExecutor:
         return ray.put(inputs)
 
     def launch(self, job_id: str, spec: JobSpec, inputs, oracle=None) -> RayHandle:
-        task = _remote("job").options(**self._resources(spec.threads))
+        task = remote_task("job").options(**self._resources(spec.threads))
         return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self.actor))
+
+    def launch_audit(self, job_id: str, spec) -> RayHandle:
+        """A privacy audit as one Ray task that fans its models out as Ray tasks (a task
+        waiting on its children releases its CPU to them); cancelling it cancels them too."""
+        task = remote_task("audit").options(num_cpus=1, num_gpus=0, max_retries=0)
+        return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
 
     def oracle(self, inputs, request) -> list:
         """A task retraining without the request's forget set: [object ref of (model, seconds)]
         (in a list, so a job handed it starts before the retrain ends)."""
-        task = _remote("oracle").options(**self._resources(1))
+        task = remote_task("oracle").options(**self._resources(1))
         return [task.remote(inputs, request.forget_indices)]
 
     def _resources(self, threads: int) -> dict:
@@ -208,7 +227,7 @@ def _stay_on_loopback() -> None:
 _REMOTE: dict = {}
 
 
-def _remote(name: str):
+def remote_task(name: str):
     """The Ray tasks (made on first use, so importing this module never imports ray)."""
     if not _REMOTE:
         import ray
@@ -229,7 +248,27 @@ def _remote(name: str):
             request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
             return oracle_retrain(inputs.trained, inputs.data, request)
 
-        _REMOTE.update(job=run_job, oracle=run_oracle)
+        @ray.remote
+        def run_audit_task(job_id: str, spec: dict, board):
+            from unlearn_core.privacy.run import ray_members, run_audit
+            from unlearn_core.privacy.spec import AuditSpec
+
+            def progress(fraction: float, phase: str) -> None:
+                board.write.remote(job_id, fraction, phase)
+
+            result = run_audit(AuditSpec.from_dict(spec), progress, members=ray_members)
+            return result, ray.get_runtime_context().get_node_id()
+
+        @ray.remote
+        def run_audit_member(spec: dict, seed: int):
+            from unlearn_core.privacy.audit import audit_member
+            from unlearn_core.privacy.spec import AuditSpec
+
+            return audit_member(AuditSpec.from_dict(spec), seed)
+
+        _REMOTE.update(
+            job=run_job, oracle=run_oracle, audit=run_audit_task, audit_member=run_audit_member
+        )
     return _REMOTE[name]
 
 

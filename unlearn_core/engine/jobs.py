@@ -80,14 +80,36 @@ class JobManager:
             self.tracked[job.id] = _Tracked(job, spec)
         return job
 
+    def submit_audit(self, spec) -> JobRecord:
+        """Check a privacy audit (privacy.AuditSpec; one UserError line, nothing queued) and
+        queue it; once done, its privacy.json is stored under <store>/audits."""
+        from unlearn_core.privacy.spec import validate_audit
+
+        validate_audit(spec)
+        name = getattr(self._executor, "name", "pending")
+        job = JobRecord(
+            id=self.board.new_id(f"audit-{spec.method}"), spec=spec.to_dict(), executor=name
+        )
+        self.board.write(job)
+        with self.lock:
+            self.tracked[job.id] = _Tracked(job, spec)
+        return job
+
     def _launch(self, tracked: _Tracked) -> None:
         """Start a queued job: shared inputs and oracle from the caches."""
         spec = tracked.spec
+        if not isinstance(spec, JobSpec):  # a privacy audit
+            tracked.handle = self.executor.launch_audit(tracked.job.id, spec)
+            self._name_executor(tracked)
+            return
         inputs, shared = self._inputs.get(spec, self.executor)
         oracle = None
         if spec.oracle and spec.method != "retrain":  # retrain is its own oracle
             oracle = self._inputs.oracle(spec, inputs, shared, self.executor)
         tracked.handle = self.executor.launch(tracked.job.id, spec, shared, oracle)
+        self._name_executor(tracked)
+
+    def _name_executor(self, tracked: _Tracked) -> None:
         if tracked.job.executor != self.executor.name:
             tracked.job = self.board.update(tracked.job, executor=self.executor.name)
 
@@ -134,6 +156,8 @@ class JobManager:
             return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
             return self._failed(job, err)
+        if not isinstance(tracked.spec, JobSpec):
+            return self._finish_audit(job, result, node, changes["finished"])
         info = {
             "id": job.id,
             "sweep_id": tracked.spec.sweep_id,
@@ -157,6 +181,26 @@ class JobManager:
             seconds=result.seconds,
             started=job.started or changes["finished"],
             **changes,
+        )
+
+    def _finish_audit(self, job: JobRecord, result, node, finished: str) -> JobRecord:
+        """Store a finished audit's privacy.json; its id goes in the job's audit_id."""
+        from unlearn_core.privacy.store import AuditStore
+
+        try:
+            audit_id = AuditStore(self.root).save(result.privacy)
+        except Exception as err:  # noqa: BLE001  (storing failed: this job's error)
+            return self._failed(job, err)
+        return self.board.update(
+            job,
+            state=DONE,
+            progress=1.0,
+            phase="done",
+            audit_id=audit_id,
+            node=node,
+            seconds=result.seconds,
+            started=job.started or finished,
+            finished=finished,
         )
 
     def _failed(self, job: JobRecord, err: Exception) -> JobRecord:

@@ -61,6 +61,7 @@ class JobRecord:
     phase: str = "queued"
     error: str | None = None
     run_id: str | None = None
+    audit_id: str | None = None  # a privacy audit's result (<store>/audits/<id>)
     executor: str = "inline"
     node: str | None = None
     submitted: str = field(default_factory=_now)

@@ -13,6 +13,7 @@ retrained one, the target (METHODS.md section 4).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,15 +127,7 @@ def svc_attack(
     their tables print it times 100). None when a fit side is empty."""
     if fit_members.shape[0] == 0 or fit_nonmembers.shape[0] == 0:
         return None
-    x = torch.cat([fit_members, fit_nonmembers]).double().numpy()
-    y = np.r_[np.ones(fit_members.shape[0]), np.zeros(fit_nonmembers.shape[0])]
-    clf = SVC(**SVC_PARAMS).fit(x, y)
-
-    def score(features: torch.Tensor) -> torch.Tensor:
-        if features.shape[0] == 0:
-            return torch.empty(0, dtype=torch.float64)
-        return torch.from_numpy(clf.decision_function(features.double().numpy()))  # > 0: member
-
+    score = fit_svc(fit_members, fit_nonmembers)
     member_scores = score(members)
     efficacy = float((member_scores <= 0).double().mean()) if member_scores.numel() else None
     summary = attack_summary(member_scores, score(nonmembers))
@@ -144,6 +137,23 @@ def svc_attack(
         "fit_members": int(fit_members.shape[0]),
         "fit_nonmembers": int(fit_nonmembers.shape[0]),
     }
+
+
+def fit_svc(
+    fit_members: torch.Tensor, fit_nonmembers: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Jia et al.'s SVC fitted on features (n, d) of members (label 1) against non-members
+    (label 0); returns its decision function, features (p, d) -> (p,) float64, > 0: member."""
+    x = torch.cat([fit_members, fit_nonmembers]).double().numpy()
+    y = np.r_[np.ones(fit_members.shape[0]), np.zeros(fit_nonmembers.shape[0])]
+    clf = SVC(**SVC_PARAMS).fit(x, y)
+
+    def score(features: torch.Tensor) -> torch.Tensor:
+        if features.shape[0] == 0:
+            return torch.empty(0, dtype=torch.float64)
+        return torch.from_numpy(clf.decision_function(features.double().numpy()))
+
+    return score
 
 
 @dataclass(frozen=True)

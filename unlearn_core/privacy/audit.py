@@ -1,0 +1,206 @@
+"""A privacy audit over N models: each pool model j is unlearned by the method (seed j) and
+retrained without the forget set (seed j); U-LiRA, the challenge score, the population attacks,
+ToW and SalUn's average gap are computed over all of them, each with an interval.
+
+`audit_member` is one model's work (what an executor runs as a task); `summarise` turns the N
+results into privacy.json's content (DESIGN.md, "privacy-audit").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from unlearn_core.privacy.challenge import (
+    DELTA,
+    bucket_score,
+    example_epsilons,
+    final_score,
+    forgetting_quality,
+)
+from unlearn_core.privacy.intervals import mean_bootstrap
+from unlearn_core.privacy.outputs import ModelOutputs, model_outputs
+from unlearn_core.privacy.spec import AuditSpec
+from unlearn_core.privacy.summary import grid_attack, population_attack
+from unlearn_core.privacy.ulira import ulira_scores
+from unlearn_core.privacy.verdict import decide
+from unlearn_core.progress import Progress, sub_progress
+
+ROLES = ("original", "unlearned", "retrained")
+ACCURACIES = ("forget_acc", "retain_acc", "test_acc")
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """Pool model `seed`: its outputs as trained, unlearned and retrained, and the seconds each
+    step took here (0 for a model read from the pool's cache)."""
+
+    seed: int
+    original: ModelOutputs
+    unlearned: ModelOutputs
+    retrained: ModelOutputs
+    seconds: dict
+
+
+def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -> MemberResult:
+    """Train (or read) pool model `seed`, retrain it without the forget set (or read it),
+    unlearn the request from a copy with the method, and measure all three."""
+    from unlearn_core.engine.runner import load_inputs
+    from unlearn_core.methods import get_method, parse_config
+    from unlearn_core.privacy.pool import ModelPool
+    from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.pipeline import dataset_sha256
+    from unlearn_core.run.store import default_store_root
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.threads)
+    try:
+        inputs = load_inputs(spec.job_spec())
+        data = inputs.data
+        request = ForgetRequest.from_dict(data, spec.forget)
+        root = spec.store_root or default_store_root()
+        pool = ModelPool(root, inputs.trained, data, dataset_sha256(data))
+        clock = _Clock()
+        original = clock("train", pool.original, seed, sub_progress(progress, 0, 0.4, "model"))
+        left_out = request.outside_retain(data.train_y.numel())
+        retrain = sub_progress(progress, 0.4, 0.8, "retrain")
+        retrained = clock(
+            "retrain", pool.retrained, original, left_out, spec.oracle_convention, retrain
+        )
+        method = get_method(spec.method)
+        config = parse_config(method.config_cls, spec.overrides)
+        step = sub_progress(progress, 0.8, 0.95, spec.method)
+        result = clock(
+            "unlearn", method.run, original, request, data, config, seed=seed, progress=step
+        )
+        outputs = {
+            role: model_outputs(model, data, request, spec.attack_seeds)
+            for role, model in zip(ROLES, (original.model, result.model, retrained), strict=True)
+        }
+    finally:
+        torch.set_num_threads(threads)
+    return MemberResult(seed, **outputs, seconds=clock.seconds)
+
+
+class _Clock:
+    """Calls a function and keeps its wall time under a name."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name, fn, *args, **kwargs):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - start
+        return out
+
+
+def _grid(members: list[MemberResult], role: str, name: str) -> np.ndarray:
+    return np.stack([getattr(getattr(m, role), name) for m in members])  # (N, m)
+
+
+def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: float) -> dict:
+    """privacy.json's content from the N members (ordered by seed)."""
+    from unlearn_core.engine.sweep import mean_interval
+
+    rng = np.random.default_rng(0)  # the intervals' resampling: fixed, so a rerun agrees
+    indices = request.forget_indices.tolist()
+    phi = {role: _grid(members, role, "phi") for role in ROLES}
+    ulira = grid_attack(*ulira_scores(phi["unlearned"], phi["retrained"]), indices, rng)
+    control = grid_attack(*ulira_scores(phi["original"], phi["retrained"]), indices, rng)
+    control.pop("per_sample")
+    attacks = {"ulira": ulira, **_population(members, indices, rng)}
+    verdict, reason = decide(ulira, control, len(members))
+    accuracy = {
+        role: {k: [getattr(m, role).accuracy[k] for m in members] for k in ACCURACIES}
+        for role in ROLES
+    }
+    return {
+        "models": len(members),
+        "method": spec.method,
+        "config": dict(spec.overrides),
+        "forget": request.to_dict(),
+        "verdict": verdict,
+        "verdict_reason": reason,
+        "attacks": attacks,
+        "control": {"ulira": control},
+        "challenge": _challenge(phi, accuracy, rng),
+        "tow": _per_model_interval(_tow(accuracy), mean_interval),
+        "avg_gap": _per_model_interval(_avg_gap(accuracy, members), mean_interval),
+        "accuracy": {
+            role: {k: mean_interval(v) for k, v in values.items()}
+            for role, values in accuracy.items()
+        },
+        "seeds": [m.seed for m in members],
+        "attack_seeds": spec.attack_seeds,
+        "oracle_convention": spec.oracle_convention,
+        "checkpoint_sha256": spec.checkpoint_sha256,
+        "seconds": {"wall": seconds, "models": [m.seconds for m in members]},
+    }
+
+
+def _population(members: list[MemberResult], indices: list[int], rng) -> dict:
+    """The loss and SVC attacks over the models (and the SVC's attack seeds)."""
+    loss_runs = {role: [[getattr(m, role).loss_attack] for m in members] for role in ROLES}
+    svc_runs = {role: [getattr(m, role).svc_attack for m in members] for role in ROLES}
+    loss_grids = (-_grid(members, "unlearned", "loss"), -_grid(members, "retrained", "loss"))
+    svc_grids = (_grid(members, "unlearned", "svc_score"), _grid(members, "retrained", "svc_score"))
+    return {
+        "loss": population_attack(loss_runs, loss_grids, indices, rng),
+        "svc": population_attack(svc_runs, svc_grids, indices, rng),
+    }
+
+
+def _challenge(phi: dict, accuracy: dict, rng) -> dict:
+    """F, the final score and the per-sample epsilons (unlearned against retrained), and F of
+    the original models, the control."""
+    epsilons = example_epsilons(phi["unlearned"], phi["retrained"])
+    quality = forgetting_quality(epsilons)
+    ratios = {
+        k: float(np.mean(accuracy["unlearned"][k]) / np.mean(accuracy["retrained"][k]))
+        for k in ("retain_acc", "test_acc")
+    }
+    scores = np.array([bucket_score(e) for e in epsilons])
+    return {
+        "forgetting_quality": quality,
+        "forgetting_quality_ci": list(mean_bootstrap(scores, rng)),
+        "final_score": final_score(quality, ratios["retain_acc"], ratios["test_acc"]),
+        "retain_ratio": ratios["retain_acc"],
+        "test_ratio": ratios["test_acc"],
+        "epsilons": [float(e) for e in epsilons],
+        "epsilon_cap": math.log(phi["unlearned"].shape[0] * (1 - DELTA)),
+        "delta": DELTA,
+        "original_forgetting_quality": forgetting_quality(
+            example_epsilons(phi["original"], phi["retrained"])
+        ),
+    }
+
+
+def _tow(accuracy: dict) -> list[float]:
+    """ToW (Zhao et al., NeurIPS 2024) per model: prod over forget, retain, test of one minus
+    the absolute gap to the retrained model of the same seed."""
+    u, r = accuracy["unlearned"], accuracy["retrained"]
+    return [
+        math.prod(1 - abs(u[k][j] - r[k][j]) for k in ACCURACIES) for j in range(len(u["test_acc"]))
+    ]
+
+
+def _avg_gap(accuracy: dict, members: list[MemberResult]) -> list[float]:
+    """SalUn's Avg. Gap (Fan et al., ICLR 2024) per model: the mean absolute gap to the
+    retrained model over forget, retain and test accuracy and MIA-Efficacy (seed-averaged)."""
+    u, r = accuracy["unlearned"], accuracy["retrained"]
+    gaps = []
+    for j, m in enumerate(members):
+        eff_u = np.mean([s["efficacy"] for s in m.unlearned.svc_attack])
+        eff_r = np.mean([s["efficacy"] for s in m.retrained.svc_attack])
+        parts = [abs(u[k][j] - r[k][j]) for k in ACCURACIES] + [abs(eff_u - eff_r)]
+        gaps.append(float(np.mean(parts)))
+    return gaps
+
+
+def _per_model_interval(values: list[float], mean_interval) -> dict:
+    return {**mean_interval(values), "per_model": values}

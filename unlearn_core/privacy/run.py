@@ -1,0 +1,74 @@
+"""Running an audit: its N model tasks in this process one after another (inline), or as Ray
+tasks spread over the cluster, then the summary. Nothing is written here: the job manager
+stores the result (privacy/store.py), so a killed audit leaves no half record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unlearn_core.privacy.audit import MemberResult, audit_member, summarise
+from unlearn_core.privacy.spec import AuditSpec
+from unlearn_core.progress import Progress, sub_progress
+
+MODELS_SHARE = 0.95  # of the progress bar; the summary's bootstraps take the rest
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    privacy: dict  # privacy.json's content
+    seconds: float
+
+
+Members = Callable[[AuditSpec, Progress], list[MemberResult]]
+
+
+def inline_members(spec: AuditSpec, progress: Progress) -> list[MemberResult]:
+    """The N model tasks in this process, in seed order."""
+    n = spec.models
+    return [
+        audit_member(spec, j, sub_progress(progress, j / n, (j + 1) / n, f"model {j + 1}/{n}"))
+        for j in range(n)
+    ]
+
+
+def ray_members(spec: AuditSpec, progress: Progress) -> list[MemberResult]:
+    """The N model tasks as Ray tasks (`spec.threads` CPUs each), from inside a Ray task or a
+    driver; progress counts finished models."""
+    import ray
+
+    from unlearn_core.engine.executors import remote_task
+
+    task = remote_task("audit_member").options(num_cpus=spec.threads, max_retries=0)
+    refs = [task.remote(spec.to_dict(), j) for j in range(spec.models)]
+    pending = list(refs)
+    while pending:
+        _, pending = ray.wait(pending, num_returns=1, timeout=2.0)
+        done = spec.models - len(pending)
+        progress(done / spec.models, f"{done} of {spec.models} models")
+    return ray.get(refs)
+
+
+def run_audit(
+    spec: AuditSpec,
+    progress: Progress | None = None,
+    members: Members = inline_members,
+) -> AuditResult:
+    """The audit, end to end; progress may raise to stop it (the engine's cancel)."""
+    from unlearn_core.engine.runner import load_inputs
+    from unlearn_core.request import ForgetRequest
+
+    start = time.perf_counter()
+
+    def report(fraction: float, phase: str) -> None:
+        if progress:
+            progress(fraction, phase)
+
+    results = members(spec, sub_progress(report, 0.0, MODELS_SHARE, "models"))
+    report(MODELS_SHARE, "attacks and intervals")
+    request = ForgetRequest.from_dict(load_inputs(spec.job_spec()).data, spec.forget)
+    seconds = time.perf_counter() - start
+    privacy = summarise(spec, sorted(results, key=lambda m: m.seed), request, seconds)
+    report(1.0, "done")
+    return AuditResult(privacy, seconds)

@@ -1,0 +1,80 @@
+"""An audit's spec: plain data, checked in the submitting process before anything runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from unlearn_core.errors import UserError
+
+MIN_MODELS, MAX_MODELS = 4, 256  # U-LiRA leaves one model out and fits a variance on the rest
+MAX_ATTACK_SEEDS = 20
+CONVENTIONS = ("standard", "replay")
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    checkpoint: str  # the audited model's checkpoint: its recorded recipe trains the pool
+    checkpoint_sha256: str
+    method: str
+    forget: dict  # {"classes": [...]} or {"indices": [...]}
+    models: int = 8  # N: pool models, each unlearned and retrained
+    overrides: dict[str, str] = field(default_factory=dict)  # the method's --set values
+    attack_seeds: int = 3  # draws of the SVC attack's retain sample per model
+    oracle_convention: str = "standard"  # how the retrained models are made
+    store_root: str | None = None  # where the pool is cached (default: the run store)
+    dataset: str | None = None
+    data_root: str | None = None
+    arch: str | None = None
+    threads: int = 1  # torch threads per model task
+
+    def to_dict(self) -> dict:
+        return {"kind": "privacy-audit", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> AuditSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def job_spec(self):
+        """The unlearning job of one pool model, for the engine's checks and loaders."""
+        from unlearn_core.engine.spec import JobSpec
+
+        return JobSpec(
+            checkpoint=self.checkpoint,
+            checkpoint_sha256=self.checkpoint_sha256,
+            method=self.method,
+            forget=self.forget,
+            overrides=dict(self.overrides),
+            dataset=self.dataset,
+            data_root=self.data_root,
+            arch=self.arch,
+            threads=self.threads,
+        )
+
+
+def validate_audit(spec: AuditSpec) -> None:
+    """One UserError line for anything a worker would trip over, before any model trains."""
+    from unlearn_core.checkpoint import read_weights
+    from unlearn_core.engine.spec import validate
+
+    if not isinstance(spec.models, int) or not MIN_MODELS <= spec.models <= MAX_MODELS:
+        raise UserError(
+            f"--models must be a whole number from {MIN_MODELS} to {MAX_MODELS}, not "
+            f"{spec.models!r}: U-LiRA fits each model's test on the others."
+        )
+    if not isinstance(spec.attack_seeds, int) or not 1 <= spec.attack_seeds <= MAX_ATTACK_SEEDS:
+        raise UserError(
+            f"attack seeds must be from 1 to {MAX_ATTACK_SEEDS}, not {spec.attack_seeds!r}."
+        )
+    if spec.oracle_convention not in CONVENTIONS:
+        raise UserError(
+            f"unknown oracle convention {spec.oracle_convention!r}; use standard or replay."
+        )
+    validate(spec.job_spec())
+    _, meta = read_weights(spec.checkpoint)
+    if "recipe" not in meta:
+        raise UserError(
+            f"{spec.checkpoint} records no training recipe, which the audit's models are "
+            "trained by; make the checkpoint with `train`."
+        )
