@@ -126,3 +126,17 @@ def spec(tiny_checkpoint, tiny, monkeypatch):
         forget={"indices": [0, 5, 17]},
         overrides={"epochs": "1"},
     )
+
+
+@pytest.fixture(scope="session")
+def memorising(tmp_path_factory):
+    """An MLP fitted to all 300 images of demo-300 (train accuracy 1.0), saved as a checkpoint;
+    and a store whose pool the audits share (they must not change it)."""
+    data = load_dataset("demo-300")
+    recipe = Recipe(lr=0.05, batch_size=32, epochs=40, weight_decay=0.0, probe_every=0, seed=0)
+    trained = train("mlp", data, recipe, device="cpu", probes=False)
+    assert trained.history[-1]["train_acc"] == 1.0
+    folder = tmp_path_factory.mktemp("audit")
+    path = folder / "mlp.safetensors"
+    save_checkpoint(trained, path)
+    return {"path": str(path), "store": str(folder / "store")}

@@ -38,6 +38,7 @@ def add_parsers(sub) -> None:
     audit.add_argument("--threads", type=int, default=1, help="torch threads per model task")
     audit.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
     audit.add_argument("--data-root")
+    audit.add_argument("--arch", help="architecture, for weights that do not record it")
     audit.add_argument("--store", help="run store, where the model pool is cached")
     audit.add_argument("--out", required=True, help="folder for privacy.json")
     audit.set_defaults(run=run_privacy_audit)
@@ -69,6 +70,7 @@ def audit_spec(args: argparse.Namespace):
         store_root=str(Path(args.store or default_store_root()).resolve()),
         dataset=args.dataset,
         data_root=args.data_root,
+        arch=args.arch,
         threads=args.threads,
     )
 

@@ -1,0 +1,142 @@
+"""The privacy audit end to end on a model that memorises (an MLP trained on demo-300 until it
+fits every image): `none` is told apart from the retrained models, `retrain` is not; the pool is
+trained once and reused; the command line writes DESIGN.md's privacy.json and refuses bad
+input in one line; a cancelled audit stores nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from unlearn_core.checkpoint import save_model, sha256_file
+from unlearn_core.cli.main import main
+from unlearn_core.data import load_dataset
+from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.state import JobBoard
+from unlearn_core.privacy.run import run_audit
+from unlearn_core.privacy.spec import AuditSpec
+from unlearn_core.privacy.store import AuditStore
+from unlearn_core.training import Recipe, train
+
+FORGET = [5, 31, 64, 90, 122, 150, 177, 203, 241, 288]  # ten images of demo-300
+MODELS = 5
+
+
+def audit_spec(memorising, method, **changes) -> AuditSpec:
+    values = dict(
+        checkpoint=memorising["path"],
+        checkpoint_sha256=sha256_file(memorising["path"]),
+        method=method,
+        forget={"indices": FORGET},
+        models=MODELS,
+        attack_seeds=2,
+        store_root=memorising["store"],
+    )
+    return AuditSpec(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def audits(memorising):
+    """privacy.json of `none` and of `retrain` (the second reuses the first one's pool)."""
+    return {m: run_audit(audit_spec(memorising, m)).privacy for m in ("none", "retrain")}
+
+
+def test_none_remembers_and_retrain_is_forgotten(audits):
+    none, retrain = audits["none"], audits["retrain"]
+    assert none["verdict"] == "remembers"
+    assert none["attacks"]["ulira"]["auc_ci"][0] > 0.5
+    assert retrain["verdict"] == "forgotten"
+    low, high = retrain["attacks"]["ulira"]["auc_ci"]
+    assert low <= 0.5 <= high
+    # the challenge agrees: no leak scores F = 1, the original models' own F is lower
+    assert retrain["challenge"]["forgetting_quality"] == 1.0
+    assert none["challenge"]["forgetting_quality"] < 1.0
+    assert retrain["tow"]["mean"] == 1.0 and retrain["avg_gap"]["mean"] == 0.0
+    assert none["tow"]["mean"] < 1.0
+
+
+def test_privacy_json_has_the_contracts_keys(audits):
+    privacy = audits["none"]
+    for key in ("models", "method", "forget", "verdict", "verdict_reason", "attacks"):
+        assert key in privacy
+    assert privacy["models"] == MODELS and privacy["forget"]["indices"] == FORGET
+    for name in ("ulira", "loss", "svc"):
+        attack = privacy["attacks"][name]
+        for key in ("auc", "auc_ci", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr", "per_sample"):
+            assert key in attack, (name, key)
+        assert len(attack["per_sample"]) == len(FORGET)
+    assert set(privacy["challenge"]) >= {"forgetting_quality", "final_score", "epsilons"}
+    assert len(privacy["challenge"]["epsilons"]) == len(FORGET)
+    assert set(privacy["tow"]) >= {"mean", "ci_low", "ci_high"}
+    json.dumps(privacy, allow_nan=False)
+
+
+def test_the_pool_is_trained_once_and_reused(memorising, audits, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("the pool should have been read from the store")
+
+    monkeypatch.setattr("unlearn_core.privacy.pool.train", no_training)
+    monkeypatch.setattr("unlearn_core.privacy.pool.retrain_without", no_training)
+    again = run_audit(audit_spec(memorising, "none")).privacy
+    assert again["attacks"]["ulira"] == audits["none"]["attacks"]["ulira"]  # bitwise the same
+
+
+def test_the_command_line_writes_privacy_json(memorising, audits, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        ["privacy-audit", "--checkpoint", memorising["path"], "--method", "none"]
+        + ["--forget-indices", ",".join(map(str, FORGET)), "--models", str(MODELS)]
+        + ["--attack-seeds", "2", "--executor", "inline", "--store", memorising["store"]]
+        + ["--out", str(out)]
+    )
+    assert code == 0
+    written = json.loads((out / "privacy.json").read_text())
+    assert written["verdict"] == "remembers"
+    assert capsys.readouterr().out.startswith("remembers: U-LiRA AUC")
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--method", "none", "--models", "2"], "--models must be"),
+        (["--method", "nope", "--models", "4"], "unknown method"),
+        (["--method", "none", "--models", "4", "--forget-indices", "999"], "out of range"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(memorising, tmp_path, capsys, flags, says):
+    target = [] if "--forget-indices" in flags else ["--forget-indices", "1,2"]
+    argv = ["privacy-audit", "--checkpoint", memorising["path"], *flags, *target]
+    code = main(
+        argv + ["--executor", "inline", "--store", str(tmp_path), "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and says in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_checkpoint_without_a_recipe_is_refused(memorising, tmp_path, capsys):
+    bare = tmp_path / "bare.safetensors"
+    data = load_dataset("demo-300")
+    save_model(train("mlp", data, Recipe(epochs=1, probe_every=0), probes=False).model, bare)
+    code = main(
+        ["privacy-audit", "--checkpoint", str(bare), "--arch", "mlp", "--dataset", "demo-300"]
+        + ["--method", "none", "--forget-indices", "1", "--executor", "inline"]
+        + ["--out", str(tmp_path / "o")]
+    )
+    assert code != 0 and "records no training recipe" in capsys.readouterr().err
+
+
+def test_a_cancelled_audit_stores_nothing(memorising, tmp_path):
+    manager = JobManager(tmp_path)
+    spec = audit_spec(memorising, "finetune", store_root=str(tmp_path / "fresh-pool"), models=8)
+    job = manager.submit_audit(spec)
+    end = time.monotonic() + 60
+    while manager.board.get(job.id).state == "queued" and time.monotonic() < end:
+        manager.poll()
+        time.sleep(0.05)
+    JobBoard(tmp_path).request_cancel(job.id)
+    (ended,) = manager.wait([job.id])
+    assert ended.state == "cancelled" and ended.audit_id is None
+    assert not AuditStore(tmp_path).folder.exists()
