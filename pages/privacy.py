@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.inspect_helpers import run_card, run_context
+from ui.privacy_audit import audit_section
 from ui.run_picker import chosen_report
 from ui.state import selection
 from unlearn_core.errors import UserError
@@ -19,20 +20,30 @@ from unlearn_core.views.model_summary import image_tiles
 RATE = st.column_config.NumberColumn(format="%.3f")
 
 st.title("Privacy")
-st.subheader("What am I looking at")
 st.markdown(
-    "**Membership inference** (Shokri et al., S&P 2017) asks whether a sample was in the "
-    "training set. Two attacks score the forget set (members) against unseen test images "
-    "(non-members): the loss threshold (Yeom et al., 2018), and an SVC on the confidence in the "
-    "true class (Song and Mittal, USENIX Security 2021; Jia et al., 2023). An AUC of 0.5 means "
-    "the attacker cannot tell; the target is the retrained model's value, not 0.5. The ROC "
-    "curves are on log axes because what matters is the true-positive rate at a very low "
-    "false-positive rate (Carlini et al., S&P 2022). **Relearn time** (Tarun et al., UNSIR, "
-    "2023) counts the epochs of training on random samples until the forget set is recognised "
-    "again: few epochs mean the information was still in the weights."
+    "**Can an attacker still tell that the forgotten samples were trained on?** The audit "
+    "answers over many models, as Hayes et al. (SaTML 2025) ask: N models are trained by the "
+    "checkpoint's recipe, each is unlearned by this run's method and retrained without the "
+    "forget set, and **U-LiRA**, a per-sample likelihood-ratio attack, tries to tell the "
+    "unlearned models from the retrained ones. The **challenge score** (Triantafillou et al., "
+    "2024) turns the same outputs into per-sample epsilons. Every number has a 95% interval, and "
+    "a test that the original models pass too says *inconclusive*, never *forgotten*."
 )
 
 run_id, report = chosen_report("privacy_run")
+st.subheader("Privacy audit")
+audit_section(report)
+
+st.header("Quick look: this run's single models")
+st.markdown(
+    "**Membership inference** (Shokri et al., S&P 2017) on this run's one unlearned model: two "
+    "attacks score the forget set (members) against unseen test images (non-members): the loss "
+    "threshold (Yeom et al., 2018), and an SVC on the confidence in the true class (Jia et al., "
+    "2023). One model and one attack draw: a quick look, not a verdict. ROC curves are on log "
+    "axes because what matters is the TPR at a very low FPR (Carlini et al., S&P 2022). "
+    "**Relearn time** (Tarun et al., UNSIR, 2023) counts the epochs of training on random "
+    "samples until the forget set is recognised again."
+)
 
 st.subheader("Membership inference")
 if not report.mia.present():

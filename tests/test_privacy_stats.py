@@ -17,7 +17,7 @@ from unlearn_core.privacy.challenge import (
     final_score,
     forgetting_quality,
 )
-from unlearn_core.privacy.intervals import auc, grid_bootstrap, tpr_at_fpr
+from unlearn_core.privacy.intervals import auc, grid_bootstrap, roc_band, roc_tprs, tpr_at_fpr
 from unlearn_core.privacy.outputs import svc_efficacy_attack
 from unlearn_core.privacy.ulira import logit_confidence, ulira_scores
 from unlearn_core.privacy.verdict import decide
@@ -162,3 +162,14 @@ def _attack(auc_value, low, high):
 def test_the_verdict_can_fail_and_says_why(ulira, control, verdict, phrase):
     got, reason = decide(ulira, control, models=8)
     assert got == verdict and phrase in reason and "\n" not in reason
+
+
+def test_roc_band_reads_tpr_at_each_fpr_level():
+    members, nonmembers = np.array([5.0, 4.0, 0.0]), np.arange(100.0) / 100
+    tprs = roc_tprs(members, nonmembers, np.array([0.001, 0.5, 1.0]))
+    assert tprs.tolist() == pytest.approx([2 / 3, 2 / 3, 1.0])
+    rng = np.random.default_rng(0)
+    apart = roc_band(np.full((3, 4), 10.0), np.zeros((3, 4)), rng, draws=20)
+    assert apart["tpr_low"] == [1.0] * len(apart["fpr"])  # told apart at every FPR
+    alike = roc_band(np.zeros((3, 4)), np.zeros((3, 4)), rng, draws=20)
+    assert alike["tpr_high"][0] == 0.0 and alike["tpr"][-1] == 1.0  # all ties: chance

@@ -22,6 +22,7 @@ from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import DONE, JobRecord
 from unlearn_core.errors import UserError
+from unlearn_core.privacy.spec import AuditSpec
 
 LIVE = ("queued", "running")
 
@@ -77,9 +78,15 @@ def timing(job: JobRecord) -> str:
     return f"{seconds:.0f} s, about {left:.0f} s left"
 
 
-def _row(job: JobRecord) -> None:
+def job_title(job: JobRecord) -> str:
     spec = job.spec
-    title = f"**{spec['method']}** seed {spec['seed']}: {job.state}"
+    if spec.get("kind") == "privacy-audit":
+        return f"**privacy audit of {spec['method']}**, {spec['models']} models"
+    return f"**{spec['method']}** seed {spec['seed']}"
+
+
+def _row(job: JobRecord) -> None:
+    title = f"{job_title(job)}: {job.state}"
     if job.state == "running":
         st.progress(min(job.progress, 1.0), text=f"{title} · {job.phase} · {timing(job)}")
     else:
@@ -104,7 +111,10 @@ def submit_again(job: JobRecord) -> None:
     """A failed or interrupted job's spec, queued anew (checked again: one line if it no
     longer fits)."""
     try:
-        again = job_manager().submit(JobSpec.from_dict(job.spec))
+        if job.spec.get("kind") == "privacy-audit":
+            again = job_manager().submit_audit(AuditSpec.from_dict(job.spec))
+        else:
+            again = job_manager().submit(JobSpec.from_dict(job.spec))
     except UserError as err:
         _say(f"Cannot submit {job.id} again: {err}")
         return

@@ -122,7 +122,7 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
     return {
         "models": len(members),
         "method": spec.method,
-        "config": dict(spec.overrides),
+        "config": _config(spec),
         "forget": request.to_dict(),
         "verdict": verdict,
         "verdict_reason": reason,
@@ -141,6 +141,15 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
         "checkpoint_sha256": spec.checkpoint_sha256,
         "seconds": {"wall": seconds, "models": [m.seconds for m in members]},
     }
+
+
+def _config(spec: AuditSpec) -> dict:
+    """The method's whole configuration (defaults filled in), as a run's report records it."""
+    from dataclasses import asdict
+
+    from unlearn_core.methods import get_method, parse_config
+
+    return asdict(parse_config(get_method(spec.method).config_cls, spec.overrides))
 
 
 def _population(members: list[MemberResult], indices: list[int], rng) -> dict:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import rankdata
+from sklearn.metrics import roc_curve
 
 LEVEL = 0.95
 DRAWS = 1000
@@ -38,6 +39,39 @@ def tpr_at_fpr(members: np.ndarray, nonmembers: np.ndarray, max_fpr: float) -> f
     fpr = 1 - np.searchsorted(np.sort(nonmembers), thresholds, side="left") / nonmembers.size
     tpr = 1 - np.searchsorted(np.sort(members), thresholds, side="left") / members.size
     return float(tpr[fpr <= max_fpr].max())
+
+
+ROC_FPRS = np.logspace(-3, 0, 31)  # where ROC bands are drawn: log-spaced, 0.1% to 100%
+
+
+def roc_tprs(members: np.ndarray, nonmembers: np.ndarray, fprs: np.ndarray = ROC_FPRS):
+    """TPR at each FPR level in `fprs` (tpr_at_fpr at each), (len(fprs),)."""
+    members, nonmembers = np.ravel(members), np.ravel(nonmembers)
+    y = np.r_[np.ones(members.size), np.zeros(nonmembers.size)]
+    fpr, tpr, _ = roc_curve(y, np.r_[members, nonmembers], drop_intermediate=False)
+    best = np.maximum.accumulate(tpr)  # fpr is non-decreasing along the curve
+    return best[np.searchsorted(fpr, fprs, side="right") - 1]
+
+
+def roc_band(
+    members: np.ndarray, nonmembers: np.ndarray, rng: np.random.Generator, draws: int = 200
+) -> dict:
+    """The ROC at ROC_FPRS with a pointwise 95% band from the two-way bootstrap:
+    {"fpr", "tpr", "tpr_low", "tpr_high"}, lists of len(ROC_FPRS)."""
+    n_models, n_samples = members.shape
+    curves = np.empty((draws, ROC_FPRS.size))
+    for d in range(draws):
+        rows = rng.integers(0, n_models, n_models)
+        cols = rng.integers(0, n_samples, n_samples)
+        curves[d] = roc_tprs(members[np.ix_(rows, cols)], nonmembers[np.ix_(rows, cols)])
+    tail = (1 - LEVEL) / 2 * 100
+    low, high = np.percentile(curves, [tail, 100 - tail], axis=0)
+    return {
+        "fpr": ROC_FPRS.tolist(),
+        "tpr": roc_tprs(members, nonmembers).tolist(),
+        "tpr_low": low.tolist(),
+        "tpr_high": high.tolist(),
+    }
 
 
 def grid_bootstrap(

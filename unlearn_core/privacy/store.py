@@ -32,8 +32,11 @@ class AuditStore:
             raise UserError(f"no audit {audit_id!r} in {self.folder}.")
         return json.loads(path.read_text())
 
-    def matching(self, checkpoint_sha256: str, method: str, forget: dict) -> list[tuple[str, dict]]:
-        """(id, privacy) of the audits of this checkpoint, method and forget set, newest first."""
+    def matching(
+        self, checkpoint_sha256: str, method: str, forget: dict, config: dict | None = None
+    ) -> list[tuple[str, dict]]:
+        """(id, privacy) of the audits of this checkpoint, method (with this whole `config`,
+        when given) and forget set, newest first."""
         found = []
         for path in sorted(self.folder.glob("audit-*/privacy.json"), reverse=True):
             try:
@@ -43,14 +46,17 @@ class AuditStore:
             same = (
                 privacy.get("checkpoint_sha256") == checkpoint_sha256
                 and privacy.get("method") == method
-                and _same_forget(privacy.get("forget") or {}, forget)
+                and same_forget(privacy.get("forget") or {}, forget)
+                and (config is None or privacy.get("config") == config)
             )
             if same:
                 found.append((path.parent.name, privacy))
         return found
 
 
-def _same_forget(a: dict, b: dict) -> bool:
-    return sorted(a.get("classes") or []) == sorted(b.get("classes") or []) and sorted(
-        a.get("indices") or []
-    ) == sorted(b.get("indices") or [])
+def same_forget(a: dict, b: dict) -> bool:
+    """One request: the same classes, or (for sample requests) the same indices; a class
+    request's block may list its indices too."""
+    if a.get("classes") or b.get("classes"):
+        return sorted(a.get("classes") or []) == sorted(b.get("classes") or [])
+    return sorted(a.get("indices") or []) == sorted(b.get("indices") or [])

@@ -16,6 +16,7 @@ from unlearn_core.privacy.intervals import (
     auc,
     grid_bootstrap,
     mean_bootstrap,
+    roc_band,
     tpr_at_fpr,
 )
 
@@ -60,6 +61,7 @@ def grid_attack(
 
         out[key] = _clean(at(members, nonmembers))
         out[f"{key}_ci"] = _interval(grid_bootstrap(at, members, nonmembers, rng, draws=200))
+    out["roc"] = roc_band(members, nonmembers, rng)
     out["per_sample"] = per_sample_rows(indices, members, nonmembers)
     return out
 

@@ -1,0 +1,131 @@
+"""The Privacy page's audit through AppTest, in each state: not run (a form and a note), running
+(the job's progress), done (verdict, attack table, ROC bands and exposed samples, as
+privacy.json has them) and inconclusive; submitting queues the run's own audit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from tests.test_privacy_audit import audit_spec
+from unlearn_core.engine.state import JobBoard, JobRecord
+from unlearn_core.privacy.run import run_audit
+from unlearn_core.privacy.store import AuditStore
+from unlearn_core.views.privacy_audit import attack_rows
+
+PRIVACY = str(ROOT / "pages" / "privacy.py")
+
+
+@pytest.fixture(scope="module")
+def measured(memorising):
+    """A real audit's privacy.json (the memorising MLP, `none`)."""
+    return run_audit(audit_spec(memorising, "none")).privacy
+
+
+@pytest.fixture
+def store(app_store, tmp_path):
+    """A copy of the fixture's unsir run (class 3, demo checkpoint) in a store of its own."""
+    run_id = app_store["unsir"]
+    shutil.copytree(Path(app_store["root"]) / run_id, tmp_path / run_id)
+    report = json.loads((tmp_path / run_id / "report.json").read_text())
+    return {"root": tmp_path, "run_id": run_id, "report": report}
+
+
+def as_this_runs(privacy: dict, report: dict, **changes) -> dict:
+    """`privacy` relabelled as an audit of the run's checkpoint, method, settings and request."""
+    return {
+        **privacy,
+        "checkpoint_sha256": report["checkpoints"]["original_sha256"],
+        "method": report["method"],
+        "config": report["config"],
+        "forget": report["forget"],
+        **changes,
+    }
+
+
+def page(store, monkeypatch) -> AppTest:
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(store["root"]))
+    at = AppTest.from_file(PRIVACY, default_timeout=300)
+    at.session_state["open_runs"] = [store["run_id"]]
+    return at.run()
+
+
+def test_not_run_shows_the_form_and_says_what_an_audit_does(store, monkeypatch):
+    at = page(store, monkeypatch)
+    assert not at.exception and not at.error
+    assert "No audit of this run yet" in " ".join(i.value for i in at.info)
+    assert at.number_input[0].value == 8
+
+
+def test_submitting_queues_the_runs_own_audit(store, monkeypatch):
+    queued = []
+
+    def submit_audit(self, spec):
+        queued.append(spec)
+        return JobRecord(id="job-x", spec=spec.to_dict())
+
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_audit", submit_audit)
+    at = page(store, monkeypatch)
+    at.number_input[0].set_value(5)
+    at.button[0].click().run()
+    assert not at.exception and len(queued) == 1
+    spec, report = queued[0], store["report"]
+    assert (spec.method, spec.forget, spec.models) == ("unsir", {"classes": [3]}, 5)
+    assert spec.checkpoint_sha256 == report["checkpoints"]["original_sha256"]
+    assert spec.overrides == report["config"]
+
+
+def test_running_shows_the_jobs_progress(store, monkeypatch, measured):
+    spec = audit_spec(
+        {"path": str(ROOT / "assets/models/demo_smallcnn.safetensors"), "store": "."}, "unsir"
+    )
+    report = store["report"]
+    values = {**spec.to_dict(), "checkpoint_sha256": report["checkpoints"]["original_sha256"]}
+    values["forget"] = {"classes": [3]}
+    job = JobRecord(
+        id="job-1-audit", spec=values, state="running", progress=0.4, phase="3 of 8 models"
+    )
+    JobBoard(store["root"]).write(job)
+    at = page(store, monkeypatch)
+    assert not at.exception
+    bars = at.get("progress")
+    assert (
+        bars
+        and "privacy audit of unsir" in bars[0].proto.text
+        and "3 of 8 models" in bars[0].proto.text
+    )
+
+
+def test_done_shows_the_verdict_table_roc_bands_and_exposed_samples(store, monkeypatch, measured):
+    privacy = as_this_runs(measured, store["report"])
+    AuditStore(store["root"]).save(privacy)
+    at = page(store, monkeypatch)
+    assert not at.exception
+    assert (
+        at.error[0].value.startswith("**Remembers**")
+        and privacy["verdict_reason"] in at.error[0].value
+    )
+    rows = at.dataframe[0].value.to_dict("records")
+    assert [r["AUC"] for r in rows] == [r["AUC"] for r in attack_rows(privacy)]
+    roc = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert roc["layout"]["xaxis"]["type"] == "log"
+    filled = [t for t in roc["data"] if t.get("fill") == "tonexty"]
+    assert len(filled) == 2  # a band for the unlearned and one for the original models
+    tiles = at.get("image")[0].proto.imgs  # (the one-sample card follows)
+    assert len(tiles) == 8  # the eight most exposed samples
+    scores = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert {t["name"] for t in scores["data"]} == {"unlearned models", "retrained models"}
+
+
+def test_inconclusive_says_why(store, monkeypatch, measured):
+    reason = "even the original models cannot be told from the retrained ones (...)."
+    privacy = as_this_runs(measured, store["report"], verdict="inconclusive", verdict_reason=reason)
+    AuditStore(store["root"]).save(privacy)
+    at = page(store, monkeypatch)
+    assert not at.exception
+    assert any(w.value.startswith("**Inconclusive**") and reason in w.value for w in at.warning)

@@ -1,0 +1,148 @@
+"""The Privacy page's audit: submit a privacy audit of the chosen run's request as a job, follow
+it, and show its verdict, attacks with intervals, ROC bands and most exposed samples.
+
+The audit repeats the run's method and settings on N models trained by the checkpoint's recipe
+(unlearn_core/privacy); it runs as a job, so the browser may close meanwhile.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.jobs import LIVE, job_manager, job_title, timing
+from ui.runs import run_store
+from ui.state import get_dataset, get_model, selection
+from unlearn_core.errors import UserError
+from unlearn_core.privacy.spec import AuditSpec
+from unlearn_core.privacy.store import AuditStore, same_forget
+from unlearn_core.views.model_summary import image_tiles
+from unlearn_core.views.privacy_audit import (
+    attack_rows,
+    audit_roc,
+    exposed_samples,
+    sample_scores,
+    score_rows,
+)
+
+DEFAULT_MODELS = 8  # the demo audit: about 10 minutes on 2 cores (BENCHMARKS.md)
+RATE = st.column_config.NumberColumn(format="%.3f")
+VERDICT_BOX = {"forgotten": st.success, "remembers": st.error, "inconclusive": st.warning}
+
+
+def run_spec(report, models: int, attack_seeds: int) -> AuditSpec | None:
+    """The audit of the run's request, method and settings on the current checkpoint; None
+    (after saying why) when the current checkpoint is not the run's."""
+    path, dataset = selection()
+    meta = get_model(path, dataset)[1]
+    if meta["sha256"] != report.checkpoints.original_sha256:
+        st.info(
+            "The audit retrains the run's checkpoint by its recipe: choose that checkpoint on "
+            "**Model and data** first."
+        )
+        return None
+    forget = report.forget
+    request = {"classes": list(forget.classes)} if forget.classes else {"indices": forget.indices}
+    return AuditSpec(
+        checkpoint=path,
+        checkpoint_sha256=meta["sha256"],
+        method=report.method,
+        forget=request,
+        models=models,
+        overrides=dict(report.config or {}),
+        attack_seeds=attack_seeds,
+        store_root=str(run_store().root.resolve()),
+        dataset=dataset,
+    )
+
+
+def _same(job_spec: dict, spec: AuditSpec) -> bool:
+    return (
+        job_spec.get("kind") == "privacy-audit"
+        and job_spec.get("checkpoint_sha256") == spec.checkpoint_sha256
+        and job_spec.get("method") == spec.method
+        and same_forget(job_spec.get("forget") or {}, spec.forget)
+    )
+
+
+def audit_section(report) -> None:
+    """Form, live job and latest result of this run's audit."""
+    with st.form("audit_form"):
+        left, right = st.columns(2)
+        models = left.number_input(
+            "Models (N)",
+            min_value=4,
+            max_value=64,
+            value=DEFAULT_MODELS,
+            help="Each is trained by the checkpoint's recipe with its own seed, then unlearned "
+            "and retrained; trained once and reused by later audits of this checkpoint.",
+        )
+        seeds = right.number_input("SVC attack draws per model", 1, 10, 3)
+        submitted = st.form_submit_button("Run the audit as a job")
+    spec = run_spec(report, int(models), int(seeds))
+    if spec is None:
+        return
+    if submitted:
+        try:
+            job = job_manager().submit_audit(spec)
+            st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
+        except UserError as err:
+            st.error(str(err))
+    _live_audits(spec)
+    _latest_result(spec)
+
+
+@st.fragment(run_every=2)
+def _live_audits(spec: AuditSpec) -> None:
+    """This run's queued or running audits, updating themselves; the page reruns when one ends."""
+    live = [j for j in job_manager().board.list() if j.state in LIVE and _same(j.spec, spec)]
+    was_live = st.session_state.get("audit_live", False)
+    st.session_state["audit_live"] = bool(live)
+    if was_live and not live:
+        st.rerun()
+    for job in live:
+        text = f"{job_title(job)}: {job.state} · {job.phase} · {timing(job)}"
+        st.progress(min(job.progress, 1.0), text=text)
+        if st.button("Cancel the audit", key=f"cancel-audit-{job.id}"):
+            st.info(job_manager().board.request_cancel(job.id))
+
+
+def _latest_result(spec: AuditSpec) -> None:
+    store = AuditStore(run_store().root)
+    found = store.matching(spec.checkpoint_sha256, spec.method, spec.forget, spec.overrides)
+    if not found:
+        st.info(
+            "No audit of this run yet. An audit trains N models by the checkpoint's recipe, "
+            "unlearns and retrains each, and asks whether an attacker can tell the unlearned "
+            "models from the retrained ones."
+        )
+        return
+    audit_id, privacy = found[0]
+    VERDICT_BOX[privacy["verdict"]](
+        f"**{privacy['verdict'].capitalize()}**: {privacy['verdict_reason']}"
+    )
+    st.caption(
+        f"Audit {audit_id}: {privacy['models']} models, {privacy['attack_seeds']} SVC draws each, "
+        f"retrained by the {privacy['oracle_convention']} convention, "
+        f"{privacy['seconds']['wall']:.0f} s."
+    )
+    st.dataframe(attack_rows(privacy), hide_index=True, column_config=_rates(attack_rows(privacy)))
+    st.dataframe(score_rows(privacy), hide_index=True, column_config={"value": RATE})
+    st.plotly_chart(audit_roc(privacy))
+    _exposed(privacy)
+
+
+def _rates(rows: list[dict]) -> dict:
+    return {k: RATE for k in rows[0] if k not in ("attack", "95% interval")} if rows else {}
+
+
+def _exposed(privacy: dict) -> None:
+    rows = exposed_samples(privacy)
+    if not rows:
+        return
+    st.markdown("**The forgotten samples an attacker singles out most**")
+    data = get_dataset(selection()[1])
+    tiles, captions = image_tiles(data, "train", [r["index"] for r in rows], scale=3)
+    st.image(
+        tiles, caption=[f"{c} · AUC {r['auc']:.2f}" for c, r in zip(captions, rows, strict=True)]
+    )
+    st.plotly_chart(sample_scores(rows))
