@@ -42,7 +42,9 @@ def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
     request = ForgetRequest.for_indices(tiny, [3, 8])
     spec = get_method("single-gradient")
     unlearned = spec.run(trained, request, tiny, spec.config_cls(), seed=0).model
-    retrained = retrain_without(trained, tiny, request.forget_indices, device="cpu")
+    retrained = retrain_without(
+        trained, tiny, request.forget_indices, convention="replay", device="cpu"
+    )
     errors = verification_errors(unlearned, trained.model, retrained)
     last = summary["rows"][-1]
     assert last["verification_error"] == pytest.approx(errors["verification_error"], rel=1e-6)

@@ -3,8 +3,10 @@ unlearning error (Eq. 9) a proxy for the verification error?
 
 For every setting of a grid over the recipe (SD-loss gamma, epochs, learning rate, batch size),
 train with Hessian probes, unlearn the forget set by single-gradient unlearning, retrain without it
-by the same recipe and order, and record both errors; then their Pearson correlation across the
-settings (the paper reports 0.88 to 0.99). Writes study.csv (a row per setting) and study.json.
+by the same recipe and order (the replay convention, training.py: the one single-gradient
+unlearning and its verification error are derived for), and record both errors; then their
+Pearson correlation across the settings (the paper reports 0.88 to 0.99). Writes study.csv (a
+row per setting) and study.json.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def run_setting(
         trained,
         data,
         request.forget_indices,
+        convention="replay",  # single-gradient's own target (Unrolling SGD, Eq. 4)
         progress=sub_progress(progress, 0.5, 1.0, "retraining"),
     )
     retrain_seconds = time.perf_counter() - tick
