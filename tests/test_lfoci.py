@@ -182,7 +182,8 @@ def test_cg_and_dense_newton_steps_agree_on_a_cnn_block(tiny, tiny_trained):
 
 
 def test_newton_step_is_eq_13_14_on_logistic_regression():
-    """Against the literal Eq. 13-14 with torch.func.hessian of the regularised objective."""
+    """Against the literal Eq. 13-14 with torch.func.hessian, the regulariser inside each
+    sample's loss f = l + (lambda / 2) |w|^2 (Sekhari et al.; Mehta et al. Eq. 4)."""
     digits = load_dataset("digits")
     data = dataclasses.replace(digits, train_x=digits.train_x[:300], train_y=digits.train_y[:300])
     trained = train("logreg", data, Recipe(lr=0.5, batch_size=300, epochs=20, probe_every=0))
@@ -197,9 +198,9 @@ def test_newton_step_is_eq_13_14_on_logistic_regression():
 
     w = _flat(net)
     h_train = torch.func.hessian(objective)(w, x, y) + lam * torch.eye(650)  # H(F) (650, 650)
-    h_sample = torch.func.hessian(objective)(w, x[:1], y[:1])  # the sample's loss Hessian
+    h_sample = torch.func.hessian(objective)(w, x[:1], y[:1]) + lam * torch.eye(650)  # f's
     h_prime = (n * h_train - h_sample) / (n - 1)  # Eq. 13
-    grad = torch.func.grad(objective)(w, x[:1], y[:1])
+    grad = torch.func.grad(objective)(w, x[:1], y[:1]) + lam * w  # grad f(w, z')
     expected = torch.linalg.solve(h_prime.double(), grad.double()) / (n - 1)  # Eq. 14
     args = (net, full_block(net), (x[:1], y[:1]), (x[1:], y[1:]), LOSS)
     common = dict(n=n, weight_decay=lam, floor=lam, cg_iters=650, cg_tol=1e-8, repair="clamp")

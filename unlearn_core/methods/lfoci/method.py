@@ -86,7 +86,9 @@ class LfociConfig:
     hessian_samples: int = setting(
         1000,
         "retain samples (a seeded random subset) for the curvature and the residual "
-        "gradient; 0: the whole retain set (the paper's n H(F), exact but slower)",
+        "gradient: a subsample, not exact (on logistic regression with 2000 samples it left "
+        "0.10 to 0.14 of the do-nothing distance to the exact retrain minimiser); 0: the "
+        "whole retain set (the paper's n H(F), exact but slower: under 0.005 there)",
     )
     dense_max: int = setting(
         256,
@@ -167,21 +169,25 @@ class _Run:
 @register(
     "lfoci",
     LfociConfig,
-    """L-FOCI (Mehta et al., "Deep Unlearning via Randomized Conditionally Independent
-    Hessians", CVPR 2022): perturbs each forgotten sample (m = 1000 copies, s = 0.1), selects
-    by L-FOCI the Linear units and Conv2d channels (slices) whose activations explain its loss,
-    and takes one exact Newton step of the retain objective on those slices' weight rows and
-    biases only (Eq. 13-15: curvature by automatic differentiation on 1000 retain samples,
-    damped by the weight decay, eigenvalues below it replaced by their absolute value and
-    floored there (saddle-free; repair=clamp only floors them); conjugate gradients above 256
-    parameters), then adds the (eps, delta) Gaussian noise of Sekhari et al. to them. Needs the
+    """L-FOCI (Mehta et al., "Deep Unlearning via Randomized Conditionally Independent Hessians",
+    CVPR 2022): perturbs each forgotten sample (m = 1000 copies, s = 0.1), selects by L-FOCI the
+    Linear units and Conv2d channels (slices) whose activations explain its loss, and takes one
+    Newton step towards the standard retrain's minimiser (the weight decay inside every sample's
+    loss, Sekhari et al.) on those slices' weight rows and biases only (Eq. 13-15: curvature by
+    automatic differentiation, damped by the weight decay, eigenvalues below it replaced by their
+    absolute value and floored there (saddle-free; repair=clamp only floors them); conjugate
+    gradients above 256 parameters). The curvature is exact only with hessian_samples=0 (the
+    whole retain set); the default 1000 is a random subsample: on L2-regularised logistic
+    regression (2000 samples, selection=full) the exact step ends within 0.5% of the do-nothing
+    distance from the exact retrain minimiser (k = 1, 5, 20 removed), the 1000-sample one 10-14%
+    away. Then it adds the (eps, delta) Gaussian noise of Sekhari et al. to them. Needs the
     forget samples, part of the retain set and a model trained with weight decay; changes only
-    the selected rows (selection=random: as many random slices; full: every parameter).
-    A class request removes the class's samples at once as one sample set, sharing the m
-    perturbations among them; sequential=true removes samples one at a time and reverts any
-    that lowers validation accuracy by more than 0.05. With little data or weight decay the
-    noise's sigma is large (demo smallcnn: about 3450) and wipes the slices: dp_noise=false
-    skips it, and the result then carries no (eps, delta) guarantee.""",
+    the selected rows (selection=random: as many random slices; full: every parameter). A class
+    request removes the class's samples at once as one sample set, sharing the m perturbations
+    among them; sequential=true removes samples one at a time and reverts any that lowers
+    accuracy on the validation split (not the test split) by more than 0.05. With little data or
+    weight decay the noise's sigma is large (demo smallcnn: about 3450) and wipes the slices:
+    dp_noise=false skips it, and the result then carries no (eps, delta) guarantee.""",
 )
 def unlearn(
     model: TrainedModel,
@@ -253,7 +259,7 @@ def _remove(
         pick = torch.randperm(retain.numel(), generator=run.indices)[: config.hessian_samples]
         retain = retain[pick.sort().values]
     x_r, y_r = run.images(retain)
-    damping = n * run.weight_decay / (n - k)
+    damping = run.weight_decay  # the regulariser keeps its weight in the standard retrain
     before = _gradient_norms(net, (x_f, y_f), (x_r, y_r), damping, run)
 
     run.tell(span, 0.45, "block Hessian and Newton step")
