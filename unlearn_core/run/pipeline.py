@@ -154,10 +154,12 @@ def _check_finite(name: str, model: nn.Module, config: dict) -> None:
 
 
 def dataset_sha256(data: ImageDataset) -> str:
-    """sha256 over the data set's tensors (train and test images and labels, with their dtypes
-    and shapes): the content a run used, wherever it was read from."""
+    """sha256 over the data set's tensors (train, test and, where there is one, validation
+    images and labels, with their dtypes and shapes): the content a run used, wherever it was
+    read from."""
     digest = hashlib.sha256()
-    for tensor in (data.train_x, data.train_y, data.test_x, data.test_y):
+    val = () if data.val_y is None else (data.val_x, data.val_y)
+    for tensor in (data.train_x, data.train_y, data.test_x, data.test_y, *val):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy())
