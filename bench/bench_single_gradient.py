@@ -55,7 +55,7 @@ def update_against_retrain(trained, data, repeats):
         times[label] = statistics.median(t for _, t in runs)
     unlearned = unlearn(trained, samples, data)
     retrained, retrain_seconds = timed(
-        lambda: retrain_without(trained, data, samples.forget_indices)
+        lambda: retrain_without(trained, data, samples.forget_indices, convention="replay")
     )
     errors = verification_errors(unlearned, trained.model, retrained)
     return times, retrain_seconds, errors
@@ -78,7 +78,7 @@ def near_linear(data, lrs):
     rows = []
     for lr in lrs:
         trained = train("logreg", data, Recipe(lr=lr, epochs=1, probe_every=25))
-        retrained = retrain_without(trained, data, request.forget_indices)
+        retrained = retrain_without(trained, data, request.forget_indices, convention="replay")
         errors = verification_errors(unlearn(trained, request, data), trained.model, retrained)
         ue = unlearning_error(trained)
         rows.append((lr, trained.history[-1]["test_acc"], errors, ue))

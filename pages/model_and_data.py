@@ -60,7 +60,9 @@ if data.name == "demo":
     about_data = (
         f"a class-balanced subset of **Fashion-MNIST** (Xiao, Rasul and Vollgraf, 2017): "
         f"{info['train']:,} training and {info['test']:,} test grayscale images of "
-        f"28×28 pixels, the first 600 and 100 of each of its 10 clothing classes."
+        f"28×28 pixels, the first 600 and 100 of each of its 10 clothing classes, and "
+        f"{info['val']:,} validation images (the next 100 of each class of its test file: "
+        f"decisions such as sequential L-FOCI's read them, never the test images)."
     )
 else:
     shape = "×".join(str(d) for d in info["shape"])

@@ -3,6 +3,7 @@
 import shlex
 
 from unlearn_core.cli.commands import train_command, unlearn_command
+from unlearn_core.cli.main import build_parser
 
 
 def test_unlearn_command_round_trips_through_a_shell():
@@ -32,6 +33,18 @@ def test_classes_win_over_indices_and_out_defaults_to_the_method():
     words = shlex.split(unlearn_command("m.safetensors", "finetune", {"classes": [3, 5]}))
     assert words[words.index("--forget-classes") + 1] == "3,5"
     assert "--oracle" not in words and words[-1] == "runs/finetune"
+
+
+def test_a_replay_oracle_is_spelled_and_parsed_and_standard_is_the_default():
+    words = shlex.split(
+        unlearn_command("m.st", "single-gradient", {"indices": [1]}, oracle_convention="replay")
+    )
+    assert words[words.index("--oracle-convention") + 1] == "replay"
+    args = build_parser().parse_args(words[3:])
+    assert args.oracle_convention == "replay"
+    words = shlex.split(unlearn_command("m.st", "finetune", {"indices": [1]}))
+    assert "--oracle-convention" not in words
+    assert build_parser().parse_args(words[3:]).oracle_convention == "standard"
 
 
 def test_train_command_names_each_option_as_its_flag():

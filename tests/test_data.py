@@ -20,6 +20,21 @@ def test_demo_is_balanced_real_fashion_mnist(demo):
     assert demo.class_names[0] == "T-shirt/top" and demo.num_classes == 10
 
 
+def test_demo_validation_split_is_disjoint_from_test_and_train(demo):
+    """1000 further test-file images (100 a class): decisions read them, never the test split."""
+    assert demo.val_x.shape == (1000, 1, 28, 28) and demo.val_y.bincount().tolist() == [100] * 10
+    with np.load(DEMO_FILE) as z:
+        val, test = z["val_source_index"], z["test_source_index"]
+    assert not set(val.tolist()) & set(test.tolist())  # both index the test file
+    assert not any(bool((demo.test_x == image).all((1, 2, 3)).any()) for image in demo.val_x[:50])
+    assert not any(bool((demo.train_x == image).all((1, 2, 3)).any()) for image in demo.val_x[:50])
+    assert demo.describe()["val"] == 1000 and demo.split("val")[1] is demo.val_y
+    digits = load_dataset("digits")
+    assert digits.val_y is None and digits.describe()["val"] is None
+    with pytest.raises(UserError, match="digits has no validation split"):
+        digits.split("val")
+
+
 def test_demo_file_matches_its_recorded_build():
     recorded = re.search(r"sha256 `([0-9a-f]{64})`", (DEMO_FILE.parent / "SOURCES.md").read_text())
     assert sha256_file(DEMO_FILE) == recorded.group(1)

@@ -39,7 +39,9 @@ def test_a_spec_is_a_command_line_and_round_trips(spec):
     assert JobSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     command = spec.command()
     assert "unlearn --checkpoint" in command and "--forget-indices 0,5,17" in command
-    assert "--set epochs=1" in command
+    assert "--set epochs=1" in command and "--oracle-convention" not in command
+    replay = dataclasses.replace(spec, oracle_convention="replay")
+    assert "--oracle-convention replay" in replay.command()
     with pytest.raises(UserError, match="unknown job field"):
         JobSpec.from_dict({**spec.to_dict(), "evil": 1})
 
@@ -57,6 +59,7 @@ def test_a_spec_is_a_command_line_and_round_trips(spec):
         ({"forget": {"indices": []}}, "empty"),
         ({"seed": -1}, "seed"),
         ({"threads": 0}, "threads"),
+        ({"oracle_convention": "mean"}, "unknown oracle convention"),
     ],
 )
 def test_a_bad_spec_is_one_line_at_submit_and_nothing_is_queued(spec, tmp_path, change, message):
@@ -143,6 +146,7 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
     reports = [store.open(j["run_id"]) for j in sweep["jobs"]]
     assert {r.timing.retrain_seconds for r in reports} == {reports[0].timing.retrain_seconds}
     assert all(r.has_oracle and r.job["sweep_id"] == base.sweep_id for r in reports)
+    assert {r.oracle_convention for r in reports} == {"standard"}
     with open(tmp_path / "out" / "summary.csv") as f:
         rows = {row["method"]: row for row in csv.DictReader(f)}
     assert set(rows) == {"finetune", "neggrad"} and rows["finetune"]["n"] == "2"

@@ -16,6 +16,7 @@ from torch import nn
 from tests.conftest import DEMO_CHECKPOINT
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.data import load_dataset
+from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods.lfoci.newton import (
     block_gradient,
@@ -182,7 +183,8 @@ def test_cg_and_dense_newton_steps_agree_on_a_cnn_block(tiny, tiny_trained):
 
 
 def test_newton_step_is_eq_13_14_on_logistic_regression():
-    """Against the literal Eq. 13-14 with torch.func.hessian of the regularised objective."""
+    """Against the literal Eq. 13-14 with torch.func.hessian, the regulariser inside each
+    sample's loss f = l + (lambda / 2) |w|^2 (Sekhari et al.; Mehta et al. Eq. 4)."""
     digits = load_dataset("digits")
     data = dataclasses.replace(digits, train_x=digits.train_x[:300], train_y=digits.train_y[:300])
     trained = train("logreg", data, Recipe(lr=0.5, batch_size=300, epochs=20, probe_every=0))
@@ -197,9 +199,9 @@ def test_newton_step_is_eq_13_14_on_logistic_regression():
 
     w = _flat(net)
     h_train = torch.func.hessian(objective)(w, x, y) + lam * torch.eye(650)  # H(F) (650, 650)
-    h_sample = torch.func.hessian(objective)(w, x[:1], y[:1])  # the sample's loss Hessian
+    h_sample = torch.func.hessian(objective)(w, x[:1], y[:1]) + lam * torch.eye(650)  # f's
     h_prime = (n * h_train - h_sample) / (n - 1)  # Eq. 13
-    grad = torch.func.grad(objective)(w, x[:1], y[:1])
+    grad = torch.func.grad(objective)(w, x[:1], y[:1]) + lam * w  # grad f(w, z')
     expected = torch.linalg.solve(h_prime.double(), grad.double()) / (n - 1)  # Eq. 14
     args = (net, full_block(net), (x[:1], y[:1]), (x[1:], y[1:]), LOSS)
     common = dict(n=n, weight_decay=lam, floor=lam, cg_iters=650, cg_tol=1e-8, repair="clamp")
@@ -258,6 +260,34 @@ def test_sequential_mode_reverts_removals_that_hurt_validation(tiny, tiny_traine
     assert seq["supported_removals"] == 2 and seq["rejected_indices"] == []
     assert [r["index"] for r in seq["removals"]] == [3, 8]
     assert {s["sample"] for s in lenient.info["selected_slices"]} <= {3, 8}
+
+
+def test_sequential_decisions_read_the_validation_split_never_the_test_split(tiny, tiny_trained):
+    """Poisoned test images and labels leave every decision and validation accuracy unchanged;
+    a poisoned validation split changes them."""
+    settings = dict(perturbations=100, hessian_samples=100, sequential=True, val_samples=200)
+    settings.update(dp_noise=False, val_drop=0.01)
+    base = _run(tiny_trained, tiny, [3, 8, 40], **settings)
+    poisoned_test = dataclasses.replace(
+        tiny, test_x=255 - tiny.test_x, test_y=(tiny.test_y + 1) % tiny.num_classes
+    )
+    same = _run(tiny_trained, poisoned_test, [3, 8, 40], **settings)
+    decisions = [(r["accepted"], r["val_acc"]) for r in base.info["sequential"]["removals"]]
+    assert decisions == [(r["accepted"], r["val_acc"]) for r in same.info["sequential"]["removals"]]
+    for key, value in base.model.state_dict().items():
+        assert torch.equal(same.model.state_dict()[key], value), key
+    assert base.info["sequential"]["validation"]["split"] == "val"
+    assert base.info["sequential"]["validation"]["samples"] == 200
+    poisoned_val = dataclasses.replace(tiny, val_y=(tiny.val_y + 1) % tiny.num_classes)
+    moved = _run(tiny_trained, poisoned_val, [3, 8, 40], **settings)
+    moved_accs = [r["val_acc"] for r in moved.info["sequential"]["removals"]]
+    assert moved_accs != [acc for _, acc in decisions]
+
+
+def test_sequential_without_a_validation_split_is_refused(tiny, tiny_trained):
+    no_val = dataclasses.replace(tiny, name="plain", val_x=None, val_y=None)
+    with pytest.raises(UserError, match="validation split, which plain lacks"):
+        _run(tiny_trained, no_val, [3], sequential=True, perturbations=100)
 
 
 @pytest.mark.slow

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.report import Report, gaps_to_retrained
 from unlearn_core.run.sequential import run_sequence
 from unlearn_core.run.store import RunStore, read_report, read_report_dict
+from unlearn_core.training import retrain_without
 
 # report.json's keys as the pipeline, the store and the command line wrote them before the
 # report was typed (a finetune run with the oracle, stored, with its command)
@@ -134,6 +136,8 @@ ADDED_KEYS = [
     "representations",
     # issue 15: one-line warnings shown with the run
     "warnings",
+    # issue 14: which retrain the oracle was ("standard" or "replay")
+    "oracle_convention",
 ]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",
@@ -248,6 +252,25 @@ def test_the_stored_report_reads_back_equal(stored):
     assert reopened.metrics == record.report.metrics
 
 
+def test_the_report_records_the_oracle_convention_and_its_retrain_follows_it(
+    stored, tiny, tiny_trained
+):
+    record, folder = stored
+    assert record.report.oracle_convention == "standard"
+    assert read_report(folder).oracle_convention == "standard"
+    expected = retrain_without(tiny_trained, tiny, torch.tensor([3, 4]), device="cpu")
+    got, want = record.retrained.state_dict(), expected.state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert Report.from_dict({"method": "x"}).oracle_convention is None  # a run of before
+
+
+def test_single_gradient_against_the_standard_oracle_is_warned(tiny, tiny_trained):
+    request = ForgetRequest.for_indices(tiny, [3])
+    report = run_unlearning(tiny_trained, {}, tiny, request, "single-gradient", oracle=True).report
+    (warning,) = report.warnings
+    assert "--oracle-convention replay" in warning and report.oracle_convention == "standard"
+
+
 def test_gaps_and_speedup_are_derived_in_one_place(stored):
     report = stored[0].report
     gaps = gaps_to_retrained(report.metrics)
@@ -259,7 +282,10 @@ def test_gaps_and_speedup_are_derived_in_one_place(stored):
 
 
 def test_a_sequence_writes_the_step_keys_of_before(tiny, tiny_trained):
-    report = run_sequence(tiny_trained, {}, tiny, [[0], [1]], "neggrad", oracle=True).report
+    report = run_sequence(
+        tiny_trained, {}, tiny, [[0], [1]], "neggrad", oracle=True, oracle_convention="replay"
+    ).report
+    assert report.oracle_convention == "replay"
     paths = key_paths(report.to_dict())
     assert {p for p in paths if p.startswith("sequence[]")} == set(SEQUENCE_STEP_KEYS)
     assert {p for p in paths if not p.startswith("sequence[]")} <= set(SINGLE_RUN_KEYS) | set(

@@ -42,7 +42,9 @@ def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
     request = ForgetRequest.for_indices(tiny, [3, 8])
     spec = get_method("single-gradient")
     unlearned = spec.run(trained, request, tiny, spec.config_cls(), seed=0).model
-    retrained = retrain_without(trained, tiny, request.forget_indices, device="cpu")
+    retrained = retrain_without(
+        trained, tiny, request.forget_indices, convention="replay", device="cpu"
+    )
     errors = verification_errors(unlearned, trained.model, retrained)
     last = summary["rows"][-1]
     assert last["verification_error"] == pytest.approx(errors["verification_error"], rel=1e-6)
@@ -71,7 +73,12 @@ def test_study_command_on_digits(tmp_path):
     assert "pearson r" in proc.stdout and "setting 3/3" in proc.stderr
     summary = json.loads((out / "study.json").read_text())
     assert len(summary["rows"]) == 3 and summary["base_recipe"]["probe_every"] == 25
+    assert summary["environment"] == {"threads": 1} and "torch threads 1" in proc.stdout
     assert all(r["verification_error"] > 0 for r in summary["rows"])
     assert_one_line_error(
         cli("study", "--grid", "momentum=0,1", "--forget-indices", "0", "--out", out), "momentum"
+    )
+    assert_one_line_error(
+        cli("study", "--grid", "epochs=1", "--forget-indices", "0", "--threads", "0", "--out", out),
+        "--threads must be between 1 and 256",
     )

@@ -62,6 +62,10 @@ class ImageDataset:
     mean: tuple[float, ...]  # per channel, of train_x / 255
     std: tuple[float, ...]
     source: str  # where it was read from, for the run record
+    # a validation split, disjoint from test, for decisions (accept/revert, tuning) so that test
+    # numbers stay unbiased; None where the data set has none (only the demo has one)
+    val_x: torch.Tensor | None = None  # (n_val, C, H, W) uint8
+    val_y: torch.Tensor | None = None  # (n_val,) int64
 
     @property
     def num_classes(self) -> int:
@@ -82,12 +86,16 @@ class ImageDataset:
         return (images.float() / 255.0 - mean) / std
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """("train" | "test") -> (uint8 images (n, C, H, W), labels (n,))."""
+        """("train" | "test" | "val") -> (uint8 images (n, C, H, W), labels (n,))."""
         if name == "train":
             return self.train_x, self.train_y
         if name == "test":
             return self.test_x, self.test_y
-        raise ValueError(f"split must be 'train' or 'test', not {name!r}")
+        if name == "val":
+            if self.val_y is None:
+                raise UserError(f"data set {self.name} has no validation split.")
+            return self.val_x, self.val_y
+        raise ValueError(f"split must be 'train', 'test' or 'val', not {name!r}")
 
     def batch(
         self, indices: torch.Tensor, device: torch.device | str, split: str = "train"
@@ -103,16 +111,24 @@ class ImageDataset:
             "classes": list(self.class_names),
             "train": int(self.train_y.numel()),
             "test": int(self.test_y.numel()),
+            "val": None if self.val_y is None else int(self.val_y.numel()),
             "shape": [self.channels, *self.image_size],
             "source": self.source,
         }
 
 
-def _make(name, class_names, train_x, train_y, test_x, test_y, source) -> ImageDataset:
-    """Build an ImageDataset from numpy arrays (n, H, W) or (n, C, H, W) uint8."""
-    tx, vx = (torch.from_numpy(np.array(a, dtype=np.uint8)) for a in (train_x, test_x))
-    if tx.ndim == 3:
-        tx, vx = tx.unsqueeze(1), vx.unsqueeze(1)
+def _images(array) -> torch.Tensor:
+    """numpy (n, H, W) or (n, C, H, W) -> uint8 tensor (n, C, H, W)."""
+    images = torch.from_numpy(np.array(array, dtype=np.uint8))
+    return images.unsqueeze(1) if images.ndim == 3 else images
+
+
+def _make(
+    name, class_names, train_x, train_y, test_x, test_y, source, val_x=None, val_y=None
+) -> ImageDataset:
+    """Build an ImageDataset from numpy arrays (n, H, W) or (n, C, H, W) uint8; the validation
+    split is optional."""
+    tx, vx = _images(train_x), _images(test_x)
     scaled = tx.float() / 255.0  # (n, C, H, W)
     mean = scaled.mean(dim=(0, 2, 3))
     std = scaled.std(dim=(0, 2, 3)).clamp_min(1e-6)
@@ -126,6 +142,8 @@ def _make(name, class_names, train_x, train_y, test_x, test_y, source) -> ImageD
         mean=tuple(round(float(m), 6) for m in mean),
         std=tuple(round(float(s), 6) for s in std),
         source=str(source),
+        val_x=None if val_x is None else _images(val_x),
+        val_y=None if val_y is None else torch.as_tensor(np.asarray(val_y), dtype=torch.int64),
     )
 
 
@@ -195,7 +213,8 @@ def load_demo(root: str | None = None) -> ImageDataset:
     if not path.is_file():
         raise UserError(f"demo data missing at {path}; run scripts/build_demo_data.py.")
     with np.load(path) as z:
-        arrays = {key: z[key] for key in ("train_x", "train_y", "test_x", "test_y")}
+        keys = ("train_x", "train_y", "test_x", "test_y", "val_x", "val_y")
+        arrays = {key: z[key] for key in keys if key in z.files}  # an older file has no val
     return _make("demo", FASHION_CLASSES, **arrays, source=path)
 
 

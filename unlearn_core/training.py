@@ -2,9 +2,25 @@
 
 The recipe fixes the initialisation seed, the data order (one seeded permutation per epoch) and
 the optimiser. Each batch's loss is the sum of its per-sample losses divided by the nominal batch
-size b, also for a short last batch (Thudi et al., Unrolling SGD, Eq. 4): removing a sample then
-deletes exactly its term and leaves every other batch unchanged, and a retrain that removes
-nothing reproduces the original weights bitwise on the CPU.
+size b, also for a short last batch (Thudi et al., Unrolling SGD, Eq. 4).
+
+Retraining without a forget set keeps w_0, the order and every SGD step (a batch left empty has
+no loss, but the optimiser still steps, so weight decay and momentum act as recorded). Two
+conventions say what a batch that lost samples is divided by (`CONVENTIONS`):
+
+- "standard" (the default oracle; what users and the papers call retraining): the batch's loss is
+  the mean over the samples it still has, times the weight the recipe gave that batch slot. A
+  slot of m nominal samples (m = b except for a short last batch) keeping k' of them is divided
+  by k' * b / m. For a full slot that is k', the plain mean; a short last slot keeps the recipe's
+  down-weighting m / b of its mean (the recipe divided its sum by b, not m). An untouched slot
+  (k' = m) is divided by exactly b, so a retrain that removes nothing reproduces the original
+  weights bitwise on the CPU; this retrain minimises the mean loss over the retained samples
+  plus the same weight decay.
+- "replay" (Thudi et al., Eq. 4): every slot keeps the divisor b, so removing a sample deletes
+  exactly its term and leaves the rest of each batch unchanged. Single-gradient unlearning and
+  its verification error are derived for this one; it acts as a weight decay n / (n - k) times
+  stronger relative to the data term. It too reproduces the original bitwise when nothing is
+  removed.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from unlearn_core.progress import Progress
 class Recipe:
     optimizer: str = "sgd"  # "sgd" (plain SGD, what Unrolling SGD's analysis assumes) or "adam"
     lr: float = 0.05  # learning rate eta
-    batch_size: int = 64  # nominal batch size b (every batch's loss is divided by it)
+    batch_size: int = 64  # nominal batch size b (every training batch's loss is divided by it)
     epochs: int = 10
     weight_decay: float = 5e-4  # L2 coefficient lambda; also L-FOCI's Hessian damping
     momentum: float = 0.0  # SGD momentum; 0 keeps the update a plain gradient step
@@ -202,26 +218,50 @@ def fine_tune(
     return model.eval()
 
 
+CONVENTIONS = ("standard", "replay")  # a retrain's batch normaliser (see the module notes)
+
+SlotBatch = tuple[torch.Tensor, torch.Tensor, int]  # a Batch and its slot's nominal size m
+
+
+def check_convention(convention: str) -> str:
+    """`convention` if it is one of CONVENTIONS; UserError naming them otherwise."""
+    if convention not in CONVENTIONS:
+        raise UserError(
+            f"unknown oracle convention {convention!r}; use {' or '.join(CONVENTIONS)}."
+        )
+    return convention
+
+
 @dataclass
 class _RecipeLoss:
-    """The recipe's batch loss, summed per-sample losses / nominal b, and the epoch's tallies."""
+    """The recipe's batch loss (summed per-sample losses over the convention's divisor) and the
+    epoch's tallies."""
 
     sd_gamma: float
     batch_size: int
+    convention: str = "replay"
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
 
-    def __call__(self, model: nn.Module, batch: Batch | None) -> torch.Tensor | None:
+    def divisor(self, kept: int, slot: int) -> float:
+        """The normaliser of a slot of `slot` nominal samples that keeps `kept` of them: b under
+        replay; kept * b / slot under standard, which is exactly b when kept == slot."""
+        if self.convention == "replay":
+            return self.batch_size
+        return kept * self.batch_size / slot
+
+    def __call__(self, model: nn.Module, batch: SlotBatch | None) -> torch.Tensor | None:
         if batch is None:  # every sample of this batch excluded: no loss, still a step
             return None
-        x, y = batch
+        x, y, slot = batch
         logits = model(x)  # (b', k)
         losses = per_sample_loss(logits, y, self.sd_gamma)  # (b',)
         self.loss_sum += float(losses.detach().sum())
         self.correct += int((logits.argmax(1) == y).sum())
         self.seen += y.numel()
-        return losses.sum() / self.batch_size
+        # sum / divisor, never mean(): an untouched batch must round exactly as in training
+        return losses.sum() / self.divisor(y.numel(), slot)
 
     def summary(self, epoch: int, test_acc: float | None) -> dict:
         """The history row of the epoch: mean loss and accuracy over the samples it saw."""
@@ -241,14 +281,15 @@ def _recipe_batches(
     batch_size: int,
     device: torch.device,
     before_step: Callable[[int], None],
-) -> Iterator[Batch | None]:
-    """The nominal batches of `order` (n,) less the samples not kept ((n,) bool), None where
-    none is left; before_step(step) runs as each batch is drawn, before its SGD step."""
+) -> Iterator[SlotBatch | None]:
+    """The nominal batches of `order` (n,) less the samples not kept ((n,) bool), each with its
+    nominal size, None where none is left; before_step(step) runs as each batch is drawn,
+    before its SGD step."""
     for step, start in enumerate(range(0, order.numel(), batch_size)):
-        batch = order[start : start + batch_size]
-        batch = batch[keep[batch]]
+        slot = order[start : start + batch_size]
+        batch = slot[keep[slot]]
         before_step(step)
-        yield data.batch(batch, device) if batch.numel() else None
+        yield (*data.batch(batch, device), slot.numel()) if batch.numel() else None
 
 
 def _probe(
@@ -274,6 +315,7 @@ def train(
     *,
     init_state: dict[str, torch.Tensor] | None = None,
     exclude: torch.Tensor | None = None,
+    convention: str = "standard",
     progress: Progress | None = None,
     device: torch.device | str | None = None,
     probes: bool = True,
@@ -281,10 +323,12 @@ def train(
     """Train `arch` on data.train_x by `recipe`, recording w_0 and per-epoch loss and accuracy.
 
     init_state: start from these weights instead of the seed's initialisation (a retrain from a
-    checkpoint's w_0). exclude: training indices (k,) skipped in place, each batch keeping its
-    nominal normaliser b, which is how the oracle "retrained without the forget set" is made.
+    checkpoint's w_0). exclude: training indices (k,) skipped in place, which is how the oracle
+    "retrained without the forget set" is made; convention: what a batch that lost samples is
+    divided by ("replay": b; "standard": the mean over what it kept; see the module notes).
     probes: record the top Hessian eigenvalue every recipe.probe_every steps (weights unchanged).
     """
+    check_convention(convention)
     device = torch.device(device) if device else default_device()
     model = initial_model(arch, data, recipe.seed)
     if init_state is not None:
@@ -307,7 +351,7 @@ def train(
     history = []
     for epoch in range(recipe.epochs):
         order = epoch_order(recipe.seed, epoch, n)
-        loss = _RecipeLoss(recipe.sd_gamma, recipe.batch_size)
+        loss = _RecipeLoss(recipe.sd_gamma, recipe.batch_size, convention)
         batches = _recipe_batches(data, order, keep, recipe.batch_size, device, before_step)
         tick = step_progress(
             progress, epoch * steps, recipe.epochs * steps, f"epoch {epoch + 1}/{recipe.epochs}"
@@ -324,16 +368,20 @@ def retrain_without(
     data: ImageDataset,
     forget_indices: torch.Tensor,
     *,
+    convention: str = "standard",
     progress: Progress | None = None,
     device: torch.device | str | None = None,
 ) -> nn.Module:
-    """The oracle: the same recipe, w_0 and data order, with the forget samples removed."""
+    """The oracle: the same recipe, w_0 and data order, with the forget samples (k,) removed;
+    each batch that lost samples divided as `convention` says ("standard": the mean over what
+    it kept, the default; "replay": the nominal b, Thudi et al. Eq. 4)."""
     result = train(
         trained.arch,
         data,
         trained.recipe,
         init_state=trained.w0,
         exclude=forget_indices,
+        convention=convention,
         progress=progress,
         device=device,
         probes=False,

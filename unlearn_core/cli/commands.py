@@ -28,11 +28,14 @@ def unlearn_command(
     checkpoint: str, method: str, forget: Mapping, *, out: str | None = None, **flags
 ) -> str:
     """The `unlearn` command that makes the same run. flags: overrides ({key: value}, its
-    `--set key=value` options), oracle and relearn (booleans), seed (default 0)."""
+    `--set key=value` options), oracle and relearn (booleans), oracle_convention (named only
+    when not the default, standard), seed (default 0)."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
     for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
     words += ["--oracle"] * bool(flags.get("oracle")) + ["--relearn"] * bool(flags.get("relearn"))
+    convention = flags.get("oracle_convention") or "standard"
+    words += ["--oracle-convention", convention] * (convention != "standard")
     words += ["--seed", str(flags.get("seed", 0))]
     return command_line([*words, "--out", out or f"runs/{method}"])
 

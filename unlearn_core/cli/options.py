@@ -25,6 +25,21 @@ def key_value(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def add_oracle_options(parser: argparse.ArgumentParser) -> None:
+    """--oracle and --oracle-convention (training.py: how the retrain divides a batch that lost
+    samples)."""
+    from unlearn_core.training import CONVENTIONS
+
+    parser.add_argument("--oracle", action="store_true", help="also retrain without the set")
+    parser.add_argument(
+        "--oracle-convention",
+        choices=CONVENTIONS,
+        default="standard",
+        help="the retrain's batch loss: standard = mean over the samples a batch still has "
+        "(default); replay = sum over them / nominal batch size (what single-gradient targets)",
+    )
+
+
 def add_probe_options(parser: argparse.ArgumentParser, every: int) -> None:
     parser.add_argument(
         "--probe-every", type=int, default=every, help="top Hessian eigenvalue every K SGD steps"

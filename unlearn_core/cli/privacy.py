@@ -9,6 +9,7 @@ from pathlib import Path
 
 from unlearn_core.cli.options import csv_ints, key_value
 from unlearn_core.errors import UserError
+from unlearn_core.training import CONVENTIONS
 
 
 def add_parsers(sub) -> None:
@@ -28,7 +29,7 @@ def add_parsers(sub) -> None:
     )
     audit.add_argument(
         "--oracle-convention",
-        choices=["standard", "replay"],
+        choices=CONVENTIONS,
         default="standard",
         help="how the retrained models are made (default standard: mean loss per batch)",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unlearn_core.cli.options import csv_ints, key_value
+from unlearn_core.cli.options import add_oracle_options, csv_ints, key_value
 from unlearn_core.errors import UserError
 
 
@@ -22,7 +22,7 @@ def add_parsers(sub) -> None:
     )
     sweep.add_argument("--seeds", type=csv_ints, default=[0], help="e.g. 0,1,2")
     sweep.add_argument("--set", type=key_value, action="append", default=[], metavar="METHOD.K=V")
-    sweep.add_argument("--oracle", action="store_true", help="also retrain without the set")
+    add_oracle_options(sweep)
     sweep.add_argument("--executor", choices=["ray", "inline"], default="ray")
     sweep.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
     sweep.add_argument(
@@ -56,7 +56,8 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
         digest = sha256_file(args.checkpoint)
     except OSError:
         raise UserError(f"checkpoint {args.checkpoint} cannot be read; check the path.") from None
-    shared = {k: getattr(args, k) for k in ("oracle", "dataset", "data_root", "arch", "threads")}
+    names = ("oracle", "oracle_convention", "dataset", "data_root", "arch", "threads")
+    shared = {k: getattr(args, k) for k in names}
     return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 
 

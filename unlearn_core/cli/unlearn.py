@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
-from unlearn_core.cli.options import TerminalProgress, csv_ints, key_value
+from unlearn_core.cli.options import TerminalProgress, add_oracle_options, csv_ints, key_value
 from unlearn_core.errors import UserError
 
 
@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     target.add_argument("--forget-classes", type=csv_ints, help="e.g. 3,5")
     target.add_argument("--forget-indices", type=csv_ints, help="training indices, e.g. 1,7,9")
     unlearn.add_argument("--set", type=key_value, action="append", default=[], metavar="K=V")
-    unlearn.add_argument("--oracle", action="store_true", help="also retrain without the set")
+    add_oracle_options(unlearn)
     _add_extra_metric_options(unlearn)
     unlearn.add_argument("--seed", type=int, default=0)
     unlearn.add_argument("--out", required=True, help="run folder to write")
@@ -116,7 +116,12 @@ def _run(args: argparse.Namespace, trained, meta, data):
     from unlearn_core.run.pipeline import run_unlearning
     from unlearn_core.run.sequential import run_sequence
 
-    common = dict(oracle=args.oracle, seed=args.seed, progress=TerminalProgress())
+    common = dict(
+        oracle=args.oracle,
+        oracle_convention=args.oracle_convention,
+        seed=args.seed,
+        progress=TerminalProgress(),
+    )
     relearn = _relearn_config(args)
     if args.then_classes:
         steps = [args.forget_classes, *args.then_classes]

@@ -8,6 +8,7 @@ store nothing: the job manager does, in the submitting process, once a job has s
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -72,12 +73,13 @@ class InlineExecutor:
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
 
-    def oracle(self, inputs: SharedInputs, request) -> list:
-        """The retrain without the request's forget set, queued before the jobs that need it:
-        [future of (model, seconds)]."""
+    def oracle(self, inputs: SharedInputs, request, convention: str = "standard") -> list:
+        """The retrain without the request's forget set by `convention`, queued before the jobs
+        that need it: [future of (model, seconds)]."""
         from unlearn_core.run.pipeline import oracle_retrain
 
-        return [self.pool.submit(oracle_retrain, inputs.trained, inputs.data, request)]
+        retrain = functools.partial(oracle_retrain, convention=convention)
+        return [self.pool.submit(retrain, inputs.trained, inputs.data, request)]
 
     def progress(self) -> dict[str, tuple[float, str]]:
         return dict(self.board)
@@ -166,11 +168,11 @@ class RayExecutor:
         task = remote_task("audit").options(num_cpus=1, num_gpus=0, max_retries=0)
         return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
 
-    def oracle(self, inputs, request) -> list:
-        """A task retraining without the request's forget set: [object ref of (model, seconds)]
-        (in a list, so a job handed it starts before the retrain ends)."""
+    def oracle(self, inputs, request, convention: str = "standard") -> list:
+        """A task retraining without the request's forget set by `convention`: [object ref of
+        (model, seconds)] (in a list, so a job handed it starts before the retrain ends)."""
         task = remote_task("oracle").options(**self._resources(1))
-        return [task.remote(inputs, request.forget_indices)]
+        return [task.remote(inputs, request.forget_indices, convention)]
 
     def _resources(self, threads: int) -> dict:
         from unlearn_core.device import default_device
@@ -241,12 +243,12 @@ def remote_task(name: str):
             return result, ray.get_runtime_context().get_node_id()
 
         @ray.remote
-        def run_oracle(inputs, forget_indices):
+        def run_oracle(inputs, forget_indices, convention):
             from unlearn_core.request import ForgetRequest
             from unlearn_core.run.pipeline import oracle_retrain
 
             request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
-            return oracle_retrain(inputs.trained, inputs.data, request)
+            return oracle_retrain(inputs.trained, inputs.data, request, convention=convention)
 
         @ray.remote
         def run_audit_task(job_id: str, spec: dict, board):

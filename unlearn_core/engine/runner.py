@@ -65,9 +65,9 @@ class SharedCache:
         from unlearn_core.request import ForgetRequest
 
         request = ForgetRequest.from_dict(inputs.data, spec.forget)
-        key = (self.key(spec), forget_key(request))
+        key = (self.key(spec), forget_key(request), spec.oracle_convention)
         if key not in self.oracles:
-            self.oracles[key] = executor.oracle(shared, request)
+            self.oracles[key] = executor.oracle(shared, request, spec.oracle_convention)
             self._bound(self.oracles)
         return self.oracles[key]
 
@@ -138,6 +138,7 @@ def execute(
             privacy_risk=spec.privacy_risk,
             relearn=relearn,
             shared_oracle=_oracle_source(oracle, waited),
+            oracle_convention=spec.oracle_convention,
         )
     finally:
         torch.set_num_threads(threads)

@@ -25,6 +25,7 @@ class JobSpec:
     seed: int = 0
     overrides: dict[str, str] = field(default_factory=dict)  # --set key=value
     oracle: bool = False
+    oracle_convention: str = "standard"  # the oracle's batch normaliser (training.CONVENTIONS)
     dataset: str | None = None  # default: the one the checkpoint records
     data_root: str | None = None
     arch: str | None = None
@@ -50,7 +51,8 @@ class JobSpec:
         """The `unlearn` command that makes the same run in the foreground."""
         from unlearn_core.cli.commands import unlearn_command
 
-        flags = {k: getattr(self, k) for k in ("overrides", "oracle", "seed", "relearn")}
+        names = ("overrides", "oracle", "oracle_convention", "seed", "relearn")
+        flags = {k: getattr(self, k) for k in names}
         return unlearn_command(self.checkpoint, self.method, self.forget, **flags)
 
 
@@ -62,7 +64,9 @@ def validate(spec: JobSpec):
     from unlearn_core.data import load_dataset
     from unlearn_core.methods import check_request, get_method, parse_config
     from unlearn_core.request import ForgetRequest
+    from unlearn_core.training import check_convention
 
+    check_convention(spec.oracle_convention)
     method = get_method(spec.method)
     parse_config(method.config_cls, spec.overrides)
     if not isinstance(spec.seed, int) or not 0 <= spec.seed < 2**63:

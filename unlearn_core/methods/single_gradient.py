@@ -10,12 +10,18 @@ epoch, so removing it from the first-order part is
 What is left, the Hessian terms, is what the unlearning error (Eq. 9) estimates.
 
 Weight decay is not in the gradient. The paper's analysis has none; here the decay term
-lambda * w is applied once per step whatever the batch holds, and the oracle retrain keeps every
+lambda * w is applied once per step whatever the batch holds, and the replay retrain keeps every
 step (a batch that loses x* keeps its normaliser b, an emptied batch still decays), so the term
 is identical with and without x* and holds no per-sample share to add back. Its only effect is
 that a gradient from step i reaches w_t shrunk by (1 - eta * lambda)^(t - i): a second-order
 correction (under 3% on the demo recipe) of the kind the unlearning error already leaves out.
 The loss is the training loss itself, SD term (Eq. 10) included.
+
+The target is therefore the replay retrain (training.py's "replay" convention), not the default
+standard one, whose batches that lost x* take the mean over what they kept and so also rescale
+every other sample's term: the study (run/study.py) retrains by replay, and a run's verification
+error measures this method's own target only with --oracle-convention replay (the pipeline
+warns otherwise).
 """
 
 from __future__ import annotations
@@ -89,9 +95,11 @@ def forget_gradient(
     forgotten samples' loss gradients at the initial weights w_0 (reference=final takes them at
     the trained weights instead, as some of the authors' scripts do). Needs the forget set, w_0
     and a plain-SGD recipe; changes every weight by one gradient's cost. It is exact for one
-    SGD step and close in a near-linear regime; the Hessian terms it leaves are estimated, without
-    retraining, by the unlearning error (Eq. 9) from the Hessian probes recorded in training.
-    Measured with --oracle, forgetting samples 0-3 of the demo: logistic regression trained one
+    SGD step and close in a near-linear regime (against the replay retrain,
+    --oracle-convention replay: the standard one also rescales the batches that lost samples);
+    the Hessian terms it leaves are estimated, without retraining, by the unlearning error
+    (Eq. 9) from the Hessian probes recorded in training. Measured with --oracle
+    --oracle-convention replay, forgetting samples 0-3 of the demo: logistic regression trained one
     epoch at lr 1e-4 (near-linear: lr * sigma * steps < 1) ends 9.5e-6 from the retrained
     weights against 8.3e-5 without the update; at lr 1e-3 the update already overshoots. The demo
     smallcnn (12 epochs from scratch, lr * sigma near 2) ends 0.653 from them against 0.645

@@ -77,7 +77,9 @@ class ModelPool:
             state = {k.removeprefix("model."): v for k, v in tensors.items()}
             model = initial_model(original.arch, self.data, 0)
             return load_into(model, state, path.name).eval()
-        model = retrain_without(original, self.data, forget_indices, progress=progress)
+        model = retrain_without(
+            original, self.data, forget_indices, convention=convention, progress=progress
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)
         return model

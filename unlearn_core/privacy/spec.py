@@ -9,7 +9,6 @@ from unlearn_core.errors import UserError
 
 MIN_MODELS, MAX_MODELS = 4, 256  # U-LiRA leaves one model out and fits a variance on the rest
 MAX_ATTACK_SEEDS = 20
-CONVENTIONS = ("standard", "replay")
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ def validate_audit(spec: AuditSpec) -> None:
     """One UserError line for anything a worker would trip over, before any model trains."""
     from unlearn_core.checkpoint import read_weights
     from unlearn_core.engine.spec import validate
+    from unlearn_core.training import check_convention
 
     if not isinstance(spec.models, int) or not MIN_MODELS <= spec.models <= MAX_MODELS:
         raise UserError(
@@ -67,10 +67,7 @@ def validate_audit(spec: AuditSpec) -> None:
         raise UserError(
             f"attack seeds must be from 1 to {MAX_ATTACK_SEEDS}, not {spec.attack_seeds!r}."
         )
-    if spec.oracle_convention not in CONVENTIONS:
-        raise UserError(
-            f"unknown oracle convention {spec.oracle_convention!r}; use standard or replay."
-        )
+    check_convention(spec.oracle_convention)
     validate(spec.job_spec())
     _, meta = read_weights(spec.checkpoint)
     if "recipe" not in meta:

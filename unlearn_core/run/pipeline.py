@@ -44,7 +44,7 @@ from unlearn_core.run.report import (
     Timing,
     Versions,
 )
-from unlearn_core.training import TrainedModel, retrain_without
+from unlearn_core.training import TrainedModel, check_convention, retrain_without
 
 
 @dataclass
@@ -71,6 +71,7 @@ def run_unlearning(
     privacy_risk: bool = False,
     relearn: RelearnConfig | None = None,
     shared_oracle: Callable[[], tuple[nn.Module, float]] | None = None,
+    oracle_convention: str = "standard",
 ) -> RunRecord:
     """Unlearn `request` from `trained` with `method`; never changes `trained`.
 
@@ -79,8 +80,11 @@ def run_unlearning(
     reuses from the cache) a shadow model by the same recipe on half the data. relearn: also
     measure each model's relearn time (metrics/relearn.py), which trains copies. shared_oracle:
     returns the retrained model and its seconds, computed once elsewhere (a sweep shares one per
-    forget set) and asked for only after unlearning; implies the oracle.
+    forget set) and asked for only after unlearning; implies the oracle. oracle_convention: how
+    the oracle divides a batch that lost samples ("standard": the mean over what it kept;
+    "replay": the nominal b; training.py); a shared oracle must have been made by the same one.
     """
+    check_convention(oracle_convention)
     spec = get_method(method)
     check_request(spec, request)
     config = parse_config(spec.config_cls, overrides)
@@ -99,12 +103,16 @@ def run_unlearning(
     _check_finite(spec.name, result.model, asdict(config))
     retrained, retrain_seconds = shared_oracle() if shared_oracle else (None, None)
     if oracle and shared_oracle is None:
-        if method == "retrain":
+        if method == "retrain" and config.convention == oracle_convention:
             retrained, retrain_seconds = result.model, unlearn_seconds
         else:
             oracle_progress = sub_progress(progress, unlearn_share, 0.9, "oracle retrain")
-            retrained, retrain_seconds = oracle_retrain(trained, data, request, oracle_progress)
-    setup = RunSetup(spec.name, asdict(config), seed, trained, checkpoint_meta, data)
+            retrained, retrain_seconds = oracle_retrain(
+                trained, data, request, oracle_progress, convention=oracle_convention
+            )
+    setup = RunSetup(
+        spec.name, asdict(config), seed, trained, checkpoint_meta, data, oracle_convention
+    )
     timing = Timing(unlearn_seconds=unlearn_seconds, retrain_seconds=retrain_seconds)
     models = PerModel(trained.model, result.model, retrained)
     report = _single_report(
@@ -116,13 +124,18 @@ def run_unlearning(
 
 
 def oracle_retrain(
-    trained: TrainedModel, data: ImageDataset, request: ForgetRequest, progress=None
+    trained: TrainedModel,
+    data: ImageDataset,
+    request: ForgetRequest,
+    progress=None,
+    *,
+    convention: str = "standard",
 ) -> tuple[nn.Module, float]:
-    """The oracle: `trained`'s recipe replayed without what `request` leaves out; and its
-    seconds."""
+    """The oracle: `trained`'s recipe replayed without what `request` leaves out, by
+    `convention` (training.retrain_without); and its seconds."""
     start = time.perf_counter()
     left_out = request.outside_retain(data.train_y.numel())
-    retrained = retrain_without(trained, data, left_out, progress=progress)
+    retrained = retrain_without(trained, data, left_out, convention=convention, progress=progress)
     return retrained, time.perf_counter() - start
 
 
@@ -141,10 +154,12 @@ def _check_finite(name: str, model: nn.Module, config: dict) -> None:
 
 
 def dataset_sha256(data: ImageDataset) -> str:
-    """sha256 over the data set's tensors (train and test images and labels, with their dtypes
-    and shapes): the content a run used, wherever it was read from."""
+    """sha256 over the data set's tensors (train, test and, where there is one, validation
+    images and labels, with their dtypes and shapes): the content a run used, wherever it was
+    read from."""
     digest = hashlib.sha256()
-    for tensor in (data.train_x, data.train_y, data.test_x, data.test_y):
+    val = () if data.val_y is None else (data.val_x, data.val_y)
+    for tensor in (data.train_x, data.train_y, data.test_x, data.test_y, *val):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy())
@@ -209,10 +224,23 @@ def _single_report(
         verification_error_per_layer=verification.get("verification_error_per_layer"),
         privacy_risk=risk,
         method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
+        warnings=_convention_warnings(setup, models.retrained is not None),
     )
 
 
 _TOP_LEVEL_INFO = ("selected_slices", "unlearning_error", "verification_error")
+
+
+def _convention_warnings(setup: RunSetup, has_oracle: bool) -> list[str]:
+    """single-gradient's update is derived for the replay oracle (Thudi et al., Eq. 4: a
+    removed sample's term deleted, the batch's divisor kept); against another oracle its
+    verification error also counts the change of divisor, so say so."""
+    if setup.method != "single-gradient" or not has_oracle or setup.oracle_convention == "replay":
+        return []
+    return [
+        f"single-gradient targets the replay retrain; this oracle is {setup.oracle_convention}: "
+        "rerun with --oracle-convention replay for its verification error"
+    ]
 
 
 @dataclass(frozen=True)
@@ -225,6 +253,7 @@ class RunSetup:
     trained: TrainedModel
     checkpoint_meta: dict
     data: ImageDataset
+    oracle_convention: str = "standard"  # of the oracle the run compares with (training.py)
 
 
 @dataclass(frozen=True)
@@ -318,5 +347,6 @@ def build_report(
             git_commit=code_commit(),
         ),
         environment=Environment(threads=torch.get_num_threads()),
+        oracle_convention=setup.oracle_convention,
         **outcome,
     ).finite()

@@ -302,6 +302,9 @@ class Report(_Part):
     # what the features still know (metrics.representations.report_summary); with the oracle
     representations: dict | None = None
     warnings: list[str] = field(default_factory=list)  # one line each: shown with the run
+    # how the oracle divides a batch that lost samples: "standard" or "replay" (training.py);
+    # None in runs made before it was recorded (they used replay)
+    oracle_convention: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property

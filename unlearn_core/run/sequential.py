@@ -59,6 +59,7 @@ def run_sequence(
     overrides: dict[str, str] | None = None,
     *,
     oracle: bool = False,
+    oracle_convention: str = "standard",
     seed: int = 0,
     relearn: RelearnConfig | None = None,
     progress: Progress | None = None,
@@ -66,7 +67,8 @@ def run_sequence(
     """Forget `steps` (lists of classes) one after another with `method`; never changes `trained`.
 
     oracle: retrain at every step (k retrains in all); the last one, the retrain without the
-    union, is the report's `retrained`. relearn: relearn times of the original, final and
+    union, is the report's `retrained`; oracle_convention: how it divides a batch that lost
+    samples (training.py). relearn: relearn times of the original, final and
     retrained models on the union's forget set.
     """
     requests = sequence_requests(data, steps)
@@ -81,6 +83,7 @@ def run_sequence(
             method,
             overrides,
             oracle=oracle,
+            oracle_convention=oracle_convention,
             seed=seed,
             progress=sub_progress(
                 progress, 0.9 * k / len(requests), 0.9 * (k + 1) / len(requests), f"step {k + 1}"
@@ -104,7 +107,9 @@ def run_sequence(
     # method, config, seed, data set, recipe, versions and checkpoints are those of every step;
     # the step-relative fields (selected slices, errors, privacy risk) are null here
     first = records[0].report
-    setup = RunSetup(first.method, first.config, seed, trained, checkpoint_meta, data)
+    setup = RunSetup(
+        first.method, first.config, seed, trained, checkpoint_meta, data, oracle_convention
+    )
     report = build_report(setup, union, timing, measured, method_info={}, sequence=entries)
     if progress:
         progress(1.0, "done")

@@ -3,8 +3,10 @@ unlearning error (Eq. 9) a proxy for the verification error?
 
 For every setting of a grid over the recipe (SD-loss gamma, epochs, learning rate, batch size),
 train with Hessian probes, unlearn the forget set by single-gradient unlearning, retrain without it
-by the same recipe and order, and record both errors; then their Pearson correlation across the
-settings (the paper reports 0.88 to 0.99). Writes study.csv (a row per setting) and study.json.
+by the same recipe and order (the replay convention, training.py: the one single-gradient
+unlearning and its verification error are derived for), and record both errors; then their
+Pearson correlation across the settings (the paper reports 0.88 to 0.99). Writes study.csv (a
+row per setting) and study.json.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import code_commit
 from unlearn_core.training import Recipe, retrain_without, train
 
 GRID_KEYS = {"sd_gamma": float, "epochs": int, "lr": float, "batch_size": int}
@@ -91,6 +94,7 @@ def run_setting(
         trained,
         data,
         request.forget_indices,
+        convention="replay",  # single-gradient's own target (Unrolling SGD, Eq. 4)
         progress=sub_progress(progress, 0.5, 1.0, "retraining"),
     )
     retrain_seconds = time.perf_counter() - tick
@@ -119,22 +123,28 @@ def run_study(
     forget_indices: list[int],
     out: str | Path,
     *,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """Every grid setting of `base`, forgetting `forget_indices`; writes out/study.csv and
-    out/study.json and returns the latter's content."""
+    out/study.json and returns the latter's content.
+
+    threads: torch threads for the whole study (None: the process's). Set it: a CPU run is
+    bitwise reproducible only at a fixed thread count, and here the verification error of a
+    sample is no larger than the drift between thread counts (BENCHMARKS.md), so study.json
+    records the count with the versions.
+    """
     request = ForgetRequest.for_indices(data, forget_indices)
-    combos = settings(grid)
-    recipes = [dataclasses.replace(base, **combo) for combo in combos]  # validates every setting
+    recipes = [dataclasses.replace(base, **combo) for combo in settings(grid)]  # validates all
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    rows = []
-    for i, (combo, recipe) in enumerate(zip(combos, recipes, strict=True)):
-        label = " ".join(f"{k}={v}" for k, v in combo.items())
-        prefix = f"setting {i + 1}/{len(combos)} ({label})"
-        sub = sub_progress(progress, i / len(combos), (i + 1) / len(combos), prefix)
-        rows.append({**combo, **run_setting(arch, data, recipe, request, progress=sub)})
+    start, before = time.perf_counter(), torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        used = torch.get_num_threads()
+        rows = _rows(arch, data, grid, recipes, request, progress)
+    finally:
+        torch.set_num_threads(before)
     with open(out / "study.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])
         writer.writeheader()
@@ -152,9 +162,25 @@ def run_study(
         "pearson_r": r,
         "p_value": p,
         "seconds": time.perf_counter() - start,
-        "versions": {"unlearn_core": unlearn_core.__version__, "torch": torch.__version__},
+        "versions": {
+            "unlearn_core": unlearn_core.__version__,
+            "torch": torch.__version__,
+            "git_commit": code_commit(),
+        },
+        "environment": {"threads": used},
     }
     (out / "study.json").write_text(json.dumps(summary, indent=2) + "\n")
     if progress:
         progress(1.0, "done")
     return summary
+
+
+def _rows(arch, data, grid, recipes, request, progress) -> list[dict]:
+    """run_setting for each recipe of the grid, in order: one row each."""
+    combos, rows = settings(grid), []
+    for i, (combo, recipe) in enumerate(zip(combos, recipes, strict=True)):
+        label = " ".join(f"{k}={v}" for k, v in combo.items())
+        prefix = f"setting {i + 1}/{len(combos)} ({label})"
+        sub = sub_progress(progress, i / len(combos), (i + 1) / len(combos), prefix)
+        rows.append({**combo, **run_setting(arch, data, recipe, request, progress=sub)})
+    return rows

@@ -14,7 +14,9 @@ For the samples D_f to forget (k of them, among the n the model was trained on):
    weight decay.
 Sequentially, the samples are removed one at a time and a removal that lowers validation
 accuracy by more than `val_drop` below the last accepted model is reverted; the paper's
-"supported removals" is the number accepted before the first such drop (Fig. 6).
+"supported removals" is the number accepted before the first such drop (Fig. 6). Validation is
+the data set's validation split, disjoint from the test images results are reported on (the
+demo's: 1000 further Fashion-MNIST test-file images); a data set without one is refused.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ LFOCI_RANGES = {
     "hessian_lipschitz": (0.0, 1e6, "a Lipschitz constant: finite, >= 0"),
     "loss_lipschitz": (0.0, 1e6, "a Lipschitz constant: finite, >= 0"),
     "val_drop": (0.0, 1.0, "an accuracy difference"),
-    "val_samples": (0, 10**7, "more than any test split here holds"),
+    "val_samples": (0, 10**7, "more than any validation split here holds"),
 }
 
 
@@ -86,7 +88,9 @@ class LfociConfig:
     hessian_samples: int = setting(
         1000,
         "retain samples (a seeded random subset) for the curvature and the residual "
-        "gradient; 0: the whole retain set (the paper's n H(F), exact but slower)",
+        "gradient: a subsample, not exact (on logistic regression with 2000 samples it left "
+        "0.10 to 0.14 of the do-nothing distance to the exact retrain minimiser); 0: the "
+        "whole retain set (the paper's n H(F), exact but slower: under 0.005 there)",
     )
     dense_max: int = setting(
         256,
@@ -120,7 +124,9 @@ class LfociConfig:
         0.05, "sequential: largest accepted fall in validation accuracy (absolute)"
     )
     val_samples: int = setting(
-        1000, "sequential: seeded random test-split subset; 0: the whole test split"
+        1000,
+        "sequential: seeded random subset of the validation split (never the test split); "
+        "0: the whole validation split",
     )
 
     def __post_init__(self):
@@ -167,21 +173,25 @@ class _Run:
 @register(
     "lfoci",
     LfociConfig,
-    """L-FOCI (Mehta et al., "Deep Unlearning via Randomized Conditionally Independent
-    Hessians", CVPR 2022): perturbs each forgotten sample (m = 1000 copies, s = 0.1), selects
-    by L-FOCI the Linear units and Conv2d channels (slices) whose activations explain its loss,
-    and takes one exact Newton step of the retain objective on those slices' weight rows and
-    biases only (Eq. 13-15: curvature by automatic differentiation on 1000 retain samples,
-    damped by the weight decay, eigenvalues below it replaced by their absolute value and
-    floored there (saddle-free; repair=clamp only floors them); conjugate gradients above 256
-    parameters), then adds the (eps, delta) Gaussian noise of Sekhari et al. to them. Needs the
+    """L-FOCI (Mehta et al., "Deep Unlearning via Randomized Conditionally Independent Hessians",
+    CVPR 2022): perturbs each forgotten sample (m = 1000 copies, s = 0.1), selects by L-FOCI the
+    Linear units and Conv2d channels (slices) whose activations explain its loss, and takes one
+    Newton step towards the standard retrain's minimiser (the weight decay inside every sample's
+    loss, Sekhari et al.) on those slices' weight rows and biases only (Eq. 13-15: curvature by
+    automatic differentiation, damped by the weight decay, eigenvalues below it replaced by their
+    absolute value and floored there (saddle-free; repair=clamp only floors them); conjugate
+    gradients above 256 parameters). The curvature is exact only with hessian_samples=0 (the
+    whole retain set); the default 1000 is a random subsample: on L2-regularised logistic
+    regression (2000 samples, selection=full) the exact step ends within 0.5% of the do-nothing
+    distance from the exact retrain minimiser (k = 1, 5, 20 removed), the 1000-sample one 10-14%
+    away. Then it adds the (eps, delta) Gaussian noise of Sekhari et al. to them. Needs the
     forget samples, part of the retain set and a model trained with weight decay; changes only
-    the selected rows (selection=random: as many random slices; full: every parameter).
-    A class request removes the class's samples at once as one sample set, sharing the m
-    perturbations among them; sequential=true removes samples one at a time and reverts any
-    that lowers validation accuracy by more than 0.05. With little data or weight decay the
-    noise's sigma is large (demo smallcnn: about 3450) and wipes the slices: dp_noise=false
-    skips it, and the result then carries no (eps, delta) guarantee.""",
+    the selected rows (selection=random: as many random slices; full: every parameter). A class
+    request removes the class's samples at once as one sample set, sharing the m perturbations
+    among them; sequential=true removes samples one at a time and reverts any that lowers
+    accuracy on the validation split (not the test split) by more than 0.05. With little data or
+    weight decay the noise's sigma is large (demo smallcnn: about 3450) and wipes the slices:
+    dp_noise=false skips it, and the result then carries no (eps, delta) guarantee.""",
 )
 def unlearn(
     model: TrainedModel,
@@ -198,6 +208,11 @@ def unlearn(
         raise UserError("no weight decay to damp with: set a floor, --set min_eigenvalue=1e-4.")
     if config.dp_noise and weight_decay <= 0:
         raise UserError("the (eps, delta) noise needs weight decay; use --set dp_noise=false.")
+    if config.sequential and data.val_y is None:
+        raise UserError(
+            f"sequential lfoci decides on a validation split, which {data.name} lacks "
+            "(only the demo has one): run it without sequential=true."
+        )
     device = default_device()
     # one draw from `seed` seeds both streams: subsets on the CPU, noise on the device
     stream = int(torch.randint(2**62, (), generator=as_generator(seed)))
@@ -253,7 +268,7 @@ def _remove(
         pick = torch.randperm(retain.numel(), generator=run.indices)[: config.hessian_samples]
         retain = retain[pick.sort().values]
     x_r, y_r = run.images(retain)
-    damping = n * run.weight_decay / (n - k)
+    damping = run.weight_decay  # the regulariser keeps its weight in the standard retrain
     before = _gradient_norms(net, (x_f, y_f), (x_r, y_r), damping, run)
 
     run.tell(span, 0.45, "block Hessian and Newton step")
@@ -375,12 +390,13 @@ def _gradient_norms(net, forget, retain, damping: float, run: _Run) -> tuple[flo
 
 def _sequential(net: torch.nn.Module, request: ForgetRequest, n: int, run: _Run) -> dict:
     """Remove the forget samples one at a time; revert any removal that drops validation
-    accuracy by more than val_drop below the last accepted model."""
+    accuracy (on the validation split, never the test split) by more than val_drop below the
+    last accepted model."""
     config, data = run.config, run.data
-    val = torch.randperm(data.test_y.numel(), generator=run.indices)
+    val = torch.randperm(data.val_y.numel(), generator=run.indices)
     if config.val_samples:
         val = val[: config.val_samples]
-    last = accuracy(net, data, "test", val)
+    last = accuracy(net, data, "val", val)
     start_acc, kept = last, torch.ones(n, dtype=torch.bool)
     removals, slices, first_rejected = [], [], None
     forget = request.forget_indices.tolist()
@@ -391,7 +407,7 @@ def _sequential(net: torch.nn.Module, request: ForgetRequest, n: int, run: _Run)
         span = (t / len(forget), (t + 1) / len(forget))
         retain = trial.nonzero().flatten()
         info = _remove(net, torch.tensor([index]), retain, int(kept.sum()), run, span)
-        acc = accuracy(net, data, "test", val)
+        acc = accuracy(net, data, "val", val)
         accepted = acc >= last - config.val_drop
         if accepted:
             kept, last = trial, acc
@@ -409,7 +425,7 @@ def _sequential(net: torch.nn.Module, request: ForgetRequest, n: int, run: _Run)
             "supported_removals": len(forget) if first_rejected is None else first_rejected,
             "accepted_removals": accepted_count,
             "rejected_indices": [r["index"] for r in removals if not r["accepted"]],
-            "validation": {"split": "test", "samples": val.numel(), "start_acc": start_acc},
+            "validation": {"split": "val", "samples": val.numel(), "start_acc": start_acc},
             "removals": removals,
         },
     }

@@ -3,22 +3,27 @@
 Mehta et al., "Deep Unlearning via Randomized Conditionally Independent Hessians", CVPR 2022,
 Eq. 13-15, after Sekhari et al., "Remember What You Want to Forget" (2021).
 
-Objective. Training minimises F(w) = (1/n) sum_i l(w, z_i) + (lambda / 2) |w|^2 (SGD's weight
-decay lambda is that L2 term; l is the recipe's per-sample loss). Retraining by the recorded
-recipe without the k samples of D_f keeps every weight-decay step, so it minimises
-F(w) - (1/n) sum_{z in D_f} l(w, z): the regulariser belongs to no sample. One Newton step from
-the trained w (taken as the minimiser, grad F = 0) towards that minimiser, restricted to the
-block P of selected parameters, is Eq. 13-15 with the k samples' gradients and Hessians summed:
+Objective. Training minimises F(w) = (1/n) sum_i f(w, z_i) with each sample's loss
+f(w, z) = l(w, z) + (lambda / 2) |w|^2: the regulariser sits inside every sample's loss, as in
+Sekhari et al. and Mehta et al. Eq. 4 (SGD's weight decay lambda is that term, l the recipe's
+per-sample loss). The target is the standard retrain (training.py), which minimises the same
+objective over the n - k samples of D_r: F_r(w) = (1/(n-k)) sum_{z in D_r} f(w, z), whose
+regulariser keeps its weight lambda. One Newton step from the trained w (taken as the minimiser,
+grad F = 0, so sum_{D_r} grad f = -sum_{D_f} grad f), restricted to the block P of selected
+parameters, is Eq. 13-15 with the k samples' gradients and Hessians summed:
 
-    H'_P = (n H_P(F) - sum_{z in D_f} H_P(l(., z))) / (n - k)                        (p, p)
-         = mean_{i in D_r} H_P(l(., z_i)) + (n / (n - k)) lambda I
-    w'_P = w_P + (1 / (n - k)) H'_P^{-1} sum_{z in D_f} grad_P l(w, z)                   (p,)
+    H'_P = (n H_P(F) - sum_{z in D_f} H_P(f(., z))) / (n - k)                        (p, p)
+         = mean_{i in D_r} H_P(l(., z_i)) + lambda I
+    w'_P = w_P + (1 / (n - k)) H'_P^{-1} sum_{z in D_f} (grad_P l(w, z) + lambda w_P)     (p,)
     w'_Q = w_Q for every parameter Q outside P                                    (Eq. 15)
 
-The second line equals the first term by term (n H(F) is the sum of all n samples' Hessians plus
-n lambda I); evaluating the retain sum directly subtracts the forget samples' Hessians exactly.
-The lambda I term is the weight-decay damping of the paper's Sec. 5.1. A seeded random subset
-of D_r estimates the mean without bias. For k = 1 these are Eq. 13-14 verbatim.
+The second line equals the first term by term (each f's Hessian is l's plus lambda I);
+evaluating the retain sum directly subtracts the forget samples' Hessians exactly. The lambda I
+term is the weight-decay damping of the paper's Sec. 5.1. A seeded random subset of D_r
+estimates the mean without bias (but the step, which inverts it, only approximately). For
+k = 1 these are Eq. 13-14 verbatim. (The replay retrain, whose batches keep the divisor b,
+would instead minimise (1/(n-k)) sum_{D_r} l + (n/(n-k)) (lambda/2) |w|^2: no lambda w_P in the
+gradient and n lambda / (n-k) as damping; that is not the default oracle.)
 
 Curvature is exact, by automatic differentiation over the block only (the authors' code used a
 finite-difference guess). A small block's Hessian is formed (torch.func: a vmap of
@@ -278,7 +283,8 @@ def newton_step(
     cg_iters: int,
     cg_tol: float,
 ) -> NewtonStep:
-    """Eq. 13-14 on the block: (1 / (n - k)) H'_P^{-1} sum_{z in D_f} grad_P l(w, z).
+    """Eq. 13-14 on the block: (1 / (n - k)) H'_P^{-1} sum_{z in D_f} grad_P f(w, z), f = l +
+    (weight_decay / 2) |w|^2 the per-sample loss, H'_P = mean_retain H_P(l) + weight_decay I.
 
     forget: (k, C, H, W) normalised images and (k,) labels of D_f; retain: those of D_r or of
     its random subset (the curvature's mean); n: training samples the model was fitted on;
@@ -286,8 +292,10 @@ def newton_step(
     """
     theta = gather(model, block)
     k, s = len(forget[1]), len(retain[1])
-    damping = n * weight_decay / (n - k)  # (n / (n - k)) lambda, the weight decay's curvature
-    rhs = (block_gradient(model, block, theta, *forget, loss_fn) / (n - k)).double()  # (p,)
+    damping = weight_decay  # the regulariser's curvature: lambda I, its weight kept in F_r
+    # each removed sample's gradient includes its share of the regulariser, lambda w_P
+    removed = block_gradient(model, block, theta, *forget, loss_fn) + k * weight_decay * theta
+    rhs = (removed / (n - k)).double()  # (p,)
     if theta.numel() <= dense_max:
         hessian = dense_hessian(model, block, theta, *retain, loss_fn) / s  # (p, p)
         hessian += damping * torch.eye(theta.numel(), dtype=hessian.dtype, device=hessian.device)
