@@ -1,6 +1,8 @@
 """The app in a real browser: Playwright drives Debian's chromium (headless) through a first
 user's path: open the app on the demo, forget class 3 with UNSIR, see the prediction
-distribution, export the audit record, and save a screenshot.
+distribution, export the audit record, and save a screenshot; and an auditor's: pick a model
+that memorises its training images, forget class 3 with `none`, run the privacy audit on a pool
+of four models and read its verdict.
 
 .ci/run installs chromium and requirements-dev.txt installs playwright (no browser download:
 the test launches /usr/bin/chromium). Where either is missing the test is skipped, never
@@ -160,3 +162,47 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
     record = tmp_path / "audit.zip"
     download.value.save_as(record)
     return shot, record, run_id
+
+
+# --- the privacy audit: an auditor on a model that memorises its 300 training images ---------
+
+
+def _pick_checkpoint(page, name: str) -> None:
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Checkpoint").first
+    box.click()
+    page.get_by_role("option", name=name, exact=True).click()
+    page.get_by_text("demo-300").first.wait_for(timeout=WAIT_MS)
+
+
+def test_an_audit_of_none_on_a_memorising_model_says_remembers(server, memorising, tmp_path):
+    url, store = server
+    models = store / "models"
+    models.mkdir(parents=True)
+    shutil.copy(memorising["path"], models / "memorising-mlp.safetensors")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(url)
+            page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
+            _pick_checkpoint(page, "memorising-mlp.safetensors")
+            _go(page, "Forget request")
+            _choose(page, "Classes to forget", "3 (Dress)")
+            page.get_by_role("button", name="Set the forget request").click()
+            page.get_by_text("270").first.wait_for(timeout=WAIT_MS)  # the retain count
+            _go(page, "Unlearn")
+            _choose(page, "Methods", "none")
+            page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
+            _wait_for_run(store)
+            _go(page, "Privacy")
+            page.get_by_role("spinbutton", name="Models (N)").fill("4")
+            page.get_by_role("button", name="Run the audit as a job").click()
+            verdict = page.get_by_text("Remembers").first
+            verdict.wait_for(timeout=WAIT_MS)
+            assert page.get_by_text("U-LiRA tells the unlearned models").first.is_visible()
+        except Exception:
+            page.screenshot(path=tmp_path / "failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert list((store / "audits").glob("audit-*/privacy.json"))

@@ -72,8 +72,16 @@ def test_missing_idx_names_where_it_looked(tmp_path):
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    with pytest.raises(UserError, match="known: demo, fashion-mnist"):
+    with pytest.raises(UserError, match="known: demo, demo-300, fashion-mnist"):
         load_dataset("imagenet")
+
+
+def test_demo_300_is_the_demos_first_30_of_each_class():
+    demo, small = load_dataset("demo"), load_dataset("demo-300")
+    assert small.train_y.bincount().tolist() == [30] * 10
+    first = torch.cat([(demo.train_y == c).nonzero().flatten()[:30] for c in range(10)])
+    assert torch.equal(small.train_x, demo.train_x[first.sort().values])
+    assert torch.equal(small.test_x, demo.test_x) and torch.equal(small.test_y, demo.test_y)
 
 
 def test_digits_split_is_stable():

@@ -34,7 +34,7 @@ from unlearn_core.run.store import RunStore
 
 METRICS = ("forget_acc", "retain_acc", "test_acc")
 GAPS = tuple(f"gap_{m}" for m in METRICS)
-SUMMARY_COLUMNS = (*METRICS, *GAPS, "tow", "seconds", "job_seconds")
+SUMMARY_COLUMNS = (*METRICS, *GAPS, "tow", "avg_gap", "seconds", "job_seconds")
 MAX_JOBS = 1000
 
 
@@ -157,6 +157,7 @@ def run_values(report, job_seconds: float | None) -> dict[str, float | None]:
     out = {m: getattr(unlearned, m) for m in METRICS}
     out.update({f"gap_{m}": (getattr(gaps, m) if gaps else None) for m in METRICS})
     out["tow"] = tug_of_war(gaps)
+    out["avg_gap"] = average_gap(gaps, report.mia)
     out["seconds"] = report.timing.unlearn_seconds
     out["job_seconds"] = job_seconds
     return out
@@ -169,6 +170,22 @@ def tug_of_war(gaps) -> float | None:
     if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
         return None
     return math.prod(1 - abs(getattr(gaps, m)) for m in METRICS)
+
+
+def average_gap(gaps, mia) -> float | None:
+    """SalUn's Avg. Gap (Fan et al., ICLR 2024, Sec. 5): the mean absolute gap to the retrained
+    model over forget, retain and test accuracy and the SVC attack's MIA-Efficacy; 0 is a
+    perfect match. None without the retrained model or its attack."""
+    if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
+        return None
+    svc = [
+        ((getattr(mia, role) or {}).get("svc") or {}).get("efficacy")
+        for role in ("unlearned", "retrained")
+    ]
+    if None in svc:
+        return None
+    parts = [abs(getattr(gaps, m)) for m in METRICS] + [abs(svc[0] - svc[1])]
+    return sum(parts) / len(parts)
 
 
 def mean_interval(values: list[float]) -> dict[str, float | None]:

@@ -23,7 +23,7 @@ def _cell(row: dict, column: str) -> str:
 
 def sweep_table(rows: list[dict]) -> list[dict]:
     """One row per method: n, then mean [95% interval] of each headline metric, its gap to the
-    retrained model, ToW and the unlearning seconds (blank where a value does not exist)."""
+    retrained model, ToW, SalUn's average gap and the unlearning seconds (blank where a value does not exist)."""
     out = []
     for row in rows:
         cells = {"method": row["method"], "n": row["n"]}
@@ -31,6 +31,7 @@ def sweep_table(rows: list[dict]) -> list[dict]:
             cells[label] = _cell(row, column)
             cells[f"{label} gap"] = _cell(row, f"gap_{column}")
         cells["ToW"] = _cell(row, "tow")
+        cells["avg gap (SalUn)"] = _cell(row, "avg_gap")
         cells["unlearn (s)"] = _cell(row, "seconds")
         out.append(cells)
     return out
