@@ -17,6 +17,7 @@ from ui.runs import (
 from ui.state import class_names
 from unlearn_core.errors import UserError
 from unlearn_core.run.audit import audit_html, audit_record_bytes, comparison_rows
+from unlearn_core.run.privacy_record import latest_audit
 
 st.title("Runs and audit record")
 st.subheader("What am I looking at")
@@ -91,7 +92,9 @@ with export:
         )
         right.download_button(
             "Download the audit page (HTML)",
-            data=lambda: audit_html(report, class_names=names),
+            data=lambda: audit_html(
+                report, class_names=names, privacy=latest_audit(folder, report)
+            ),
             file_name=f"{run_id}-audit.html",
             mime="text/html",
             key="download_html",

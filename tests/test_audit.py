@@ -18,6 +18,7 @@ from torch import nn
 
 from unlearn_core.cli.audit import add_parsers, run_audit
 from unlearn_core.errors import UserError
+from unlearn_core.privacy.store import AuditStore
 from unlearn_core.run.audit import audit_html, comparison_rows, write_audit_record
 from unlearn_core.run.pipeline import RunRecord
 from unlearn_core.run.report import Report
@@ -255,3 +256,48 @@ def test_the_record_says_what_the_features_still_know():
     assert "0.9062" in section and "0.7188" in section and "[0.81, 0.96]" in section
     assert "0.9922" in section and "0.3125" in section
     assert "Not measured" in audit_html(make_report(representations=None))
+
+
+def _privacy(method: str, verdict: str, reason: str) -> dict:
+    """A privacy.json of the fixture run's request (hand-made numbers)."""
+    block = {
+        "auc": 0.96,
+        "auc_ci": [0.93, 0.98],
+        "tpr_at_1pct_fpr": 0.5,
+        "tpr_at_0_1pct_fpr": 0.25,
+        "per_sample": [],
+    }
+    report = make_report()
+    return {
+        "models": 8,
+        "method": method,
+        "config": report.config,
+        "forget": {"classes": [], "indices": [11, 23, 35], "count": 3},
+        "checkpoint_sha256": "a1" * 32,
+        "verdict": verdict,
+        "verdict_reason": reason,
+        "attacks": {"ulira": block, "loss": block, "svc": block},
+        "challenge": {"forgetting_quality": 0.25, "final_score": 0.2, "epsilons": [2.0] * 3},
+        "tow": {"mean": 0.8, "ci_low": 0.7, "ci_high": 0.9},
+        "avg_gap": {"mean": 0.1, "ci_low": 0.05, "ci_high": 0.15},
+        "seeds": list(range(8)),
+        "oracle_convention": "standard",
+    }
+
+
+def test_the_record_holds_the_runs_privacy_audit(run_folder, tmp_path, capsys):
+    store = AuditStore(tmp_path)  # the run's store: the folder above the run
+    store.save(_privacy("finetune", "forgotten", "another method's audit"))
+    audit_id = store.save(_privacy("unsir", "remembers", "U-LiRA tells <them> apart."))
+    out = write_audit_record(run_folder, tmp_path / "audit.zip", CLASSES)
+    with zipfile.ZipFile(out) as zf:
+        privacy = json.loads(zf.read("privacy.json"))
+        page = zf.read("audit.html").decode()
+    assert privacy["audit_id"] == audit_id and privacy["verdict"] == "remembers"
+    assert "U-LiRA tells &lt;them&gt; apart." in page and "another method" not in page
+    cli("--verify", str(out))  # privacy.json is listed in SHA256SUMS like every other file
+    assert capsys.readouterr().out.startswith("ok:")
+
+
+def test_the_record_says_when_there_is_no_audit(run_folder):
+    assert "No privacy audit" in audit_html(make_report(), privacy=None)

@@ -55,6 +55,7 @@ def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
     from unlearn_core.run.audit import audit_html, check_run_folder, write_audit_record
     from unlearn_core.run.integrity import verify_run
+    from unlearn_core.run.privacy_record import latest_audit
     from unlearn_core.run.store import read_report
 
     if args.verify is not None:
@@ -69,7 +70,8 @@ def run_audit(args: argparse.Namespace) -> None:
     names = _class_names(report.dataset, args.data_root)
     out = Path(args.out)
     if out.suffix.lower() == ".html":
-        write_bytes_atomic(out, audit_html(report, class_names=names).encode())
+        privacy = latest_audit(folder, report)
+        write_bytes_atomic(out, audit_html(report, class_names=names, privacy=privacy).encode())
     else:
         out = write_audit_record(folder, out, names)
     print(f"wrote {out}")

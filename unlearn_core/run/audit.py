@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from unlearn_core.files import write_bytes_atomic
+from unlearn_core.privacy.store import privacy_json
 from unlearn_core.request import class_label
 from unlearn_core.run.integrity import (
     AUDIT_PAGE,
@@ -37,6 +38,7 @@ from unlearn_core.run.integrity import (
     IntegrityError,
     verify_run,
 )
+from unlearn_core.run.privacy_record import PRIVACY_FILE, latest_audit, privacy_section
 from unlearn_core.run.report import GAP_KEYS, MODELS, Forget, Report, metric
 from unlearn_core.run.store import read_report
 from unlearn_core.views import figures as viz
@@ -264,12 +266,14 @@ def audit_html(
     report: Report,
     figures: dict[str, go.Figure] | None = None,
     class_names: Sequence[str] | None = None,
+    privacy: dict | None = None,
 ) -> str:
     """The audit record of one run as a self-contained HTML page (str).
 
     report: a run's Report. figures: title -> figure, added after (or replacing, by title)
     the default ones built from the report (`default_figures`). class_names: the data set's
-    class names, for the forget list and the prediction figure (numbers when None).
+    class names, for the forget list and the prediction figure (numbers when None). privacy:
+    the run's privacy audit (privacy_record.latest_audit), or None.
     """
     figures = {**default_figures(report, class_names), **(figures or {})}
     checks = report.checkpoints
@@ -293,7 +297,8 @@ def audit_html(
         ("Method configuration", _key_values(report.config)),
         (f"Training recipe{recipe_note}", _key_values(report.recipe)),
         ("Metrics of the three models", _metrics_section(report)),
-        ("Membership inference", _mia_section(report)),
+        ("Privacy audit over many models", privacy_section(privacy, _table, _e, _fmt)),
+        ("Membership inference (this run's single models)", _mia_section(report)),
         ("What the features still know", _representations_section(report)),
         ("Unlearning and verification error", _key_values(errors, exact=False)),
         ("Timings (seconds)", _key_values(timing, exact=False)),
@@ -358,7 +363,10 @@ def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None
     names = check_run_folder(folder)
     report = read_report(folder)
     files = {name: _read_checked(folder, name) for name in names}
-    files[AUDIT_PAGE] = audit_html(report, class_names=class_names).encode()
+    privacy = latest_audit(folder, report)
+    if privacy is not None:
+        files[PRIVACY_FILE] = privacy_json(privacy)
+    files[AUDIT_PAGE] = audit_html(report, class_names=class_names, privacy=privacy).encode()
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
     for name, digest in _recorded(report).items():  # no change between the check and the read
         if (

@@ -30,6 +30,7 @@ from unlearn_core.errors import UserError
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
 RETRAINED, AUDIT_PAGE = "retrained.safetensors", "audit.html"
+PRIVACY = "privacy.json"  # an audit zip's privacy audit of the run's request, when there is one
 RUN_FILES = (REPORT, REQUEST, MODEL, RETRAINED)
 MAX_SUMS_BYTES = 4096  # five lines of 64 hex digits and a short name
 MAX_JSON_BYTES = 256 * 2**20  # a report with per-sample arrays of a large forget set
@@ -194,6 +195,17 @@ def _check_entries(source, expected: dict, listed: dict, entries: dict) -> None:
             )
 
 
+def _check_privacy(privacy, report: dict, where: str) -> None:
+    """The audit in a record must be of the run's checkpoint and method."""
+    checkpoints = report["checkpoints"]
+    same = isinstance(privacy, dict) and (
+        privacy.get("checkpoint_sha256") == checkpoints.get("original_sha256")
+        and privacy.get("method") == report.get("method")
+    )
+    if not same:
+        raise IntegrityError(PRIVACY, "is not an audit of this run's checkpoint and method", where)
+
+
 def _report(source, listed: dict) -> dict:
     """report.json, after checking it against SHA256SUMS."""
     if REPORT not in listed:
@@ -209,7 +221,7 @@ def _report(source, listed: dict) -> dict:
 
 def _verify(source, audit_zip: bool) -> list[str]:
     entries = source.entries()
-    allowed = RUN_FILES + ((AUDIT_PAGE,) if audit_zip else ())
+    allowed = RUN_FILES + ((AUDIT_PAGE, PRIVACY) if audit_zip else ())
     for name in (REPORT, SUMS):
         if name not in entries:
             missing = "is missing: not a run folder" if name == REPORT else "is missing"
@@ -219,6 +231,8 @@ def _verify(source, audit_zip: bool) -> list[str]:
     listed = _parse_sums(_read(source, SUMS), allowed, source.where)
     report = _report(source, listed)
     expected = _expected(report, audit_zip, source.where)
+    if audit_zip and PRIVACY in entries:
+        expected[PRIVACY] = None
     _check_entries(source, expected, listed, entries)
     for name, recorded in expected.items():
         digest = _sha256(source, name)
@@ -228,6 +242,8 @@ def _verify(source, audit_zip: bool) -> list[str]:
             raise IntegrityError(name, "does not match the sha256 in report.json", source.where)
     if _json_object(source, REQUEST) != report["forget"]:
         raise IntegrityError(REQUEST, "is not the forget request of report.json", source.where)
+    if PRIVACY in expected:
+        _check_privacy(_json_object(source, PRIVACY), report, source.where)
     return list(expected)
 
 

@@ -23,7 +23,8 @@ def _cell(row: dict, column: str) -> str:
 
 def sweep_table(rows: list[dict]) -> list[dict]:
     """One row per method: n, then mean [95% interval] of each headline metric, its gap to the
-    retrained model, ToW, SalUn's average gap and the unlearning seconds (blank where a value does not exist)."""
+    retrained model, ToW, SalUn's average gap and the unlearning seconds (blank where a value
+    does not exist)."""
     out = []
     for row in rows:
         cells = {"method": row["method"], "n": row["n"]}
