@@ -74,7 +74,8 @@ recorded = "a recorded" if meta.get("recipe_recorded") else "an unrecorded (defa
 st.markdown(
     f"**Data**: {about_data}\n\n**Model**: `{summary['arch']}`, trained by {recorded} recipe: "
     f"{recipe['optimizer'].upper()}, learning rate {recipe['lr']}, batch size "
-    f"{recipe['batch_size']}, {recipe['epochs']} epochs, weight decay {recipe['weight_decay']}, "
+    f"{recipe['batch_size']}, {recipe['epochs']} epoch{'s' * (recipe['epochs'] != 1)}, "
+    f"weight decay {recipe['weight_decay']}, "
     f"momentum {recipe['momentum']}, SD-loss γ {recipe['sd_gamma']}, seed {recipe['seed']}. "
     "The seed fixes the initial weights and every epoch's data order, so retraining without a "
     "forget set replays the same run minus those samples: the oracle each unlearning method is "

@@ -20,7 +20,7 @@ def cli(*args, cwd=ROOT):
         text=True,
         cwd=cwd,
         env=env,
-        timeout=600,
+        timeout=1800,  # a loaded machine takes several times a quiet one's minutes; a hang ends
     )
 
 

@@ -227,7 +227,7 @@ def test_only_selected_rows_change_and_batchnorm_is_untouched(tiny):
     before = {k: v.clone() for k, v in net.state_dict().items()}
     settings = dict(perturbations=200, hessian_samples=100)
     quiet = _run(trained, tiny, [7], dp_noise=False, **settings)
-    noisy = _run(trained, tiny, [7], **settings)
+    noisy = _run(trained, tiny, [7], dp_noise=True, **settings)
     assert quiet.info["selected_slices"] == noisy.info["selected_slices"]
     expected = _expected_rows(noisy.info["selected_slices"])
     assert _changed_rows(before, noisy.model.state_dict()) == expected
@@ -249,7 +249,7 @@ def test_only_selected_rows_change_and_batchnorm_is_untouched(tiny):
 
 def test_sequential_mode_reverts_removals_that_hurt_validation(tiny, tiny_trained):
     settings = dict(perturbations=100, hessian_samples=100, sequential=True, val_samples=100)
-    strict = _run(tiny_trained, tiny, [3, 8], val_drop=0.0, **settings)  # huge DP noise
+    strict = _run(tiny_trained, tiny, [3, 8], dp_noise=True, val_drop=0.0, **settings)  # DP noise
     seq = strict.info["sequential"]
     assert seq["supported_removals"] == 0 and seq["accepted_removals"] == 0
     assert seq["rejected_indices"] == [3, 8]

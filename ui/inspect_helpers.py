@@ -97,7 +97,7 @@ def chosen_run_context(key: str, without_oracle: str):
     """The run chosen under `key` and its run_context: (run_id, report, data, request, models).
     Stops the page, after saying why, when no run is open or the run cannot be used; says
     `without_oracle` when the run has no retrained model."""
-    from ui.run_picker import choose_run
+    from ui.run_picker import choose_run, show_warnings
 
     run_id = choose_run(key)
     if run_id is None:
@@ -107,6 +107,7 @@ def chosen_run_context(key: str, without_oracle: str):
     except UserError as err:
         st.error(str(err))
         st.stop()
+    show_warnings(report)
     if models["retrained"] is None:
         st.info(without_oracle)
     return run_id, report, data, request, models

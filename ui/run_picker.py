@@ -27,6 +27,13 @@ def choose_run(key: str, label: str = "Run") -> str | None:
     return st.selectbox(label, ids, key=key, format_func=run_label)
 
 
+def show_warnings(report: Report) -> None:
+    """The run's warnings (report.json's `warnings`: what the method or pipeline flagged, such
+    as noise that swamps the weights), on every page that shows the run."""
+    for line in report.warnings:
+        st.warning(f"This run warns: {line}")
+
+
 def chosen_report(key: str) -> tuple[str, Report]:
     """choose_run, then its report; stops the page (after saying why) when no run is open
     or the run cannot be read."""
@@ -34,10 +41,12 @@ def chosen_report(key: str) -> tuple[str, Report]:
     if run_id is None:
         st.stop()
     try:
-        return run_id, get_report(run_id)
+        report = get_report(run_id)
     except UserError as err:
         st.error(str(err))
         st.stop()
+    show_warnings(report)
+    return run_id, report
 
 
 def choose_runs(key: str, label: str = "Runs") -> list[str]:

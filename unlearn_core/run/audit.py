@@ -167,6 +167,12 @@ def default_figures(
     return figures
 
 
+def _warnings_section(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return "<p>None: the method and the pipeline flagged nothing.</p>"
+    return "<ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>"
+
+
 def _forget_section(forget: Forget, class_names: Sequence[str] | None) -> str:
     if forget.classes:
         classes = ", ".join(class_label(c, class_names) for c in forget.classes)
@@ -293,6 +299,7 @@ def audit_html(
     sections = [
         ("Run", _key_values(overview)),
         ("Checkpoints (sha256)", _table(("model", "sha256"), hashes, mono=1)),
+        ("Warnings", _warnings_section(report.warnings)),
         ("Forget request", _forget_section(report.forget, class_names)),
         ("Method configuration", _key_values(report.config)),
         (f"Training recipe{recipe_note}", _key_values(report.recipe)),

@@ -224,7 +224,10 @@ def _single_report(
         verification_error_per_layer=verification.get("verification_error_per_layer"),
         privacy_risk=risk,
         method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
-        warnings=_convention_warnings(setup, models.retrained is not None),
+        warnings=[
+            *_convention_warnings(setup, models.retrained is not None),
+            *info.get("notes", []),
+        ],
     )
 
 
