@@ -40,6 +40,21 @@ def add_oracle_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_options(parser: argparse.ArgumentParser, task: str) -> None:
+    """Where a command's tasks (`task`: "job", "model") run, and what data they read:
+    --executor, --address, --workers, --threads, --dataset, --data-root, --arch, --store."""
+    parser.add_argument("--executor", choices=["ray", "inline"], default="ray")
+    parser.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
+    parser.add_argument(
+        "--workers", type=int, help=f"{task}s at once on a local Ray (default: the machine's cores)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help=f"torch threads per {task}")
+    parser.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
+    parser.add_argument("--data-root")
+    parser.add_argument("--arch", help="architecture, for weights that do not record it")
+    parser.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
+
+
 def add_probe_options(parser: argparse.ArgumentParser, every: int) -> None:
     parser.add_argument(
         "--probe-every", type=int, default=every, help="top Hessian eigenvalue every K SGD steps"

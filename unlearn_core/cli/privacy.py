@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from unlearn_core.cli.options import csv_ints, key_value
+from unlearn_core.cli.options import add_engine_options, csv_ints, key_value
 from unlearn_core.errors import UserError
 from unlearn_core.training import CONVENTIONS
 
@@ -33,14 +33,7 @@ def add_parsers(sub) -> None:
         default="standard",
         help="how the retrained models are made (default standard: mean loss per batch)",
     )
-    audit.add_argument("--executor", choices=["ray", "inline"], default="ray")
-    audit.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
-    audit.add_argument("--workers", type=int, help="models at once on a local Ray")
-    audit.add_argument("--threads", type=int, default=1, help="torch threads per model task")
-    audit.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
-    audit.add_argument("--data-root")
-    audit.add_argument("--arch", help="architecture, for weights that do not record it")
-    audit.add_argument("--store", help="run store, where the model pool is cached")
+    add_engine_options(audit, "model")
     audit.add_argument("--out", required=True, help="folder for privacy.json")
     audit.set_defaults(run=run_privacy_audit)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from unlearn_core.cli.options import add_oracle_options, csv_ints, key_value
+from unlearn_core.cli.options import add_engine_options, add_oracle_options, csv_ints, key_value
 from unlearn_core.errors import UserError
 
 
@@ -23,16 +23,7 @@ def add_parsers(sub) -> None:
     sweep.add_argument("--seeds", type=csv_ints, default=[0], help="e.g. 0,1,2")
     sweep.add_argument("--set", type=key_value, action="append", default=[], metavar="METHOD.K=V")
     add_oracle_options(sweep)
-    sweep.add_argument("--executor", choices=["ray", "inline"], default="ray")
-    sweep.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
-    sweep.add_argument(
-        "--workers", type=int, help="jobs at once on a local Ray (default: the machine's cores)"
-    )
-    sweep.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    sweep.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
-    sweep.add_argument("--data-root")
-    sweep.add_argument("--arch", help="architecture, for weights that do not record it")
-    sweep.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
+    add_engine_options(sweep, "job")
     sweep.add_argument("--out", required=True, help="folder for sweep.json and summary.csv")
     sweep.set_defaults(run=run_sweep_command)
 

@@ -258,15 +258,19 @@ def remote_task(name: str):
             def progress(fraction: float, phase: str) -> None:
                 board.write.remote(job_id, fraction, phase)
 
-            result = run_audit(AuditSpec.from_dict(spec), progress, members=ray_members)
+            members = ray_members(board, job_id)
+            result = run_audit(AuditSpec.from_dict(spec), progress, members=members)
             return result, ray.get_runtime_context().get_node_id()
 
         @ray.remote
-        def run_audit_member(spec: dict, seed: int):
+        def run_audit_member(spec: dict, seed: int, board=None, key: str = ""):
             from unlearn_core.privacy.audit import audit_member
             from unlearn_core.privacy.spec import AuditSpec
 
-            return audit_member(AuditSpec.from_dict(spec), seed)
+            def progress(fraction: float, phase: str) -> None:
+                board.write.remote(key, fraction, phase)
+
+            return audit_member(AuditSpec.from_dict(spec), seed, progress if board else None)
 
         _REMOTE.update(
             job=run_job, oracle=run_oracle, audit=run_audit_task, audit_member=run_audit_member

@@ -171,17 +171,7 @@ class JobManager:
             run_id = RunStore(self.root).save(record)
         except Exception as err:  # noqa: BLE001  (storing failed: this job's error, not the sweep's)
             return self._failed(job, err)
-        return self.board.update(
-            job,
-            state=DONE,
-            progress=1.0,
-            phase="done",
-            run_id=run_id,
-            node=node,
-            seconds=result.seconds,
-            started=job.started or changes["finished"],
-            **changes,
-        )
+        return self._done(job, node, result.seconds, changes["finished"], run_id=run_id)
 
     def _finish_audit(self, job: JobRecord, result, node, finished: str) -> JobRecord:
         """Store a finished audit's privacy.json; its id goes in the job's audit_id."""
@@ -191,16 +181,20 @@ class JobManager:
             audit_id = AuditStore(self.root).save(result.privacy)
         except Exception as err:  # noqa: BLE001  (storing failed: this job's error)
             return self._failed(job, err)
+        return self._done(job, node, result.seconds, finished, audit_id=audit_id)
+
+    def _done(self, job: JobRecord, node, seconds: float, finished: str, **stored) -> JobRecord:
+        """The job's final state once what it made is stored (run_id= or audit_id=)."""
         return self.board.update(
             job,
             state=DONE,
             progress=1.0,
             phase="done",
-            audit_id=audit_id,
             node=node,
-            seconds=result.seconds,
+            seconds=seconds,
             started=job.started or finished,
             finished=finished,
+            **stored,
         )
 
     def _failed(self, job: JobRecord, err: Exception) -> JobRecord:

@@ -33,21 +33,38 @@ def inline_members(spec: AuditSpec, progress: Progress) -> list[MemberResult]:
     ]
 
 
-def ray_members(spec: AuditSpec, progress: Progress) -> list[MemberResult]:
+def ray_members(board=None, job_id: str = "") -> Members:
     """The N model tasks as Ray tasks (`spec.threads` CPUs each), from inside a Ray task or a
-    driver; progress counts finished models."""
+    driver. With a progress board (executors' actor), each task writes its own progress there
+    under "<job_id>#<seed>" and the audit's progress is their mean."""
+
+    def members(spec: AuditSpec, progress: Progress) -> list[MemberResult]:
+        import ray
+
+        from unlearn_core.engine.executors import remote_task
+
+        task = remote_task("audit_member").options(num_cpus=spec.threads, max_retries=0)
+        refs = [task.remote(spec.to_dict(), j, board, f"{job_id}#{j}") for j in range(spec.models)]
+        pending = list(refs)
+        while pending:
+            _, pending = ray.wait(pending, num_returns=1, timeout=2.0)
+            done = spec.models - len(pending)
+            progress(
+                _mean_progress(board, job_id, spec.models, done), f"{done} of {spec.models} models"
+            )
+        return ray.get(refs)
+
+    return members
+
+
+def _mean_progress(board, job_id: str, models: int, done: int) -> float:
+    if board is None:
+        return done / models
     import ray
 
-    from unlearn_core.engine.executors import remote_task
-
-    task = remote_task("audit_member").options(num_cpus=spec.threads, max_retries=0)
-    refs = [task.remote(spec.to_dict(), j) for j in range(spec.models)]
-    pending = list(refs)
-    while pending:
-        _, pending = ray.wait(pending, num_returns=1, timeout=2.0)
-        done = spec.models - len(pending)
-        progress(done / spec.models, f"{done} of {spec.models} models")
-    return ray.get(refs)
+    seen = ray.get(board.read.remote(), timeout=30)
+    mean = sum(seen.get(f"{job_id}#{j}", (0.0, ""))[0] for j in range(models)) / models
+    return max(mean, done / models)  # a finished task's last report may fall short of 1
 
 
 def run_audit(

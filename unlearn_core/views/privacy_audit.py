@@ -89,24 +89,17 @@ def audit_roc(privacy: dict) -> go.Figure:
         roc, colour = attack.get("roc"), MODEL_COLOURS[model]
         if not roc:
             continue
-        fig.add_scatter(
-            x=roc["fpr"],
-            y=roc["tpr_high"],
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        )
-        fig.add_scatter(
-            x=roc["fpr"],
-            y=roc["tpr_low"],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=_translucent(colour),
-            showlegend=False,
-            hoverinfo="skip",
-        )
+        for edge, fill in (("tpr_high", None), ("tpr_low", "tonexty")):  # the band between
+            fig.add_scatter(
+                x=roc["fpr"],
+                y=roc[edge],
+                mode="lines",
+                line={"width": 0},
+                fill=fill,
+                fillcolor=_translucent(colour),
+                showlegend=False,
+                hoverinfo="skip",
+            )
         fig.add_scatter(
             x=roc["fpr"],
             y=roc["tpr"],
