@@ -4,7 +4,7 @@ know about the forgotten data."""
 import streamlit as st
 
 from ui.inspect_helpers import chosen_run_context
-from ui.representations import VIEWS, compute_view
+from ui.representations import INLINE_MAX, VIEWS, compute_view, embedding_as_job
 from ui.state import get_model, selection
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.representations import PENULTIMATE, feature_layers
@@ -64,10 +64,14 @@ with st.form("representations_form"):
 
 layer = None if layer == "all layers" else layer
 sha = get_model(*selection())[1]["sha256"]
+settings = (int(per_group), int(seed), layer, method)
 try:
-    values = compute_view(
-        kind, run_id, sha, (int(per_group), int(seed), layer, method), models, data, request
-    )
+    if kind == "embedding" and per_group > INLINE_MAX:
+        values = embedding_as_job(run_id, selection()[0], sha, settings)
+        if values is None:
+            st.stop()
+    else:
+        values = compute_view(kind, run_id, sha, settings, models, data, request)
 except UserError as err:
     st.error(str(err))
     st.stop()

@@ -65,11 +65,11 @@ def test_not_run_shows_the_form_and_says_what_an_audit_does(store, monkeypatch):
 def test_submitting_queues_the_runs_own_audit(store, monkeypatch):
     queued = []
 
-    def submit_audit(self, spec):
+    def submit_task(self, spec):
         queued.append(spec)
         return JobRecord(id="job-x", spec=spec.to_dict())
 
-    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_audit", submit_audit)
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
     at = page(store, monkeypatch)
     at.number_input[0].set_value(5)
     at.button[0].click().run()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -21,8 +22,8 @@ from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import DONE, JobRecord
+from unlearn_core.engine.tasks import task_from_dict
 from unlearn_core.errors import UserError
-from unlearn_core.privacy.spec import AuditSpec
 
 LIVE = ("queued", "running")
 
@@ -82,6 +83,8 @@ def job_title(job: JobRecord) -> str:
     spec = job.spec
     if spec.get("kind") == "privacy-audit":
         return f"**privacy audit of {spec['method']}**, {spec['models']} models"
+    if spec.get("kind") == "embedding":
+        return f"**{spec['method']} embedding**, {spec['per_group']} images per group"
     return f"**{spec['method']}** seed {spec['seed']}"
 
 
@@ -98,6 +101,24 @@ def _row(job: JobRecord) -> None:
         st.button("Submit again", key=f"re-{job.id}", on_click=submit_again, args=(job,))
 
 
+@st.fragment(run_every=2)
+def follow_jobs(name: str, same: Callable[[dict], bool]) -> None:
+    """The queued or running jobs whose spec `same` accepts, with their progress and a cancel
+    button, updating themselves; the whole page reruns when the last one ends (to show what it
+    stored). name: what they are ("audit", "embedding"), also the session-state key."""
+    live = [j for j in job_manager().board.list() if j.state in LIVE and same(j.spec)]
+    key = f"following_{name}"
+    was_live = st.session_state.get(key, False)
+    st.session_state[key] = bool(live)
+    if was_live and not live:
+        st.rerun()
+    for job in live:
+        text = f"{job_title(job)}: {job.state} · {job.phase} · {timing(job)}"
+        st.progress(min(job.progress, 1.0), text=text)
+        if st.button(f"Cancel the {name}", key=f"cancel-{name}-{job.id}"):
+            st.info(job_manager().board.request_cancel(job.id))
+
+
 def _cancel(job_id: str) -> None:
     _say(job_manager().board.request_cancel(job_id))
 
@@ -111,8 +132,8 @@ def submit_again(job: JobRecord) -> None:
     """A failed or interrupted job's spec, queued anew (checked again: one line if it no
     longer fits)."""
     try:
-        if job.spec.get("kind") == "privacy-audit":
-            again = job_manager().submit_audit(AuditSpec.from_dict(job.spec))
+        if "kind" in job.spec:  # a task: a privacy audit or an embedding
+            again = job_manager().submit_task(task_from_dict(job.spec))
         else:
             again = job_manager().submit(JobSpec.from_dict(job.spec))
     except UserError as err:

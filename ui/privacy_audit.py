@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.jobs import LIVE, job_manager, job_title, timing
+from ui.jobs import follow_jobs, job_manager
 from ui.runs import run_store
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.errors import UserError
@@ -83,27 +83,12 @@ def audit_section(report) -> None:
         return
     if submitted:
         try:
-            job = job_manager().submit_audit(spec)
+            job = job_manager().submit_task(spec)
             st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
         except UserError as err:
             st.error(str(err))
-    _live_audits(spec)
+    follow_jobs("audit", lambda job_spec: _same(job_spec, spec))
     _latest_result(spec)
-
-
-@st.fragment(run_every=2)
-def _live_audits(spec: AuditSpec) -> None:
-    """This run's queued or running audits, updating themselves; the page reruns when one ends."""
-    live = [j for j in job_manager().board.list() if j.state in LIVE and _same(j.spec, spec)]
-    was_live = st.session_state.get("audit_live", False)
-    st.session_state["audit_live"] = bool(live)
-    if was_live and not live:
-        st.rerun()
-    for job in live:
-        text = f"{job_title(job)}: {job.state} · {job.phase} · {timing(job)}"
-        st.progress(min(job.progress, 1.0), text=text)
-        if st.button("Cancel the audit", key=f"cancel-audit-{job.id}"):
-            st.info(job_manager().board.request_cancel(job.id))
 
 
 def _latest_result(spec: AuditSpec) -> None:

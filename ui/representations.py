@@ -8,10 +8,15 @@ from __future__ import annotations
 import streamlit as st
 from torch import nn
 
+from ui.jobs import follow_jobs, job_manager
+from ui.runs import run_store
 from unlearn_core.data import ImageDataset
+from unlearn_core.errors import UserError
 from unlearn_core.metrics import representations as rep
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.embedding_job import EmbeddingSpec, EmbeddingStore
 
+INLINE_MAX = 300  # images per group the page embeds itself; more run as a job (UMAP: minutes)
 VIEWS = {
     "embedding": "Embedding: where each image lands",
     "cka": "Layer similarity (CKA)",
@@ -40,3 +45,35 @@ def compute_view(
     return rep.probe_report(
         _models, _data, _request, sample, layer=layer or rep.PENULTIMATE, seed=seed
     )
+
+
+def embedding_as_job(run_id: str, checkpoint: str, sha256: str, settings: tuple) -> dict | None:
+    """The embedding of a sample too large for the page: the stored result of its job when
+    there is one; otherwise the job's progress, or a button that submits it. None until done."""
+    per_group, seed, layer, method = settings
+    root = run_store().root.resolve()
+    spec = EmbeddingSpec(run_id, str(root), checkpoint, sha256, per_group, seed, layer, method)
+    values = EmbeddingStore(root).get(spec)
+    if values is not None:
+        return values
+    st.info(
+        f"{per_group} images per group is more than this page embeds itself ({INLINE_MAX}): "
+        "the embedding runs as a job, which goes on if you close the tab, and shows here when "
+        "it is done."
+    )
+
+    def same(job_spec: dict) -> bool:
+        return (
+            job_spec.get("kind") == "embedding"
+            and EmbeddingSpec.from_dict(job_spec).key == spec.key
+        )
+
+    follow_jobs("embedding", same)
+    if st.button("Compute the embedding as a job", key=f"embed-{spec.key}"):
+        try:
+            job = job_manager().submit_task(spec)
+            st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
+            st.rerun()
+        except UserError as err:
+            st.error(str(err))
+    return None

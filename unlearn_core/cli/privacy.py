@@ -80,7 +80,7 @@ def run_privacy_audit(args: argparse.Namespace) -> None:
         raise UserError(f"--out {out} is a file; name a folder for privacy.json.")
     spec = audit_spec(args)
     manager = JobManager(args.store, make_cli_executor(args))
-    job = manager.submit_audit(spec)
+    job = manager.submit_task(spec)
     shown = set()
 
     def show(record) -> None:

@@ -57,9 +57,10 @@ class InlineExecutor:
         future = self.pool.submit(execute, spec, inputs, progress, stop.is_set, oracle)
         return InlineHandle(future, stop)
 
-    def launch_audit(self, job_id: str, spec) -> InlineHandle:
-        """A privacy audit (privacy.AuditSpec): its models one after another in the thread."""
-        from unlearn_core.privacy.run import run_audit
+    def launch_task(self, job_id: str, spec) -> InlineHandle:
+        """A task (engine/tasks.py: a privacy audit, whose models run one after another, or an
+        embedding) in the thread."""
+        from unlearn_core.engine.tasks import run_task
 
         stop = threading.Event()
 
@@ -68,7 +69,7 @@ class InlineExecutor:
                 raise JobCancelled(phase)
             self.board[job_id] = (fraction, phase)
 
-        return InlineHandle(self.pool.submit(run_audit, spec, progress), stop)
+        return InlineHandle(self.pool.submit(run_task, spec, progress), stop)
 
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
@@ -162,10 +163,11 @@ class RayExecutor:
         task = remote_task("job").options(**self._resources(spec.threads))
         return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self.actor))
 
-    def launch_audit(self, job_id: str, spec) -> RayHandle:
-        """A privacy audit as one Ray task that fans its models out as Ray tasks (a task
-        waiting on its children releases its CPU to them); cancelling it cancels them too."""
-        task = remote_task("audit").options(num_cpus=1, num_gpus=0, max_retries=0)
+    def launch_task(self, job_id: str, spec) -> RayHandle:
+        """A task (engine/tasks.py) as one Ray task; an audit fans its models out as Ray tasks
+        (a task waiting on its children releases its CPU to them, and cancelling it cancels
+        them too)."""
+        task = remote_task("task").options(num_cpus=1, num_gpus=0, max_retries=0)
         return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
 
     def oracle(self, inputs, request, convention: str = "standard") -> list:
@@ -251,15 +253,13 @@ def remote_task(name: str):
             return oracle_retrain(inputs.trained, inputs.data, request, convention=convention)
 
         @ray.remote
-        def run_audit_task(job_id: str, spec: dict, board):
-            from unlearn_core.privacy.run import ray_members, run_audit
-            from unlearn_core.privacy.spec import AuditSpec
+        def run_task_remotely(job_id: str, spec: dict, board):
+            from unlearn_core.engine.tasks import run_task, task_from_dict
 
             def progress(fraction: float, phase: str) -> None:
                 board.write.remote(job_id, fraction, phase)
 
-            members = ray_members(board, job_id)
-            result = run_audit(AuditSpec.from_dict(spec), progress, members=members)
+            result = run_task(task_from_dict(spec), progress, ray_board=(board, job_id))
             return result, ray.get_runtime_context().get_node_id()
 
         @ray.remote
@@ -273,7 +273,7 @@ def remote_task(name: str):
             return audit_member(AuditSpec.from_dict(spec), seed, progress if board else None)
 
         _REMOTE.update(
-            job=run_job, oracle=run_oracle, audit=run_audit_task, audit_member=run_audit_member
+            job=run_job, oracle=run_oracle, task=run_task_remotely, audit_member=run_audit_member
         )
     return _REMOTE[name]
 

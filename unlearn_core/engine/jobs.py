@@ -31,6 +31,7 @@ from unlearn_core.engine.state import (
     JobRecord,
     _now,
 )
+from unlearn_core.engine.tasks import check_task, store_task
 from unlearn_core.errors import UserError
 from unlearn_core.run.store import RunStore, default_store_root
 
@@ -80,16 +81,13 @@ class JobManager:
             self.tracked[job.id] = _Tracked(job, spec)
         return job
 
-    def submit_audit(self, spec) -> JobRecord:
-        """Check a privacy audit (privacy.AuditSpec; one UserError line, nothing queued) and
-        queue it; once done, its privacy.json is stored under <store>/audits."""
-        from unlearn_core.privacy.spec import validate_audit
-
-        validate_audit(spec)
+    def submit_task(self, spec) -> JobRecord:
+        """Check a task (engine/tasks.py: a privacy audit or an embedding; one UserError line,
+        nothing queued) and queue it; once done, its result is stored in the run store."""
+        check_task(spec)
         name = getattr(self._executor, "name", "pending")
-        job = JobRecord(
-            id=self.board.new_id(f"audit-{spec.method}"), spec=spec.to_dict(), executor=name
-        )
+        job_id = self.board.new_id(f"{spec.to_dict()['kind']}-{spec.method}")  # method or map
+        job = JobRecord(id=job_id, spec=spec.to_dict(), executor=name)
         self.board.write(job)
         with self.lock:
             self.tracked[job.id] = _Tracked(job, spec)
@@ -98,8 +96,8 @@ class JobManager:
     def _launch(self, tracked: _Tracked) -> None:
         """Start a queued job: shared inputs and oracle from the caches."""
         spec = tracked.spec
-        if not isinstance(spec, JobSpec):  # a privacy audit
-            tracked.handle = self.executor.launch_audit(tracked.job.id, spec)
+        if not isinstance(spec, JobSpec):  # a task: a privacy audit or an embedding
+            tracked.handle = self.executor.launch_task(tracked.job.id, spec)
             self._name_executor(tracked)
             return
         inputs, shared = self._inputs.get(spec, self.executor)
@@ -157,7 +155,7 @@ class JobManager:
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
             return self._failed(job, err)
         if not isinstance(tracked.spec, JobSpec):
-            return self._finish_audit(job, result, node, changes["finished"])
+            return self._finish_task(tracked, result, node, changes["finished"])
         info = {
             "id": job.id,
             "sweep_id": tracked.spec.sweep_id,
@@ -173,18 +171,17 @@ class JobManager:
             return self._failed(job, err)
         return self._done(job, node, result.seconds, changes["finished"], run_id=run_id)
 
-    def _finish_audit(self, job: JobRecord, result, node, finished: str) -> JobRecord:
-        """Store a finished audit's privacy.json; its id goes in the job's audit_id."""
-        from unlearn_core.privacy.store import AuditStore
-
+    def _finish_task(self, tracked: _Tracked, result, node, finished: str) -> JobRecord:
+        """Store a finished task's result; the job names it (audit_id or embedding_id)."""
         try:
-            audit_id = AuditStore(self.root).save(result.privacy)
+            stored = store_task(self.root, tracked.spec, result)
         except Exception as err:  # noqa: BLE001  (storing failed: this job's error)
-            return self._failed(job, err)
-        return self._done(job, node, result.seconds, finished, audit_id=audit_id)
+            return self._failed(tracked.job, err)
+        return self._done(tracked.job, node, result.seconds, finished, **stored)
 
     def _done(self, job: JobRecord, node, seconds: float, finished: str, **stored) -> JobRecord:
-        """The job's final state once what it made is stored (run_id= or audit_id=)."""
+        """The job's final state once what it made is stored (run_id=, audit_id= or
+        embedding_id=)."""
         return self.board.update(
             job,
             state=DONE,

@@ -62,6 +62,7 @@ class JobRecord:
     error: str | None = None
     run_id: str | None = None
     audit_id: str | None = None  # a privacy audit's result (<store>/audits/<id>)
+    embedding_id: str | None = None  # an embedding's (<store>/embeddings/<id>.npz)
     executor: str = "inline"
     node: str | None = None
     submitted: str = field(default_factory=_now)
