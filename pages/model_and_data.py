@@ -77,9 +77,15 @@ st.markdown(
     f"{recipe['batch_size']}, {recipe['epochs']} epoch{'s' * (recipe['epochs'] != 1)}, "
     f"weight decay {recipe['weight_decay']}, "
     f"momentum {recipe['momentum']}, SD-loss γ {recipe['sd_gamma']}, seed {recipe['seed']}. "
-    "The seed fixes the initial weights and every epoch's data order, so retraining without a "
-    "forget set replays the same run minus those samples: the oracle each unlearning method is "
-    "compared with."
+    + (
+        "The seed fixes the initial weights and every epoch's data order, so retraining without "
+        "a forget set replays the same run minus those samples: the oracle each unlearning "
+        "method is compared with."
+        if meta.get("recipe_recorded")
+        else "These weights came without their recipe, so the one shown is the default: a "
+        "retrain by it is a new model trained without the forget set, not a replay of how these "
+        "weights were made, and the privacy audit (which trains by the recipe) refuses them."
+    )
 )
 if meta.get("command"):
     st.code(meta["command"], language="bash", wrap_lines=True)

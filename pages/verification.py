@@ -14,7 +14,7 @@ ERROR = st.column_config.NumberColumn(format="%.4g")
 st.title("Verification")
 st.subheader("What am I looking at")
 st.markdown(
-    'Thudi et al., "Unrolling SGD" (USENIX Security 2022). The **verification error** is the '
+    'Thudi et al., "Unrolling SGD" (IEEE EuroS&P 2022). The **verification error** is the '
     "L2 distance between the unlearned weights and those of a model retrained without the "
     "forget set by the same recipe and data order (Sec. 4): it needs the retraining it is meant "
     "to save. The **unlearning error** (Eq. 9) estimates what **single-gradient** unlearning "

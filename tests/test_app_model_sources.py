@@ -120,7 +120,7 @@ def test_our_own_checkpoint_is_kept_byte_for_byte(tmp_path, digits):
 @pytest.mark.parametrize(
     "case, arch, match",
     [
-        ("wrong architecture", "mlp", "does not fit this architecture"),
+        ("wrong architecture", "mlp", "does not fit this architecture.*choose the architecture"),
         ("nan weights", "logreg", "NaN or infinite"),
         ("not weights", "logreg", "not a valid safetensors"),
         ("other type", "logreg", "only .safetensors"),
@@ -145,3 +145,26 @@ def test_bad_uploads_are_one_error_and_leave_nothing(
     with pytest.raises(UserError, match=match):
         import_weights(name, payload, digits, arch, folder)
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_weights_without_a_recipe_are_not_said_to_replay(
+    tmp_path, digits, logreg_state, monkeypatch
+):
+    upload = tmp_path / "mine.safetensors"
+    save_file(logreg_state, upload)
+    path = import_weights("mine.safetensors", upload.read_bytes(), digits, "logreg", tmp_path)
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["checkpoint_path"] = str(path)
+    at.session_state["dataset_name"] = "digits"
+    at.run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "came without their recipe" in text and "replays the same run" not in text
+
+
+def test_the_verification_page_names_unrolling_sgds_venue(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "pages" / "verification.py"), default_timeout=120).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert '"Unrolling SGD" (IEEE EuroS&P 2022)' in text and "USENIX Security 2022" not in text

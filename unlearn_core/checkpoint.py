@@ -224,7 +224,8 @@ def check_fits(state: dict[str, torch.Tensor], expected: dict, name: str, what: 
             f"expected {tuple(expected[wrong[0]].shape)}"
         )
         raise UserError(
-            f"{what}{name} does not fit this architecture ({detail}); check --arch/--dataset."
+            f"{what}{name} does not fit this architecture ({detail}); choose the architecture "
+            "and data set it was trained with (--arch and --dataset on the command line)."
         )
     _check_dtypes(state, expected, f"{what}{name}")
     _check_finite(state, f"{what}{name}")
