@@ -90,26 +90,17 @@ def run_unlearning(
     config = parse_config(spec.config_cls, overrides)
     oracle = oracle or shared_oracle is not None
     unlearn_share = 0.45 if oracle and shared_oracle is None else 0.9
-    start = time.perf_counter()
-    result = spec.run(
-        trained,
-        request,
-        data,
-        config,
-        seed=seed,
-        progress=sub_progress(progress, 0.0, unlearn_share, spec.name),
-    )
-    unlearn_seconds = time.perf_counter() - start
-    _check_finite(spec.name, result.model, asdict(config))
-    retrained, retrain_seconds = shared_oracle() if shared_oracle else (None, None)
-    if oracle and shared_oracle is None:
-        if method == "retrain" and config.convention == oracle_convention:
-            retrained, retrain_seconds = result.model, unlearn_seconds
-        else:
-            oracle_progress = sub_progress(progress, unlearn_share, 0.9, "oracle retrain")
-            retrained, retrain_seconds = oracle_retrain(
-                trained, data, request, oracle_progress, convention=oracle_convention
-            )
+    method_progress = sub_progress(progress, 0.0, unlearn_share, spec.name)
+    result, unlearn_seconds = _unlearn(spec, trained, request, data, config, seed, method_progress)
+    retrained, retrain_seconds = (None, None)
+    if shared_oracle is not None:
+        retrained, retrain_seconds = shared_oracle()
+    elif oracle:
+        own = (result.model, unlearn_seconds) if method == "retrain" else None
+        oracle_progress = sub_progress(progress, unlearn_share, 0.9, "oracle retrain")
+        retrained, retrain_seconds = _oracle(
+            trained, data, request, oracle_convention, own, config, oracle_progress
+        )
     setup = RunSetup(
         spec.name, asdict(config), seed, trained, checkpoint_meta, data, oracle_convention
     )
@@ -121,6 +112,23 @@ def run_unlearning(
     if progress:
         progress(1.0, "done")
     return RunRecord(report, result.model, retrained)
+
+
+def _unlearn(spec, trained, request, data, config, seed: int, progress):
+    """(the method's UnlearnResult, its seconds); UserError when its weights diverged."""
+    start = time.perf_counter()
+    result = spec.run(trained, request, data, config, seed=seed, progress=progress)
+    seconds = time.perf_counter() - start
+    _check_finite(spec.name, result.model, asdict(config))
+    return result, seconds
+
+
+def _oracle(trained, data, request, convention: str, own, config, progress):
+    """A run's oracle and its seconds: the `retrain` method's own model (`own`, with its
+    seconds) when it retrained by this convention, so it is not trained twice; else a retrain."""
+    if own is not None and config.convention == convention:
+        return own
+    return oracle_retrain(trained, data, request, progress, convention=convention)
 
 
 def oracle_retrain(

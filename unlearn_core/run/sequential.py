@@ -73,27 +73,10 @@ def run_sequence(
     """
     requests = sequence_requests(data, steps)
     union = ForgetRequest.for_classes(data, [c for r in requests for c in r.classes])
-    current, records, entries, so_far = trained, [], [], []
-    for k, request in enumerate(requests):
-        record = run_unlearning(
-            current,
-            checkpoint_meta,
-            data,
-            request,
-            method,
-            overrides,
-            oracle=oracle,
-            oracle_convention=oracle_convention,
-            seed=seed,
-            progress=sub_progress(
-                progress, 0.9 * k / len(requests), 0.9 * (k + 1) / len(requests), f"step {k + 1}"
-            ),
-        )
-        records.append(record)
-        so_far += request.classes
-        entries.append(_step(k + 1, request, sorted(so_far), record, data))
-        current = dataclasses.replace(trained, model=record.model)
-
+    records, entries = _run_steps(
+        trained, checkpoint_meta, data, requests, method, overrides, progress,
+        oracle=oracle, oracle_convention=oracle_convention, seed=seed,
+    )  # fmt: skip
     final, retrained = records[-1].model, records[-1].retrained
     if progress:
         progress(0.9, "evaluating the whole sequence")
@@ -114,6 +97,37 @@ def run_sequence(
     if progress:
         progress(1.0, "done")
     return RunRecord(report, final, retrained)
+
+
+def _run_steps(
+    trained: TrainedModel,
+    checkpoint_meta: dict,
+    data: ImageDataset,
+    requests: list[ForgetRequest],
+    method: str,
+    overrides: dict[str, str] | None,
+    progress: Progress | None,
+    **run_options,
+) -> tuple[list[RunRecord], list]:
+    """Each request unlearnt from the previous step's model: (run records, report entries)."""
+    current, records, entries, so_far = trained, [], [], []
+    for k, request in enumerate(requests):
+        share = (0.9 * k / len(requests), 0.9 * (k + 1) / len(requests))
+        record = run_unlearning(
+            current,
+            checkpoint_meta,
+            data,
+            request,
+            method,
+            overrides,
+            progress=sub_progress(progress, *share, f"step {k + 1}"),
+            **run_options,
+        )
+        records.append(record)
+        so_far += request.classes
+        entries.append(_step(k + 1, request, sorted(so_far), record, data))
+        current = dataclasses.replace(trained, model=record.model)
+    return records, entries
 
 
 def _step(
