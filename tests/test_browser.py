@@ -121,22 +121,27 @@ def _wait_for_run(store: Path) -> str:
     raise AssertionError("the job stored no run")
 
 
+def _forget_class_3(page, store: Path, method: str, retained: str) -> str:
+    """Set the request "forget class 3" (the page then shows `retained` images to keep), run
+    `method` on it and return the id of the run its job stores."""
+    _go(page, "Forget request")
+    _choose(page, "Classes to forget", "3 (Dress)")
+    page.get_by_role("button", name="Set the forget request").click()
+    page.get_by_text(retained).first.wait_for(timeout=WAIT_MS)  # the retain count
+    _go(page, "Unlearn")
+    _choose(page, "Methods", method)
+    page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
+    page.get_by_text("Submitted 1 job(s)").wait_for(timeout=30_000)  # returns at once
+    return _wait_for_run(store)
+
+
 def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]:
     """The first user's path; -> (screenshot, audit zip, run id)."""
     page.goto(url)
     page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
     assert page.get_by_text("86.6%").first.is_visible()  # the demo model
 
-    _go(page, "Forget request")
-    _choose(page, "Classes to forget", "3 (Dress)")
-    page.get_by_role("button", name="Set the forget request").click()
-    page.get_by_text("5,400").first.wait_for(timeout=WAIT_MS)  # the retain count
-
-    _go(page, "Unlearn")
-    _choose(page, "Methods", "unsir")
-    page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
-    page.get_by_text("Submitted 1 job(s)").wait_for(timeout=30_000)  # returns at once
-    run_id = _wait_for_run(store)
+    run_id = _forget_class_3(page, store, "unsir", retained="5,400")
     page.get_by_test_id("stDataFrame").first.wait_for(timeout=WAIT_MS)  # opened by itself
 
     _go(page, "Predictions")
@@ -186,14 +191,7 @@ def test_an_audit_of_none_on_a_memorising_model_says_remembers(server, memorisin
             page.goto(url)
             page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
             _pick_checkpoint(page, "memorising-mlp.safetensors")
-            _go(page, "Forget request")
-            _choose(page, "Classes to forget", "3 (Dress)")
-            page.get_by_role("button", name="Set the forget request").click()
-            page.get_by_text("270").first.wait_for(timeout=WAIT_MS)  # the retain count
-            _go(page, "Unlearn")
-            _choose(page, "Methods", "none")
-            page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
-            _wait_for_run(store)
+            _forget_class_3(page, store, "none", retained="270")
             _go(page, "Privacy")
             page.get_by_role("spinbutton", name="Models (N)").fill("4")
             page.get_by_role("button", name="Run the audit as a job").click()

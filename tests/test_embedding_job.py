@@ -72,7 +72,10 @@ def test_an_embedding_job_is_stored_and_named_by_its_job(store):
     job = manager.submit_task(spec_for(store))
     (ended,) = manager.wait([job.id])
     assert ended.state == "done" and ended.embedding_id == spec_for(store).key
-    assert EmbeddingStore(store["root"]).get(spec_for(store)) is not None
+    stored = EmbeddingStore(store["root"]).get(spec_for(store))
+    direct = run_embedding(spec_for(store)).values  # the same computation, not through a job
+    for model, coordinates in direct["coordinates"].items():
+        np.testing.assert_array_equal(stored["coordinates"][model], coordinates)
 
 
 @pytest.mark.parametrize(

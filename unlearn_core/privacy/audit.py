@@ -119,6 +119,7 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
         role: {k: [getattr(m, role).accuracy[k] for m in members] for k in ACCURACIES}
         for role in ROLES
     }
+    tows, gaps = _gap_scores(accuracy, members)
     return {
         "models": len(members),
         "method": spec.method,
@@ -129,8 +130,8 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
         "attacks": attacks,
         "control": {"ulira": control},
         "challenge": _challenge(phi, accuracy, rng),
-        "tow": _per_model_interval(_tow(accuracy), mean_interval),
-        "avg_gap": _per_model_interval(_avg_gap(accuracy, members), mean_interval),
+        "tow": _per_model_interval(tows, mean_interval),
+        "avg_gap": _per_model_interval(gaps, mean_interval),
         "accuracy": {
             role: {k: mean_interval(v) for k, v in values.items()}
             for role, values in accuracy.items()
@@ -189,26 +190,23 @@ def _challenge(phi: dict, accuracy: dict, rng) -> dict:
     }
 
 
-def _tow(accuracy: dict) -> list[float]:
-    """ToW (Zhao et al., NeurIPS 2024) per model: prod over forget, retain, test of one minus
-    the absolute gap to the retrained model of the same seed."""
-    u, r = accuracy["unlearned"], accuracy["retrained"]
-    return [
-        math.prod(1 - abs(u[k][j] - r[k][j]) for k in ACCURACIES) for j in range(len(u["test_acc"]))
-    ]
+def _gap_scores(accuracy: dict, members: list[MemberResult]) -> tuple[list, list]:
+    """Per model: ToW and SalUn's average gap against the retrained model of the same seed,
+    by the sweep summary's own functions (the SVC's MIA-Efficacy averaged over attack seeds)."""
+    from unlearn_core.engine.sweep import average_gap, tug_of_war
+    from unlearn_core.run.report import Gaps, PerModel
 
-
-def _avg_gap(accuracy: dict, members: list[MemberResult]) -> list[float]:
-    """SalUn's Avg. Gap (Fan et al., ICLR 2024) per model: the mean absolute gap to the
-    retrained model over forget, retain and test accuracy and MIA-Efficacy (seed-averaged)."""
     u, r = accuracy["unlearned"], accuracy["retrained"]
-    gaps = []
+    tows, gaps = [], []
     for j, m in enumerate(members):
-        eff_u = np.mean([s["efficacy"] for s in m.unlearned.svc_attack])
-        eff_r = np.mean([s["efficacy"] for s in m.retrained.svc_attack])
-        parts = [abs(u[k][j] - r[k][j]) for k in ACCURACIES] + [abs(eff_u - eff_r)]
-        gaps.append(float(np.mean(parts)))
-    return gaps
+        gap = Gaps(**{k: u[k][j] - r[k][j] for k in ACCURACIES})
+        efficacy = {
+            role: {"svc": {"efficacy": float(np.mean([s["efficacy"] for s in outputs.svc_attack]))}}
+            for role, outputs in (("unlearned", m.unlearned), ("retrained", m.retrained))
+        }
+        tows.append(tug_of_war(gap))
+        gaps.append(average_gap(gap, PerModel(**efficacy)))
+    return tows, gaps
 
 
 def _per_model_interval(values: list[float], mean_interval) -> dict:

@@ -20,7 +20,9 @@ DRAWS = 1000
 
 def auc(members: np.ndarray, nonmembers: np.ndarray) -> float:
     """P(member score > non-member score) + 0.5 P(tie) (the Mann-Whitney statistic) for flat
-    arrays (p,) and (q,); NaN when either is empty."""
+    arrays (p,) and (q,); NaN when either is empty. metrics.mia.auc computes the same on
+    tensors; a bootstrap calls this a thousand times on ~10,000 scores, where the numpy ranks
+    take 0.8 ms against that one's 32 ms (measured on CPU-2)."""
     members, nonmembers = np.ravel(members), np.ravel(nonmembers)
     p, q = members.size, nonmembers.size
     if p == 0 or q == 0:
@@ -32,13 +34,9 @@ def auc(members: np.ndarray, nonmembers: np.ndarray) -> float:
 def tpr_at_fpr(members: np.ndarray, nonmembers: np.ndarray, max_fpr: float) -> float:
     """The largest TPR of a rule "member if score >= t" whose FPR is at most max_fpr (Carlini
     et al., S&P 2022), without interpolation; NaN when either side is empty."""
-    members, nonmembers = np.ravel(members), np.ravel(nonmembers)
-    if members.size == 0 or nonmembers.size == 0:
+    if np.size(members) == 0 or np.size(nonmembers) == 0:
         return float("nan")
-    thresholds = np.unique(np.concatenate([members, nonmembers, [np.inf]]))  # (t,)
-    fpr = 1 - np.searchsorted(np.sort(nonmembers), thresholds, side="left") / nonmembers.size
-    tpr = 1 - np.searchsorted(np.sort(members), thresholds, side="left") / members.size
-    return float(tpr[fpr <= max_fpr].max())
+    return float(roc_tprs(members, nonmembers, np.array([max_fpr]))[0])
 
 
 ROC_FPRS = np.logspace(-3, 0, 31)  # where ROC bands are drawn: log-spaced, 0.1% to 100%
