@@ -4,12 +4,12 @@ import streamlit as st
 
 from ui.jobs import method_specs, parse_seeds, show_my_jobs, submit
 from ui.method_form import changed_settings, setting_inputs
+from ui.results import results_section
 from ui.runs import current_request, get_report, open_runs
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.errors import UserError
 from unlearn_core.methods import METHODS
-from unlearn_core.views.run_table import ACCURACY_COLUMNS, AUC_COLUMNS, results_table
 
 st.title("Unlearn")
 st.subheader("What am I looking at")
@@ -95,10 +95,9 @@ if chosen:
             submit(specs, SharedInputs(data, trained, meta))
             st.success(
                 f"Submitted {len(specs)} job(s); they run in the background (the jobs panel in "
-                "the sidebar shows them) and open here when done. Closing this tab stops nothing."
+                "the sidebar shows them) and open here when done, with the command line that "
+                "makes each. Closing this tab stops nothing."
             )
-            st.caption("The same runs from a shell, one command each:")
-            st.code("\n".join(spec.command() for spec in specs), language="bash", wrap_lines=True)
 else:
     st.info("Choose at least one method above to see its settings and run it.")
 
@@ -112,21 +111,4 @@ except UserError as err:
 if not reports:
     st.info("No runs open yet: run a method above (or reopen one on the Runs page).")
     st.stop()
-percent = {c: st.column_config.NumberColumn(c, format="percent") for c in ACCURACY_COLUMNS}
-auc = {c: st.column_config.NumberColumn(c, format="%.3f") for c in AUC_COLUMNS}
-timing = {
-    "unlearn s": st.column_config.NumberColumn("unlearn (s)", format="%.1f"),
-    "speed-up": st.column_config.NumberColumn("speed-up (×)", format="%.1f"),
-}
-st.dataframe(results_table(reports), hide_index=True, column_config=percent | auc | timing)
-st.caption(
-    "Accuracies of the unlearned model, then of the retrained one; gaps are unlearned minus "
-    "retrained (0 is the target). MIA AUC: the loss attack on the forget set against unseen "
-    "test images, 0.5 when it cannot tell them apart. Speed-up: retraining time over unlearning "
-    "time."
-)
-if not any(r.has_oracle for r in reports):
-    st.info(
-        "None of these runs retrained the oracle, so there are no retrained columns, gaps or "
-        "speed-ups: tick **Also retrain the oracle** and run again."
-    )
+results_section(reports)

@@ -1,8 +1,10 @@
 """The one command-line builder: what it prints is what a shell splits back into the same words."""
 
+import os
 import shlex
+import subprocess
 
-from unlearn_core.cli.commands import train_command, unlearn_command
+from unlearn_core.cli.commands import REPO, train_command, unlearn_command
 from unlearn_core.cli.main import build_parser
 
 
@@ -18,7 +20,7 @@ def test_unlearn_command_round_trips_through_a_shell():
         out="runs/x y",
     )
     words = shlex.split(command)
-    assert words[:4] == ["python", "-m", "unlearn_core", "unlearn"]
+    assert words[1:4] == ["-m", "unlearn_core", "unlearn"]
     assert words[words.index("--checkpoint") + 1] == "my models/it's.safetensors"
     assert words[words.index("--forget-indices") + 1] == "4,7"
     assert [words[i + 1] for i, w in enumerate(words) if w == "--set"] == [
@@ -29,10 +31,23 @@ def test_unlearn_command_round_trips_through_a_shell():
     assert words[words.index("--seed") + 1] == "3" and words[-1] == "runs/x y"
 
 
-def test_classes_win_over_indices_and_out_defaults_to_the_method():
+def test_classes_win_over_indices_and_out_is_outside_the_run_store():
     words = shlex.split(unlearn_command("m.safetensors", "finetune", {"classes": [3, 5]}))
     assert words[words.index("--forget-classes") + 1] == "3,5"
-    assert "--oracle" not in words and words[-1] == "runs/finetune"
+    # ./runs is the default run store: a run folder there would be listed as a second run
+    assert "--oracle" not in words and words[-1] == "cli-runs/finetune-seed0"
+
+
+def test_the_printed_interpreter_works_in_a_fresh_shell():
+    """The program a page prints runs from the repository root with no activated environment
+    (a bare `python` is missing there, or lacks torch)."""
+    program = shlex.split(unlearn_command("m.st", "finetune", {"indices": [1]}))[:3]
+    fresh = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+    done = subprocess.run(
+        [*program, "--help"], cwd=REPO, env=fresh, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unlearn" in done.stdout
 
 
 def test_a_replay_oracle_is_spelled_and_parsed_and_standard_is_the_default():
@@ -40,7 +55,7 @@ def test_a_replay_oracle_is_spelled_and_parsed_and_standard_is_the_default():
         unlearn_command("m.st", "single-gradient", {"indices": [1]}, oracle_convention="replay")
     )
     assert words[words.index("--oracle-convention") + 1] == "replay"
-    args = build_parser().parse_args(words[3:])
+    args = build_parser().parse_args(words[3:])  # after `<python> -m unlearn_core`
     assert args.oracle_convention == "replay"
     words = shlex.split(unlearn_command("m.st", "finetune", {"indices": [1]}))
     assert "--oracle-convention" not in words
@@ -50,3 +65,4 @@ def test_a_replay_oracle_is_spelled_and_parsed_and_standard_is_the_default():
 def test_train_command_names_each_option_as_its_flag():
     words = shlex.split(train_command({"dataset": "demo", "batch-size": 64, "out": "a b.st"}))
     assert words[3:] == ["train", "--dataset", "demo", "--batch-size", "64", "--out", "a b.st"]
+    assert words[1:3] == ["-m", "unlearn_core"]

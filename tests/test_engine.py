@@ -81,6 +81,7 @@ def test_a_job_runs_and_stores_its_run_tagged_with_the_job(spec, tmp_path):
     assert report.method == "finetune" and report.forget.indices == [0, 5, 17]
     assert report.job["id"] == job.id and report.job["sweep_id"] == "sweep-x"
     assert report.job["executor"] == "inline" and report.job["threads"] == 1
+    assert report.command == spec.command()  # the same run from a shell, shown under results
 
 
 def test_a_failing_job_is_one_line_and_stores_nothing(spec, tmp_path, monkeypatch):

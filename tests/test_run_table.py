@@ -10,7 +10,12 @@ import pytest
 from unlearn_core.request import class_label, forget_label
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import RunStore
-from unlearn_core.views.run_table import ACCURACY_COLUMNS, AUC_COLUMNS, results_table
+from unlearn_core.views.run_table import (
+    ACCURACY_COLUMNS,
+    AUC_COLUMNS,
+    results_table,
+    shown_table,
+)
 
 
 def model_metrics(forget: float, retain: float, test: float) -> dict:
@@ -153,3 +158,26 @@ def test_the_row_of_a_real_run_matches_its_report(app_store):
     assert row["MIA AUC"] == real["mia"]["unlearned"]["loss"]["auc"]
     assert row["MIA AUC gap"] == real["mia_flags"]["loss"]["gap"]
     assert row["speed-up"] == real["speedup_over_retrain"]
+
+
+def test_the_shown_table_leads_with_before_after_and_retrained():
+    [row] = shown_table([report(oracle=True)])
+    assert list(row)[:5] == [
+        "method",
+        "forgotten",
+        "forget acc · before",
+        "forget acc · after",
+        "forget acc · retrained",
+    ]
+    assert len(row) == 11  # the rest only on demand
+    assert (row["forget acc · before"], row["forget acc · after"]) == ("95.0%", "25.0%")
+    assert row["test acc · retrained"] == "75.0%"
+    [detail] = shown_table([report(oracle=True)], detail=True)
+    assert detail["forget gap"] == "+25.0 pts" and detail["retain gap"] == "-10.0 pts"
+    assert detail["MIA AUC gap"] == "+0.050" and detail["speed-up"] == "15.0×"
+
+
+def test_the_shown_table_leaves_missing_values_blank():
+    [row] = shown_table([report(oracle=False)], detail=True)
+    assert row["forget acc · retrained"] == "" and row["speed-up"] == ""
+    assert "None" not in row.values() and "nan" not in row.values()

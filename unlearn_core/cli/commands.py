@@ -7,14 +7,31 @@ pasting it into a shell repeats exactly that run, whatever the paths contain.
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-PROGRAM = "python -m unlearn_core"
+REPO = Path(__file__).resolve().parents[2]
+# Where a printed command writes its run folder: outside the run store (./runs by default), so
+# the run the command makes is stored once, not also listed as a second run.
+CLI_OUT = "cli-runs"
+
+
+def interpreter() -> str:
+    """The Python running this code, spelled so that a fresh shell in the repository finds it:
+    relative (".venv/bin/python") when it lives in the checkout, else its absolute path. A bare
+    `python` may be missing or lack the dependencies in a fresh shell."""
+    exe = Path(sys.executable)  # not resolved: a virtual environment's python is a link
+    try:
+        return str(exe.relative_to(REPO))
+    except ValueError:
+        return str(exe)
 
 
 def command_line(words: Sequence[str]) -> str:
-    """`python -m unlearn_core` followed by `words`, each quoted for a POSIX shell."""
-    return f"{PROGRAM} {shlex.join(str(w) for w in words)}"
+    """`<interpreter> -m unlearn_core` followed by `words`, each quoted for a POSIX shell; run
+    from the repository's root."""
+    return shlex.join([interpreter(), "-m", "unlearn_core", *(str(w) for w in words)])
 
 
 def forget_words(forget: Mapping) -> list[str]:
@@ -29,15 +46,17 @@ def unlearn_command(
 ) -> str:
     """The `unlearn` command that makes the same run. flags: overrides ({key: value}, its
     `--set key=value` options), oracle and relearn (booleans), oracle_convention (named only
-    when not the default, standard), seed (default 0)."""
+    when not the default, standard), seed (default 0). `out` defaults to
+    cli-runs/<method>-seed<seed>, outside the run store."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
     for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
     words += ["--oracle"] * bool(flags.get("oracle")) + ["--relearn"] * bool(flags.get("relearn"))
     convention = flags.get("oracle_convention") or "standard"
     words += ["--oracle-convention", convention] * (convention != "standard")
-    words += ["--seed", str(flags.get("seed", 0))]
-    return command_line([*words, "--out", out or f"runs/{method}"])
+    seed = flags.get("seed", 0)
+    words += ["--seed", str(seed)]
+    return command_line([*words, "--out", out or f"{CLI_OUT}/{method}-seed{seed}"])
 
 
 def train_command(options: Mapping[str, object]) -> str:

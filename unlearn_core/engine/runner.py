@@ -142,6 +142,7 @@ def execute(
         )
     finally:
         torch.set_num_threads(threads)
+    record.report = record.report.with_command(spec.command())  # the same run from a shell
     return JobResult(record, time.perf_counter() - start - waited[0])
 
 

@@ -295,7 +295,7 @@ class Report(_Part):
     data_sha256: str | None = None  # sha256 of the data set's tensors (pipeline.dataset_sha256)
     versions: Versions = field(default_factory=Versions)
     environment: Environment = field(default_factory=Environment)
-    command: str | None = None  # the command line that made the run (command line only)
+    command: str | None = None  # the command line that made the run (for an app job, its twin)
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it
     job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job

@@ -1,8 +1,9 @@
 """One row per run for the app's results table: how each unlearned model compares with the
-retrained one (the oracle), and how much faster it got there.
+original and the retrained one (the oracle), and how much faster it got there.
 
 Pure python over typed reports (unlearn_core.run.report); every value is read from the report,
-none recomputed. Reports written before a field existed give None in its columns.
+none recomputed. Reports written before a field existed give None in its columns; the shown
+table (`shown_table`) turns values into text and None into a blank.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from unlearn_core.run.report import Report, metric
 
 # Columns holding accuracies or accuracy gaps (fractions in [0, 1], gaps in [-1, 1]).
 ACCURACY_COLUMNS = (
+    "original forget acc",
+    "original retain acc",
+    "original test acc",
     "forget acc",
     "retain acc",
     "test acc",
@@ -42,6 +46,8 @@ def results_row(report: Report) -> dict:
         "forget count": report.forget.count,
     }
     for name, key in _METRICS:
+        row[f"original {name} acc"] = metric(report.metrics.original, key)
+    for name, key in _METRICS:
         row[f"{name} acc"] = metric(unlearned, key)
     for name, key in _METRICS:
         row[f"retrained {name} acc"] = metric(retrained, key)
@@ -59,9 +65,63 @@ def results_table(reports: list[Report]) -> list[dict]:
     """One row per report, in the given order, with the same keys in every row:
 
     run, method, forgotten ("classes 3" / "4 samples"), forget count; forget/retain/test acc of
-    the unlearned model; the same for the retrained model and the gaps (unlearned - retrained),
-    None without the oracle; MIA AUC of the loss attack on the forget set for both models and its
-    gap (the report's mia_flags); unlearn s (seconds) and speed-up (retrain seconds / unlearn
-    seconds, None without the oracle). Accuracies are fractions in [0, 1].
+    the original model, then of the unlearned model; the same for the retrained model and the
+    gaps (unlearned - retrained), None without the oracle; MIA AUC of the loss attack on the
+    forget set for both models and its gap (the report's mia_flags); unlearn s (seconds) and
+    speed-up (retrain seconds / unlearn seconds, None without the oracle). Accuracies are
+    fractions in [0, 1].
     """
     return [results_row(report) for report in reports]
+
+
+# The shown table leads with before, after and retrained for each split (the question a reader
+# asks first); the rest appears on demand. {row key: column title}.
+LEAD_COLUMNS = {"method": "method", "forgotten": "forgotten"} | {
+    key: f"{split} acc · {when}"
+    for split in ("forget", "retain", "test")
+    for key, when in (
+        (f"original {split} acc", "before"),
+        (f"{split} acc", "after"),
+        (f"retrained {split} acc", "retrained"),
+    )
+}
+DETAIL_COLUMNS = {
+    "forget gap": "forget gap",
+    "retain gap": "retain gap",
+    "test gap": "test gap",
+    "MIA AUC": "MIA AUC",
+    "retrained MIA AUC": "retrained MIA AUC",
+    "MIA AUC gap": "MIA AUC gap",
+    "unlearn s": "unlearn (s)",
+    "speed-up": "speed-up",
+    "forget count": "forget count",
+    "run": "run",
+}
+
+
+def _shown(key: str, value) -> str:
+    """A cell as text: accuracies in percent, gaps in signed percentage points, AUCs to three
+    places, seconds to one, speed-ups with a ×; a missing value is a blank, not "None"."""
+    if value is None:
+        return ""
+    if "gap" in key and "AUC" not in key:
+        return f"{value * 100:+.1f} pts"
+    if key in ACCURACY_COLUMNS:
+        return f"{value:.1%}"
+    if "AUC" in key:
+        return f"{value:+.3f}" if "gap" in key else f"{value:.3f}"
+    if key == "unlearn s":
+        return f"{value:.1f}"
+    if key == "speed-up":
+        return f"{value:.1f}×"
+    return str(value)
+
+
+def shown_table(reports: list[Report], detail: bool = False) -> list[dict]:
+    """The results table as the app shows it: LEAD_COLUMNS (and DETAIL_COLUMNS when `detail`),
+    under their titles, every cell text (see _shown)."""
+    columns = LEAD_COLUMNS | (DETAIL_COLUMNS if detail else {})
+    return [
+        {title: _shown(key, row[key]) for key, title in columns.items()}
+        for row in results_table(reports)
+    ]
