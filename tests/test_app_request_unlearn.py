@@ -220,3 +220,29 @@ def test_no_request_points_at_the_request_page():
     assert not at.exception and not at.error
     assert len(at.info) == 1 and "Forget request" in at.info[0].value
     assert not at.multiselect
+
+
+def test_a_setting_out_of_range_is_refused_on_run_with_its_range_and_why(small_checkpoint):
+    """No red field that leaves Run doing nothing: the widget takes the number, and Run says
+    what range the setting has and why; the help text says it beforehand."""
+    at = run(
+        UNLEARN_PAGE, checkpoint_path=small_checkpoint, dataset_name="demo", forget={"classes": [3]}
+    )
+    at.multiselect(key="unlearn_methods").set_value(["neggrad"]).run()
+    epochs = at.number_input(key="unlearn_neggrad_epochs")
+    assert epochs.min is None and "Range: 1 to 1000" in epochs.help
+    epochs.set_value(-1)
+    at.button(key="unlearn_run").click().run()
+    [error] = at.error
+    assert error.value.startswith("neggrad: invalid settings: epochs must")
+    assert "[1, 1000]" in error.value and "pass over the data" in error.value
+    assert not at.session_state["my_jobs"] if "my_jobs" in at.session_state else True
+
+
+def test_a_word_setting_is_a_choice_of_its_words(small_checkpoint):
+    at = run(
+        UNLEARN_PAGE, checkpoint_path=small_checkpoint, dataset_name="demo", forget={"classes": [3]}
+    )
+    at.multiselect(key="unlearn_methods").set_value(["unsir"]).run()
+    optimizer = at.selectbox(key="unlearn_unsir_optimizer")
+    assert optimizer.options == ["sgd", "adam"] and optimizer.value == "sgd"

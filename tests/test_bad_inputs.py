@@ -42,7 +42,7 @@ UNLEARN = ["unlearn", "--method", "finetune", "--forget-indices", "1,2", "--no-s
     [
         (["--seed", str(2**70)], "--seed"),
         (["--set", "lr=1e308"], "lr must lie in"),
-        (["--set", "lr=nan"], "lr must be > 0"),
+        (["--set", "lr=nan"], "lr must lie in"),
         (["--set", "epochs=1000000000"], "epochs must lie in"),
         (["--method", "lfoci", "--set", "noise_std=nan"], "noise_std must lie in"),
         (["--method", "lfoci", "--set", "perturbations=1000000000"], "perturbations"),

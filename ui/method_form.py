@@ -1,10 +1,11 @@
 """Streamlit glue: a settings form for any registered method, built from its config dataclass.
 
-Each field becomes a widget by its type (bool: checkbox, int and float: number input, anything
-else: text), starts at the dataclass default (the paper's value) and takes its help text from the
-field's metadata (`dataclasses.field(metadata={"help": ...})`, read by the registry's
-`field_help`). What the user changed comes back as `key=value` strings, the command line's
-`--set` options, for `unlearn_core.methods.parse_config` to type and validate.
+Each field becomes a widget by its type (bool: checkbox, a word setting with named words: a
+choice, int and float: number input, anything else: text), starts at the dataclass default (the
+paper's value) and takes its help text from the field's metadata (`setting(default, help,
+choices)` in the registry), ending with the setting's range and why. What the user changed comes
+back as `key=value` strings, the command line's `--set` options, for
+`unlearn_core.methods.parse_config` to type and validate.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import typing
 
 import streamlit as st
 
-from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.methods import MethodSpec, field_help
+from unlearn_core.methods.registry import field_choices, setting_ranges
 
 
 def _kind(hint) -> type:
@@ -25,29 +26,35 @@ def _kind(hint) -> type:
 
 def setting_inputs(spec: MethodSpec, key_prefix: str) -> dict[str, object]:
     """Draw one widget per config field of `spec`, three to a row (call inside an st.form), and
-    return the values, field name -> value. Number inputs refuse negatives where the default is
-    not negative: no setting of a registered method is a negative number."""
-    hints = typing.get_type_hints(spec.config_cls)
-    helps = field_help(spec.config_cls)
-    values = {}
+    return the values, field name -> value. Number inputs take any number: a value out of the
+    setting's range is refused on Run with a line giving the range and why (the help text says
+    so beforehand), rather than by a red field that leaves Run doing nothing. A word setting
+    that names its words is a choice among them."""
     fields = dataclasses.fields(spec.config_cls)
     if not fields:
         st.caption("This method has no settings.")
-    columns = st.columns(3) if fields else []
+        return {}
+    hints = typing.get_type_hints(spec.config_cls)
+    helps, choices = field_help(spec.config_cls), field_choices(spec.config_cls)
+    ranges = setting_ranges(spec.config_cls)
+    columns = st.columns(3)
+    values = {}
     for i, field in enumerate(fields):
-        kind, default = _kind(hints[field.name]), field.default
-        column = columns[i % 3]
-        key, help_text = f"{key_prefix}_{field.name}", helps.get(field.name) or None
+        kind, default, column = _kind(hints[field.name]), field.default, columns[i % 3]
+        key, help_text = f"{key_prefix}_{field.name}", _help(helps, ranges, field.name)
         if kind is bool:
             values[field.name] = column.checkbox(field.name, value=default, key=key, help=help_text)
+        elif field.name in choices:
+            words = list(choices[field.name])
+            values[field.name] = column.selectbox(
+                field.name, words, index=words.index(default), key=key, help=help_text
+            )
         elif kind in (int, float) and default is not None:
-            floor = None if default < 0 else kind(0)
             # a step a tenth of the default moves 1e-4 tolerances as usefully as 0.9 momenta
             step = 1 if kind is int else (abs(default) / 10 or 0.01)
             values[field.name] = column.number_input(
                 field.name,
                 value=kind(default),
-                min_value=floor,
                 step=step,
                 format=None if kind is int else "%g",
                 key=key,
@@ -57,6 +64,15 @@ def setting_inputs(spec: MethodSpec, key_prefix: str) -> dict[str, object]:
             text = "" if default is None else str(default)
             values[field.name] = column.text_input(field.name, value=text, key=key, help=help_text)
     return values
+
+
+def _help(helps: dict, ranges: dict, name: str) -> str | None:
+    """A field's help text, ending with its range and why, where it has one."""
+    text = helps.get(name) or ""
+    if name in ranges:
+        low, high, why = ranges[name]
+        text = f"{text}\n\nRange: {low:g} to {high:g} ({why})."
+    return text.strip() or None
 
 
 def _text(value: object) -> str:
@@ -73,12 +89,3 @@ def changed_settings(spec: MethodSpec, values: dict[str, object]) -> dict[str, s
         for name, value in values.items()
         if _text(value) != ("" if defaults[name] is None else _text(defaults[name]))
     }
-
-
-def cli_command(
-    checkpoint: str, method: str, forget: dict, overrides: dict[str, str], oracle: bool, seed: int
-) -> str:
-    """The `python -m unlearn_core unlearn` command that makes the same run (DESIGN.md)."""
-    return unlearn_command(
-        checkpoint, method, forget, overrides=overrides, oracle=oracle, seed=seed
-    )

@@ -35,6 +35,8 @@ def results_section(reports: list[Report]) -> None:
         )
     commands = [r.command for r in reports if r.command]
     if commands:
-        st.markdown("**The same runs from a shell** (in the repository's folder; each writes "
-                    "its run folder under `cli-runs/` and stores the run once):")
+        st.markdown(
+            "**The same runs from a shell** (in the repository's folder; each writes "
+            "its run folder under `cli-runs/` and stores the run once):"
+        )
         st.code("\n".join(commands), language="bash", wrap_lines=True)

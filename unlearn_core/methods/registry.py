@@ -84,15 +84,32 @@ def check_request(spec: MethodSpec, request) -> None:
         raise UserError(f"{spec.name} takes a {takes} request, not {request.kind}.")
 
 
-def setting(default, text: str):
-    """A method config field: its default and its help text (shown by the app's settings form
-    and `field_help`), i.e. dataclasses.field(default=default, metadata={"help": text})."""
-    return field(default=default, metadata={"help": text})
+def setting(default, text: str, choices: tuple[str, ...] | None = None):
+    """A method config field: its default, its help text and, for a word setting, the words it
+    takes (shown by the app's settings form, `field_help` and `field_choices`), i.e.
+    dataclasses.field(default=default, metadata={"help": text, "choices": choices})."""
+    return field(default=default, metadata={"help": text, "choices": choices})
 
 
 def field_help(config_cls: type) -> dict[str, str]:
     """field name -> its help text (dataclasses.field metadata "help"; "" where none)."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_cls)}
+
+
+def field_choices(config_cls: type) -> dict[str, tuple[str, ...]]:
+    """field name -> the words a word setting takes, for the fields that name them."""
+    fields = dataclasses.fields(config_cls)
+    return {f.name: f.metadata["choices"] for f in fields if f.metadata.get("choices")}
+
+
+def setting_ranges(config_cls: type) -> dict[str, tuple[float, float, str]]:
+    """field name -> (lowest, highest, why) of the numeric settings a config checks: its RANGES,
+    and OPTIMISER_RANGES for the SGD methods' settings."""
+    ranges = dict(getattr(config_cls, "RANGES", {}))
+    if issubclass(config_cls, SgdSettings):
+        ranges = {**OPTIMISER_RANGES, **ranges}
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return {name: bounds for name, bounds in ranges.items() if name in names}
 
 
 def check_optimiser_settings(config) -> None:
@@ -137,14 +154,14 @@ def check_ranges(config, ranges: dict[str, tuple[float, float, str]]) -> None:
 @dataclass(frozen=True)
 class SgdSettings:
     """Base of the configs of methods that take SGD steps: a config is checked when it is made
-    (check_optimiser_settings, then OPTIMISER_RANGES and the class's own RANGES), so a bad
+    (OPTIMISER_RANGES and the class's own RANGES, then check_optimiser_settings), so a bad
     setting is one line before any work."""
 
     RANGES: ClassVar[dict[str, tuple[float, float, str]]] = {}
 
     def __post_init__(self):
+        check_ranges(self, {**OPTIMISER_RANGES, **self.RANGES})  # first: its lines say why
         check_optimiser_settings(self)
-        check_ranges(self, {**OPTIMISER_RANGES, **self.RANGES})
 
 
 @dataclass(frozen=True)

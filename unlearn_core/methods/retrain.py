@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from unlearn_core.data import ImageDataset
 from unlearn_core.methods.registry import UnlearnResult, register, setting
 from unlearn_core.request import ForgetRequest
-from unlearn_core.training import TrainedModel, check_convention, retrain_without
+from unlearn_core.training import CONVENTIONS, TrainedModel, check_convention, retrain_without
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class RetrainConfig:
         "standard",
         'a batch that lost samples: "standard" takes the mean over what it kept (retraining '
         'as usually meant); "replay" keeps the nominal batch size b (Unrolling SGD, Eq. 4)',
+        choices=CONVENTIONS,
     )
 
     def __post_init__(self):

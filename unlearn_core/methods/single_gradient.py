@@ -45,10 +45,14 @@ CHUNK = 256  # forget samples per forward/backward pass; bounds memory, not the 
 @dataclass(frozen=True)
 class SingleGradientConfig:
     reference: str = setting(
-        "w0", 'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)'
+        "w0",
+        'weights the gradient is taken at: "w0" (the paper) or "final" (w_t)',
+        choices=REFERENCES,
     )
     sigma: str = setting(
-        "abs", 'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s'
+        "abs",
+        'unlearning error\'s sigma: "abs" = |lambda_max|, "sqrt" = reference code\'s',
+        choices=SIGMAS,
     )
 
     def __post_init__(self):

@@ -84,7 +84,7 @@ class UnsirConfig(SgdSettings):
         20, "times each noise batch is repeated in the impair set (paper: 20)"
     )
     retain_per_class: int = setting(120, RETAIN_PER_CLASS_HELP)
-    optimizer: str = setting("sgd", OPTIMIZER_HELP)
+    optimizer: str = setting("sgd", OPTIMIZER_HELP, choices=("sgd", "adam"))
     momentum: float = setting(0.9, "SGD momentum (ignored by Adam)")
     impair_lr: float = setting(0.02, "impair learning rate (paper, CIFAR-10: 0.02)")
     repair_lr: float = setting(0.01, "repair learning rate (paper, CIFAR-10: 0.01)")

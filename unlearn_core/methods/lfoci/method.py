@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
@@ -73,11 +74,13 @@ LFOCI_RANGES = {
 
 @dataclass(frozen=True)
 class LfociConfig:
+    RANGES: ClassVar = LFOCI_RANGES
     selection: str = setting(
         "lfoci",
         "lfoci: the slices L-FOCI selects; random: as many slices drawn uniformly (the "
         "paper's Fig. 5 control); full: every parameter, for small models such as logreg "
         "(Sec. 7.1)",
+        choices=SELECTIONS,
     )
     cheap: bool = setting(False, 'select a single slice (the paper\'s "cheap" L-FOCI, Sec. 7.3)')
     max_slices: int = setting(0, "most slices L-FOCI may select; 0: no cap (the paper)")
@@ -109,6 +112,7 @@ class LfociConfig:
         "demo CNN blew such directions up by 1/floor: the forgotten loss fell instead of "
         'rising (sample 4: -0.30) and test accuracy fell 0.018, where "abs" raised the '
         "loss by 3.73 and left test accuracy unchanged",
+        choices=REPAIRS,
     )
     dp_noise: bool = setting(
         False, "add the (eps, delta) Gaussian noise to the block (the paper; off: see the card)"
