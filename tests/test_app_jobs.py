@@ -4,6 +4,7 @@ sessions share the job list but keep their own forget requests."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from conftest import ROOT
@@ -48,13 +49,35 @@ def app(**state) -> AppTest:
 def test_the_panel_shows_progress_and_time_left_on_every_page():
     board = JobBoard(RunStore().root)
     board.write(
-        _record("running", progress=0.5, phase="fine-tuning", started="2026-01-01T00:00:00+00:00")
+        _record(
+            "running",
+            progress=0.5,
+            phase="finetune: fine-tuning",
+            started="2026-01-01T00:00:00+00:00",
+        )
     )
     at = app()
     assert not at.exception
     bars = [p for p in at.sidebar.get("progress")]
-    assert len(bars) == 1 and "finetune" in bars[0].proto.text and "left" in bars[0].proto.text
+    assert len(bars) == 1 and "left" in bars[0].proto.text
+    assert bars[0].proto.text.count("finetune") == 1  # not "finetune … finetune: fine-tuning"
     assert any(b.label == "Cancel" for b in at.sidebar.button)
+
+
+def test_a_stopped_job_says_stopped_and_a_stopping_one_has_no_cancel_button():
+    board = JobBoard(RunStore().root)
+    stopped = board.write(_record("cancelled", phase="finetune: fine-tuning"))
+    running = board.write(dataclasses.replace(_record("running"), id="job-x-stopping"))
+    board.request_cancel(running.id)
+    at = AppTest.from_file(str(ROOT / "pages" / "unlearn.py"), default_timeout=120)
+    at.session_state["forget"] = {"classes": [3], "indices": [], "count": 600}
+    at.session_state["my_jobs"] = [stopped.id, running.id]
+    at.run()
+    assert not at.exception
+    assert any("stopped, nothing stored" in c.value for c in at.caption)
+    [bar] = at.get("progress")
+    assert "stopping" in bar.proto.text and "running" not in bar.proto.text
+    assert not [b for b in at.button if b.label == "Cancel"]
 
 
 def test_a_job_whose_server_died_can_be_submitted_again(small_checkpoint):  # noqa: F811

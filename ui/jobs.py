@@ -26,6 +26,8 @@ from unlearn_core.engine.tasks import task_from_dict
 from unlearn_core.errors import UserError
 
 LIVE = ("queued", "running")
+ENDED_BADLY = ("cancelled", "failed", "interrupted")  # shown on the Unlearn page, newest few
+ENDED_SHOWN = 3
 
 
 @st.cache_resource(show_spinner=False)
@@ -88,14 +90,30 @@ def job_title(job: JobRecord) -> str:
     return f"**{spec['method']}** seed {spec['seed']}"
 
 
+def state_text(job: JobRecord) -> str:
+    """The state as a person reads it: a cancelled job "stopped" (and nothing of it stored), a
+    live one whose cancel was asked "stopping" until it reaches its next step."""
+    if job.state == "cancelled":
+        return "stopped, nothing stored"
+    if job.state in LIVE and job_manager().board.cancel_requested(job.id):
+        return "stopping"
+    return job.state
+
+
+def phase_text(job: JobRecord) -> str:
+    """The job's phase without the method's name that its title already gives ("unsir seed 0:
+    running · impair", not "… · unsir: impair")."""
+    return job.phase.removeprefix(f"{job.spec.get('method')}: ")
+
+
 def _row(job: JobRecord) -> None:
-    title = f"{job_title(job)}: {job.state}"
+    title = f"{job_title(job)}: {state_text(job)}"
     if job.state == "running":
-        st.progress(min(job.progress, 1.0), text=f"{title} · {job.phase} · {timing(job)}")
+        st.progress(min(job.progress, 1.0), text=f"{title} · {phase_text(job)} · {timing(job)}")
     else:
         st.markdown(title + (f" — {job.error}" if job.error else ""))
     # callbacks: they run before the rerun, whether the whole page or the panel reruns
-    if job.state in LIVE:
+    if job.state in LIVE and state_text(job) != "stopping":
         st.button("Cancel", key=f"cancel-{job.id}", on_click=_cancel, args=(job.id,))
     if job.state in ("interrupted", "failed"):
         st.button("Submit again", key=f"re-{job.id}", on_click=submit_again, args=(job,))
@@ -113,7 +131,7 @@ def follow_jobs(name: str, same: Callable[[dict], bool]) -> None:
     if was_live and not live:
         st.rerun()
     for job in live:
-        text = f"{job_title(job)}: {job.state} · {job.phase} · {timing(job)}"
+        text = f"{job_title(job)}: {state_text(job)} · {phase_text(job)} · {timing(job)}"
         st.progress(min(job.progress, 1.0), text=text)
         if st.button(f"Cancel the {name}", key=f"cancel-{name}-{job.id}"):
             st.info(job_manager().board.request_cancel(job.id))
@@ -210,7 +228,8 @@ def method_specs(
 
 @st.fragment(run_every=2)
 def show_my_jobs() -> None:
-    """This session's unfinished jobs with their progress, and the summary of its newest sweep
+    """This session's unfinished jobs with their progress, the newest few that stopped or
+    failed (so a stopped run says "stopped", not nothing), and the summary of its newest sweep
     once any of its jobs is done; updates itself while jobs run."""
     from unlearn_core.engine.sweep import summary_rows
     from unlearn_core.views.sweep import sweep_bars, sweep_table
@@ -218,6 +237,10 @@ def show_my_jobs() -> None:
     jobs = _open_finished()
     for job in [j for j in jobs if j.state in LIVE]:
         _row(job)
+    for job in [j for j in jobs if j.state in ENDED_BADLY][-ENDED_SHOWN:]:
+        st.caption(
+            f"{job_title(job)}: {state_text(job)}" + (f" — {job.error}" if job.error else "")
+        )
     sweep_id = next((j.spec.get("sweep_id") for j in reversed(jobs)), None)
     members = [j for j in jobs if sweep_id and j.spec.get("sweep_id") == sweep_id]
     rows = summary_rows(job_manager().root, [_summary_input(j) for j in members])
