@@ -7,6 +7,7 @@ every page works on and where computation runs. Everything that computes lives i
 import streamlit as st
 
 from ui.jobs import jobs_panel
+from ui.session_url import restore_from_url, save_to_url
 from ui.state import get_model, selection
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -42,6 +43,7 @@ page = st.navigation(
     }
 )
 
+restore_from_url()  # a reload keeps the model, the request and the open runs
 with st.sidebar:
     st.subheader("Current model")
     checkpoint_path, dataset_name = selection()
@@ -56,4 +58,7 @@ with st.sidebar:
     st.subheader("Jobs")
     jobs_panel()
 
-page.run()
+try:
+    page.run()
+finally:  # also when the page stops early (st.stop): what it chose is in the address
+    save_to_url()

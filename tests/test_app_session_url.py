@@ -1,0 +1,64 @@
+"""A reload keeps the session (issue 15, item 5): the model, the forget request and the open
+runs live in the page address, and a new session (a reload) takes them back from it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from unlearn_core.run.store import RunStore
+
+APP = str(ROOT / "app.py")
+DEMO = ROOT / "assets/models/demo_smallcnn.safetensors"
+
+
+def session(query: dict | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_a_reload_keeps_an_uploaded_model_the_request_and_the_open_runs(app_store, monkeypatch):
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", app_store["root"])
+    store = RunStore()
+    uploaded = store.root / "models" / "my-upload.safetensors"  # where uploads are kept
+    uploaded.parent.mkdir(exist_ok=True)
+    shutil.copy(DEMO, uploaded)
+    try:
+        runs = [app_store["unsir"], app_store["lfoci"]]
+        first = session(
+            checkpoint_path=str(uploaded.resolve()),
+            dataset_name="demo",
+            forget={"classes": [3, 5], "indices": [], "count": 1200},
+            open_runs=runs,
+        )
+        assert not first.exception
+        address = dict(first.query_params)
+        assert address["model"] in ("my-upload.safetensors", ["my-upload.safetensors"])
+        query = {k: v[0] if isinstance(v, list) else v for k, v in address.items()}
+        assert query["classes"] == "3,5" and query["runs"] == ",".join(runs)
+
+        reloaded = session(query)  # a new session: nothing in session_state but the address
+        assert not reloaded.exception
+        assert Path(reloaded.session_state["checkpoint_path"]).name == "my-upload.safetensors"
+        assert reloaded.session_state["forget"]["classes"] == [3, 5]
+        assert reloaded.session_state["forget"]["count"] == 1200
+        assert reloaded.session_state["open_runs"] == runs
+    finally:
+        uploaded.unlink()
+
+
+def test_an_address_cannot_open_a_file_the_picker_does_not_offer(tmp_path):
+    stray = tmp_path / "elsewhere.safetensors"
+    shutil.copy(DEMO, stray)
+    at = session({"model": str(stray), "indices": "0,1,999999"})
+    assert not at.exception
+    assert Path(at.session_state["checkpoint_path"]) == DEMO  # the demo model, not the stray
+    assert "forget" not in at.session_state  # an index out of range: dropped, said in a toast
+    assert any("not restored" in t.value for t in at.toast)

@@ -1,0 +1,70 @@
+"""Streamlit glue: the session's choices in the page address, so a reload (or a copied link)
+keeps them: the current model, the forget request and the open runs. Streamlit forgets
+st.session_state on a reload; the query parameters survive it.
+
+  ?model=<file name>&classes=3,5 (or &indices=1,7,9)&runs=<run id>,<run id>
+
+The model is named by its file name and restored only if it is one the picker offers (a shipped,
+trained or uploaded checkpoint), so an address cannot make the server open an arbitrary file;
+run ids are checked against the store by `ui.runs.open_runs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.model_sources import stored_models
+from ui.runs import set_forget
+from ui.state import get_dataset, known_checkpoints, select_checkpoint, selection
+from unlearn_core.errors import UserError
+from unlearn_core.request import ForgetRequest
+
+RESTORED = "url_restored"  # session-state flag: this session already read its address
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(word) for word in text.split(",") if word.strip().isdigit()]
+
+
+def restore_from_url() -> None:
+    """On a session's first run, take the model, request and open runs from the address."""
+    if st.session_state.get(RESTORED):
+        return
+    st.session_state[RESTORED] = True
+    params = st.query_params
+    offered = {Path(p).name: p for p in known_checkpoints() + stored_models()}
+    if params.get("model") in offered:
+        select_checkpoint(offered[params["model"]])
+    classes, indices = _numbers(params.get("classes", "")), _numbers(params.get("indices", ""))
+    if classes or indices:
+        _restore_request({"classes": classes, "indices": indices})
+    if runs := [r for r in params.get("runs", "").split(",") if r]:
+        st.session_state["open_runs"] = runs
+
+
+def _restore_request(forget: dict) -> None:
+    """The request, resolved against the current model's data set; one that does not fit it
+    (an edited address) is dropped with a note rather than breaking every page."""
+    _, dataset_name = selection()
+    try:
+        set_forget(ForgetRequest.from_dict(get_dataset(dataset_name), forget))
+    except UserError as err:
+        st.toast(f"The forget request in the address was not restored: {err}")
+
+
+def save_to_url() -> None:
+    """Write this session's model, request and open runs into the address."""
+    wanted = {}
+    if path := st.session_state.get("checkpoint_path"):
+        wanted["model"] = Path(path).name
+    forget = st.session_state.get("forget") or {}
+    if forget.get("classes"):
+        wanted["classes"] = ",".join(map(str, forget["classes"]))
+    elif forget.get("indices"):
+        wanted["indices"] = ",".join(map(str, forget["indices"]))
+    if runs := st.session_state.get("open_runs"):
+        wanted["runs"] = ",".join(runs)
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
