@@ -43,6 +43,22 @@ def interval_bars(means: Sequence, lows: Sequence, highs: Sequence) -> dict:
     }
 
 
+def log_axis(decades: Sequence[float] | None = None, exponents: bool = True) -> dict:
+    """Settings of a logarithmic axis that labels only powers of ten (10^-3, 10^-2, ...): on
+    its own, plotly labels the 2s and 5s between them with bare digits. Those stay as unlabelled
+    minor ticks and grid lines. decades: the range as [log10 low, log10 high]; exponents: 10^k
+    labels, else decimals (0.001)."""
+    axis = {
+        "type": "log",
+        "dtick": 1,
+        "exponentformat": "power" if exponents else "none",
+        "minor": {"ticks": "outside", "showgrid": True},
+    }
+    if decades is not None:
+        axis["range"] = list(decades)
+    return axis
+
+
 def styled(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(title=title, font=FONT, template="plotly_white")
     return fig
@@ -123,7 +139,7 @@ def layer_distance_bars(rows: list[dict], relative: bool = False, log: bool = Tr
             fig.add_bar(x=layers, y=values, name=f"distance {label}", marker_color=colour)
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
     fig.update_layout(barmode="group", xaxis_title="Parameter tensor", yaxis_title=unit)
-    fig.update_yaxes(type="log" if log else "linear")
+    fig.update_yaxes(**(log_axis() if log else {"type": "linear"}))
     return styled(fig, "Layer-wise weight distance of the unlearned model")
 
 
@@ -231,8 +247,8 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
                     "width": 3,
                 },
             )
-    fig.update_xaxes(type="log", title_text="False positive rate (log scale)", range=[-3, 0])
-    fig.update_yaxes(type="log", title_text="True positive rate (log scale)", range=[-3, 0])
+    fig.update_xaxes(title_text="False positive rate (log scale)", **log_axis([-3, 0], False))
+    fig.update_yaxes(title_text="True positive rate (log scale)", **log_axis([-3, 0], False))
     return styled(fig, title)
 
 
