@@ -153,7 +153,11 @@ def runs_layer_distance(
                 col=1,
             )
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
-    axis = log_axis(_log_range([v for vs in values.values() for v in vs])) if log else {}
+    axis = (
+        log_axis(_log_range([v for vs in values.values() for v in vs]))
+        if log
+        else {"type": "linear"}
+    )
     fig.update_yaxes(title_text=unit, **axis)
     if len(panels) == 2:
         fig.update_yaxes(matches="y", row=2, col=1)  # one distance scale for both panels
