@@ -96,7 +96,7 @@ except UserError as err:
 
 titles = attribution_titles(expl, list(data.class_names), request.forget_indices)
 drops = {name: f["drop"].tolist() for name, f in expl.faithfulness.items()}
-plot(attribution_panel(expl.images, expl.maps, expl.differences, titles, drops))
+plot(attribution_panel(expl.images, expl.maps, expl.differences, titles, drops), width="content")
 
 st.subheader("Deletion check")
 st.caption(

@@ -132,7 +132,7 @@ def runs_layer_distance(
     panels = ["to_original"]
     if any(v is not None for (_, key), vs in values.items() if key == "to_retrained" for v in vs):
         panels.append("to_retrained")
-    titles = {"to_original": "Distance to the original", "to_retrained": "to the retrained"}
+    titles = {key: "Distance " + key.replace("_", " the ") for key in panels}
     fig = make_subplots(
         rows=len(panels),
         cols=1,

@@ -252,6 +252,11 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
     return styled(fig, title)
 
 
+TILE, TILE_GAP, TITLE_SPACE = 110, 8, 56  # px: one image or map, between tiles, above a row
+TITLE_FONT = {"size": 12}  # seven column titles side by side stay apart at 110 px a tile
+MARGIN = {"l": 10, "r": 10, "t": 110, "b": 80, "autoexpand": False}  # colour bars at the bottom
+
+
 def attribution_panel(
     images: np.ndarray,
     maps: dict[str, np.ndarray],
@@ -261,7 +266,8 @@ def attribution_panel(
 ) -> go.Figure:
     """GradCAM or activation maps side by side (UNSIR Fig. 6, L-CODEC Fig. 8): a row per sample,
     the image, then each model's map on one shared colour scale (cividis), then the differences
-    on a diverging one centred at 0.
+    on a diverging one centred at 0. Every tile is TILE x TILE pixels: the figure has a fixed
+    size (draw it at its own width), not the page's.
 
     images: (n, C, H, W) or (n, H, W) uint8; maps and differences: name -> (n, H, W);
     row_titles: n captions; drops: model name -> (n,) deletion-check drops, shown over its map.
@@ -270,39 +276,57 @@ def attribution_panel(
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     differences = differences or {}
-    n = images.shape[0]
+    n, cols = images.shape[0], 1 + len(maps) + len(differences)
+    width = cols * TILE + (cols - 1) * TILE_GAP  # px of the plotting area
+    height = n * TILE + (n - 1) * TITLE_SPACE
     fig = make_subplots(
         rows=n,
-        cols=1 + len(maps) + len(differences),
+        cols=cols,
         subplot_titles=_attribution_titles(n, maps, differences, row_titles, drops),
-        horizontal_spacing=0.02,
-        vertical_spacing=0.12 / max(n, 1),
+        horizontal_spacing=TILE_GAP / width,
+        vertical_spacing=TITLE_SPACE / height if n > 1 else 0.0,
     )
     for i in range(n):
         _attribution_row(fig, i, images[i], maps, differences)
     fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(
-        showticklabels=False, autorange="reversed", scaleanchor="x", constrain="domain"
-    )
+    fig.update_yaxes(showticklabels=False, autorange="reversed", constrain="domain")
+    for k in range(1, n * cols + 1):  # each tile square on its own axes, not the first tile's
+        suffix = "" if k == 1 else str(k)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+    fig.update_annotations(font=TITLE_FONT)
+    below = {"orientation": "h", "len": 0.45, "thickness": 12, "y": -12 / height, "yanchor": "top"}
     fig.update_layout(
-        coloraxis={"colorscale": "Cividis", "colorbar": {"title": "map", "x": 1.0}},
+        coloraxis={"colorscale": "Cividis", "colorbar": {**below, "title": "map", "x": 0.25}},
         coloraxis2={
             "colorscale": DIVERGING,
             "cmid": 0,
-            "colorbar": {"title": "difference", "x": 1.08},
+            "colorbar": {**below, "title": "difference", "x": 0.75},
         },
-        height=260 * n + 120,
+        width=width + MARGIN["l"] + MARGIN["r"],
+        height=height + MARGIN["t"] + MARGIN["b"],
+        margin=MARGIN,
     )
     return styled(fig, "Attribution maps (Δp: confidence drop when the top pixels are removed)")
+
+
+def drop_text(drop: float) -> str:
+    """A deletion-check drop for a title, signed at two decimals; one too small for them says
+    so on its side of zero ("Δp < 0.01", "Δp > −0.01") rather than "Δp -0.00"."""
+    if drop == 0:
+        return "Δp 0"
+    if abs(drop) < 0.005:
+        return "Δp < 0.01" if drop > 0 else "Δp > −0.01"
+    return f"Δp {drop:+.2f}".replace("-", "−")
 
 
 def _attribution_titles(n, maps, differences, row_titles, drops) -> list[str]:
     titles = []
     for i in range(n):
-        # short, two-line titles: seven columns must stay readable on a projector
-        titles.append((row_titles[i] if row_titles else f"sample {i}").replace(", ", "<br>"))
+        # short lines: seven columns of 110 px must stay apart at 1,280 px
+        title = row_titles[i] if row_titles else f"sample {i}"
+        titles.append(title.replace(", ", "<br>").replace(" (target", "<br>(target"))
         for name in maps:
-            drop = f"<br>Δp {drops[name][i]:.2f}" if drops and name in drops else ""
+            drop = f"<br>{drop_text(drops[name][i])}" if drops and name in drops else ""
             titles.append(f"{name}{drop}")
         titles.extend(name.replace("-", "<br>minus ") for name in differences)
     return titles
