@@ -66,20 +66,13 @@ def test_selected_slices_map():
     assert np.asarray(wide.data[0].z).shape == (2, 5) and list(wide.data[0].y) == ["0", "3"]
 
 
-def test_prediction_distribution_and_per_class_accuracy():
+def test_prediction_distribution():
     fig = viz.prediction_distribution(
         CLASSES, {"original": None, "unlearned": [5, 0, 1], "retrained": [2, 2, 2]}
     )
     assert names(fig) == ["unlearned", "retrained"]
     assert fig.data[0].xaxis == "x" and fig.data[1].xaxis == "x2"  # side by side
     assert fig.data[0].marker.color == viz.VERMILLION and fig.data[1].marker.color == viz.GREEN
-    acc = viz.per_class_accuracy(
-        CLASSES,
-        {"original": [1.0, 0.9, 0.8], "unlearned": [0.0, 0.9, 0.8], "retrained": None},
-        forgotten=[0],
-    )
-    assert names(acc) == ["original", "unlearned"]
-    assert list(acc.data[0].x) == ["a (forgotten)", "b", "c"]
 
 
 def test_roc_curves_on_log_axes():

@@ -200,23 +200,6 @@ def prediction_distribution(
     return styled(fig, "Predictions on the forget set")
 
 
-def per_class_accuracy(
-    class_names: list[str],
-    accuracies: dict[str, list[float | None] | None],
-    forgotten: Sequence[int] = (),
-) -> go.Figure:
-    """Test accuracy per class of each model (report.json's `metrics.<model>.per_class_acc`),
-    grouped by class; forgotten classes are marked in their tick labels."""
-    ticks = [f"{n} (forgotten)" if i in forgotten else n for i, n in enumerate(class_names)]
-    fig = go.Figure()
-    for position, (name, accs) in enumerate(accuracies.items()):
-        if accs is not None:
-            fig.add_bar(x=ticks, y=accs, name=name, marker_color=_colour(name, position))
-    fig.update_layout(barmode="group", xaxis_title="Class", yaxis_title="Test accuracy")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return styled(fig, "Test accuracy per class, before and after unlearning")
-
-
 def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference") -> go.Figure:
     """ROC curves of the membership attacks on log-log axes, where the low-FPR regime that matters
     to an auditor is visible (Carlini et al., S&P 2022). mia: report.json's `mia` block, model ->
