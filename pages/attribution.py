@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.inspect_helpers import chosen_run_context
 from unlearn_core.attribution import KINDS, explain
 from unlearn_core.errors import UserError
@@ -95,7 +96,7 @@ except UserError as err:
 
 titles = attribution_titles(expl, list(data.class_names), request.forget_indices)
 drops = {name: f["drop"].tolist() for name, f in expl.faithfulness.items()}
-st.plotly_chart(attribution_panel(expl.images, expl.maps, expl.differences, titles, drops))
+plot(attribution_panel(expl.images, expl.maps, expl.differences, titles, drops), width="content")
 
 st.subheader("Deletion check")
 st.caption(

@@ -1,24 +1,16 @@
-"""Predictions: where each run sends the forgotten samples, per-class test accuracy before and
-after, and the confusion matrix of the unlearned (and retrained) model on the test split."""
+"""Predictions: where each open run sends the forgotten samples and its per-class test accuracy,
+every run on one figure, and the confusion matrices of the unlearned (and retrained) models on
+the test split on one colour scale."""
 
 import streamlit as st
 
+from ui.charts import plot
+from ui.compare import confusion_grid, oracle_note, reports_by_label
 from ui.run_picker import choose_runs
-from ui.runs import get_report, get_run_model, run_label
 from ui.state import get_dataset
 from unlearn_core.errors import UserError
-from unlearn_core.metrics.confusion import confusion_matrix
 from unlearn_core.run.report import MODELS, metric
-from unlearn_core.views.figures import per_class_accuracy, prediction_distribution
-from unlearn_core.views.result_figures import confusion_heatmap
-
-
-@st.cache_data(show_spinner="Classifying the test split…")
-def confusion_on_test(run_id: str, which: str, dataset_name: str) -> list[list[int]]:
-    """(C, C) counts of the run's `which` model on the test split; keyed by run id."""
-    data = get_dataset(dataset_name)
-    return confusion_matrix(get_run_model(run_id, data, which), data, "test").tolist()
-
+from unlearn_core.views.compare import runs_per_class_accuracy, runs_prediction_distribution
 
 st.title("Predictions")
 st.subheader("What am I looking at")
@@ -29,45 +21,32 @@ st.markdown(
     "unlearned model piles them into one class that the retrained one does not, the forgetting "
     "itself is visible: the Streisand effect. **Per-class test accuracy** before and after shows "
     "what else was lost; the **confusion matrix** on the test split shows where a forgotten "
-    "class's test images go (rows: true class, columns: predicted)."
+    "class's test images go (rows: true class, columns: predicted). Every open run has one "
+    "colour in both charts, beside the original (sky blue) and the retrained model (green)."
 )
 
 ids = choose_runs("prediction_runs")
 if not ids:
     st.stop()
+reports = reports_by_label(ids)
+if not reports:
+    st.stop()
+try:
+    names = list(get_dataset(next(iter(reports.values())).dataset).class_names)
+except UserError as err:
+    st.error(str(err))
+    st.stop()
 
-for run_id, tab in zip(ids, st.tabs([run_label(r) for r in ids]), strict=True):
-    with tab:
-        try:
-            report = get_report(run_id)
-            data = get_dataset(report.dataset)
-        except UserError as err:
-            st.error(str(err))
-            continue
-        names, metrics = data.class_names, report.metrics
-        st.plotly_chart(
-            prediction_distribution(names, report.prediction_distribution.to_dict()),
-            key=f"predictions_{run_id}",
-        )
-        if not report.has_oracle:
-            st.info(
-                "This run has no retrained model to compare with: rerun it on the **Unlearn** "
-                "page with the oracle (retrain) switched on."
-            )
-        accuracies = {m: metric(getattr(metrics, m), "per_class_acc") for m in MODELS}
-        st.plotly_chart(
-            per_class_accuracy(names, accuracies, forgotten=report.forget.classes or []),
-            key=f"per_class_{run_id}",
-        )
-        shown = ("unlearned", "retrained") if report.has_oracle else ("unlearned",)
-        for which, column in zip(shown, st.columns(2), strict=False):
-            with column:
-                try:
-                    counts = confusion_on_test(run_id, which, report.dataset)
-                except UserError as err:
-                    st.error(str(err))
-                    continue
-                title = f"Confusion matrix of the {which} model (test split)"
-                st.plotly_chart(
-                    confusion_heatmap(counts, names, title), key=f"confusion_{which}_{run_id}"
-                )
+counts = {label: r.prediction_distribution.to_dict() for label, r in reports.items()}
+plot(runs_prediction_distribution(names, counts), key="predictions")
+oracle_note(reports)
+accuracies = {
+    label: {m: metric(getattr(r.metrics, m), "per_class_acc") for m in MODELS}
+    for label, r in reports.items()
+}
+forgotten = sorted({c for r in reports.values() for c in r.forget.classes or []})
+plot(runs_per_class_accuracy(names, accuracies, forgotten), key="per_class")
+
+st.subheader("Confusion matrices on the test split")
+st.caption("Rows: true class, columns: predicted; one colour scale for all of them.")
+confusion_grid(reports, names)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.inspect_helpers import run_card, run_context
 from ui.privacy_audit import audit_section
 from ui.run_picker import chosen_report
@@ -49,7 +50,7 @@ st.subheader("Membership inference")
 if not report.mia.present():
     st.info("This run records no membership inference (an older report): run it again.")
 else:
-    st.plotly_chart(roc_curves(report.mia.to_dict(), "Membership inference on the forget set"))
+    plot(roc_curves(report.mia.to_dict(), "Membership inference on the forget set"))
     st.dataframe(
         mia_rows(report.mia),
         hide_index=True,
@@ -68,7 +69,7 @@ else:
 st.subheader("Relearn time")
 relearn = relearn_rows(report.relearn_time)
 if relearn:
-    st.plotly_chart(relearn_curves(report.relearn_time.to_dict()))
+    plot(relearn_curves(report.relearn_time.to_dict()))
     st.dataframe(relearn, hide_index=True, column_config={"target forget accuracy": RATE})
 else:
     st.info(

@@ -3,6 +3,7 @@ know about the forgotten data."""
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.inspect_helpers import chosen_run_context
 from ui.representations import INLINE_MAX, VIEWS, compute_view, embedding_as_job
 from ui.state import get_model, selection
@@ -79,11 +80,11 @@ except UserError as err:
 if kind == "embedding":
     if values["reason"]:
         st.warning(f"PCA instead of UMAP: {values['reason']}.")
-    st.plotly_chart(embedding_panels(values, list(data.class_names)))
+    plot(embedding_panels(values, list(data.class_names)))
 elif kind == "cka":
-    st.plotly_chart(cka_lines(values))
+    plot(cka_lines(values))
 else:
-    st.plotly_chart(probe_bars(values))
+    plot(probe_bars(values))
     if values["flag"]:
         st.warning("The unlearned model's features still encode what was forgotten.")
     elif values["flag"] is False:

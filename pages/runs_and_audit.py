@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.compare import comparison_table, export_open_runs
 from ui.runs import (
     add_open_run,
     audit_check,
@@ -16,7 +17,7 @@ from ui.runs import (
 )
 from ui.state import class_names
 from unlearn_core.errors import UserError
-from unlearn_core.run.audit import audit_html, audit_record_bytes, comparison_rows
+from unlearn_core.run.audit import audit_html, audit_record_bytes
 from unlearn_core.run.privacy_record import latest_audit
 
 st.title("Runs and audit record")
@@ -129,4 +130,7 @@ else:
     except UserError as err:
         st.error(str(err))
     else:
-        st.dataframe(comparison_rows(reports), hide_index=True)
+        comparison_table(reports)
+
+st.subheader("Export the open runs")
+export_open_runs()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.run_picker import chosen_report
 from ui.runs import get_report, get_run_model, open_runs, run_label
 from ui.state import get_dataset, get_model, selection
@@ -66,11 +67,11 @@ try:
 except UserError as err:
     st.error(str(err))
 else:
-    st.plotly_chart(selected_slices_map(slices, slice_widths(unlearned)), key="slices_map")
+    plot(selected_slices_map(slices, slice_widths(unlearned)), key="slices_map")
 
 steps = foci_steps(info)
 if steps:
-    st.plotly_chart(codec_steps(steps), key="codec_steps")
+    plot(codec_steps(steps), key="codec_steps")
     if selection_setting == "random":
         st.caption("The CODEC values are L-FOCI's; this run then updated random slices instead.")
 else:
@@ -91,7 +92,7 @@ try:
     else:
         rows = movement(run_id, path, dataset_name, meta["sha256"])
         relative = st.toggle("Relative to the slice's original norm", key="slices_relative")
-        st.plotly_chart(slice_movement_bars(rows, relative), key="slices_movement")
+        plot(slice_movement_bars(rows, relative), key="slices_movement")
         st.dataframe(
             rows,
             hide_index=True,

@@ -20,6 +20,7 @@ from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.store import load_run_model, read_report_dict
+from unlearn_core.views import figures as viz
 
 ATTRIBUTION, PRIVACY, VERIFICATION = (
     str(ROOT / "pages" / name) for name in ("attribution.py", "privacy.py", "verification.py")
@@ -106,6 +107,8 @@ def test_attribution_shows_three_models_their_differences_and_the_deletion_check
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert f"#{indices[0]} Dress<br>forgotten" in titles
     assert f"#{indices[3]} {demo.class_names[int(demo.train_y[indices[3]])]}<br>retained" in titles
+    assert not any("-0.00" in t or "−0.00" in t for t in titles)  # "Δp > −0.01" instead
+    assert fig["layout"]["width"] == 7 * viz.TILE + 6 * viz.TILE_GAP + 20  # fixed-size tiles
 
     summary = faithfulness_summary(expected)
     rows = {r["model"]: r for r in table(at, 0)}

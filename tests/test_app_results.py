@@ -157,11 +157,13 @@ def test_distances_of_the_unsir_run(app_store, monkeypatch):
     at = open_page(DISTANCES, app_store["root"], [app_store["unsir"]], monkeypatch)
     assert "Tarun" in at.markdown[0].value
     (fig,) = charts(at)
-    original, retrained = fig.data
+    original, retrained = fig.data  # top panel: to the original; bottom: to the retrained
+    assert (original.yaxis, retrained.yaxis) == ("y", "y2") and fig.layout.yaxis2.matches == "y"
     assert list(original.x) == [r["layer"] for r in rows]
     assert values(original.y) == pytest.approx([r["to_original"] for r in rows])
     assert values(retrained.y) == pytest.approx([r["to_retrained"] for r in rows])
-    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
+    assert not any(column.get("plotly_chart") for column in at.columns)  # the full width
 
     at.toggle(key="distance_relative").set_value(True).run()
     at.toggle(key="distance_log").set_value(False).run()
@@ -171,13 +173,16 @@ def test_distances_of_the_unsir_run(app_store, monkeypatch):
     assert "relative" in fig.layout.yaxis.title.text
 
 
-def test_distances_side_by_side_and_a_run_without_oracle(app_store, monkeypatch):
+def test_distances_of_two_runs_on_one_axis_and_a_run_without_oracle(app_store, monkeypatch):
     runs = [app_store["unsir"], app_store["single-gradient"]]
     at = open_page(DISTANCES, app_store["root"], runs, monkeypatch)
-    unsir, single = charts(at)
-    assert len(unsir.data) == 2 and len(single.data) == 1  # no retrained model
+    (fig,) = charts(at)  # one chart, not one per run
+    unsir_original, unsir_retrained, single_original, single_retrained = fig.data
+    assert unsir_original.marker.color != single_original.marker.color
+    assert {unsir_original.yaxis, single_original.yaxis} == {"y"}
     rows = report_of(app_store, "single-gradient")["layer_distance"]
-    assert values(single.data[0].y) == pytest.approx([r["to_original"] for r in rows])
+    assert values(single_original.y) == pytest.approx([r["to_original"] for r in rows])
+    assert set(values(single_retrained.y)) == {None}  # no retrained model, no bar
     assert "No retrained model" in infos(at)
 
     at.multiselect(key="distance_runs").set_value([]).run()
@@ -193,11 +198,18 @@ def test_predictions_of_the_unsir_run(app_store, monkeypatch):
     at = open_page(PREDICTIONS, app_store["root"], [app_store["unsir"]], monkeypatch)
     assert "Tarun" in at.markdown[0].value
     distribution, per_class, *confusions = charts(at)
+    label = [t.name for t in distribution.data][1]  # the run's label
     shown = {t.name: values(t.y) for t in distribution.data}
-    assert shown == report["prediction_distribution"]  # original, unlearned and retrained
+    assert shown == {
+        "original": report["prediction_distribution"]["original"],
+        label: report["prediction_distribution"]["unlearned"],
+        "retrained": report["prediction_distribution"]["retrained"],
+    }
+    assert label.startswith("unsir")
     accuracy = {t.name: values(t.y) for t in per_class.data}
-    assert accuracy == {m: report["metrics"][m]["per_class_acc"] for m in accuracy}
-    assert set(accuracy) == {"original", "unlearned", "retrained"}
+    assert accuracy["original"] == report["metrics"]["original"]["per_class_acc"]
+    assert accuracy[label] == report["metrics"]["unlearned"]["per_class_acc"]
+    assert accuracy["retrained"] == report["metrics"]["retrained"]["per_class_acc"]
     assert "Dress (forgotten)" in per_class.data[0].x  # class 3 of Fashion-MNIST
 
     assert len(confusions) == 2  # the unlearned and the retrained model
@@ -207,15 +219,48 @@ def test_predictions_of_the_unsir_run(app_store, monkeypatch):
         assert [sum(row) for row in counts] == [100] * 10  # 100 test images a class
         diagonal = [counts[c][c] / 100 for c in range(10)]
         assert diagonal == pytest.approx(report["metrics"][model]["per_class_acc"])
+    top = max(max(row) for fig in confusions for row in values(fig.data[0].z))
+    assert {(fig.data[0].zmin, fig.data[0].zmax) for fig in confusions} == {(0, top)}
 
 
-def test_predictions_of_a_run_without_oracle(app_store, monkeypatch):
+def test_predictions_of_two_runs_overlay_them_without_tabs(app_store, monkeypatch):
     runs = [app_store["unsir"], app_store["single-gradient"]]
     at = open_page(PREDICTIONS, app_store["root"], runs, monkeypatch)
-    assert len(at.tabs) == 2
-    figures = charts(at)
-    assert len(figures) == 4 + 3  # unsir: 2 + 2 confusions; single-gradient: 2 + 1
+    assert not at.tabs
+    distribution, per_class, *confusions = charts(at)
+    assert len(confusions) == 2 + 1  # unsir: unlearned and retrained; single-gradient: unlearned
     single = report_of(app_store, "single-gradient")
-    assert [t.name for t in figures[4].data] == ["original", "unlearned"]
-    assert values(figures[4].data[1].y) == single["prediction_distribution"]["unlearned"]
-    assert "no retrained model" in infos(at)
+    # the original on each run's forget set (they differ), each run, the one retrained model
+    assert [t.name.split(" ")[0] for t in distribution.data] == [
+        "original",
+        "original",
+        "unsir",
+        "single-gradient",
+        "retrained",
+    ]
+    assert "(single-gradient" in distribution.data[1].name
+    assert values(distribution.data[3].y) == single["prediction_distribution"]["unlearned"]
+    # per class on the test split: one original, each run, the retrained model
+    assert [t.name.split(" ")[0] for t in per_class.data] == [
+        "original",
+        "unsir",
+        "single-gradient",
+        "retrained",
+    ]
+    assert (
+        len({t.marker.color for t in per_class.data}) == 4 and per_class.layout.barmode == "group"
+    )
+    assert values(per_class.data[2].y) == single["metrics"]["unlearned"]["per_class_acc"]
+    assert "No retrained model" in infos(at)
+
+
+def test_chart_downloads_follow_the_sessions_format(app_store, monkeypatch):
+    at = open_page(PREDICTIONS, app_store["root"], [app_store["unsir"]], monkeypatch)
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["format"] == "png"
+    assert config["toImageButtonOptions"]["filename"] == "predictions-on-the-forget-set"
+    at.session_state["chart_format"] = "svg"
+    at.run()
+    formats = {json.loads(c.proto.config)["toImageButtonOptions"]["format"] for c in
+               at.get("plotly_chart")}  # fmt: skip
+    assert formats == {"svg"}

@@ -3,6 +3,7 @@ a copy of it for the tests that delete or tamper."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.run.store import read_report_dict
+from unlearn_core.views import compare
 
 PAGE = str(ROOT / "pages" / "runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")
@@ -73,7 +75,7 @@ def test_compare_two_runs_side_by_side(store):
     at = run()
     at.selectbox(key="compare_a").select(store["unsir"])
     at.selectbox(key="compare_b").select(store["lfoci"]).run()
-    rows = {row["field"]: list(row.values())[1:] for row in table(at, 1)}
+    rows = {row.pop("field"): list(row.values())[:2] for row in table(at, 1)}
     unsir = read_report_dict(Path(store["root"]) / store["unsir"])
     lfoci = read_report_dict(Path(store["root"]) / store["lfoci"])
     assert rows["method"] == ["unsir", "lfoci"]
@@ -82,6 +84,32 @@ def test_compare_two_runs_side_by_side(store):
     assert rows["config: noise_steps"] == [str(unsir["config"]["noise_steps"]), ""]
     assert rows["config: perturbations"] == ["", "200"]  # the fixture's lfoci setting
     assert rows["retrained: Forget accuracy"][1] == "n/a"  # lfoci ran without the oracle
+    assert rows["forget indices"][1] == "2"  # the fixture's lfoci request: index 2
+    assert rows["forget indices"][0].endswith(f"({unsir['forget']['count']})")  # shortened
+
+
+def test_the_rows_where_two_runs_differ_are_highlighted(store):
+    at = run()
+    at.selectbox(key="compare_a").select(store["unsir"])
+    at.selectbox(key="compare_b").select(store["lfoci"]).run()
+    frame = at.dataframe[1]
+    rows = table(at, 1)
+    differs = [i for i, row in enumerate(rows) if row["differs"]]
+    assert {rows[i]["field"] for i in differs} >= {"method", "forget count", "forget indices"}
+    assert not next(row for row in rows if row["field"] == "dataset")["differs"]
+    styles = frame.proto.arrow_data.styler.styles  # the Styler's CSS, one selector a cell
+    assert compare.DIFFERS.split(": ")[1] in styles
+    assert {int(i) for i in re.findall(r"_row(\d+)_col0\b", styles)} == set(differs)
+    assert any("differ" in caption.value for caption in at.caption)
+
+
+def test_export_the_open_runs_at_once(store):
+    at = run(open_runs=[store["unsir"], store["lfoci"]])
+    assert "Download the results of the 2 open run(s) (CSV)" in download_labels(at)
+    at.radio(key="_chart_format").set_value("svg").run()
+    assert at.session_state["chart_format"] == "svg"
+    closed = run()
+    assert not any("open run" in label for label in download_labels(closed))
 
 
 def test_audit_record_is_offered_for_a_sound_run(store):

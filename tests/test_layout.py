@@ -1,7 +1,9 @@
 """House rules that keep the two doors honest."""
 
+import ast
 import re
 
+import pytest
 from conftest import ROOT
 
 
@@ -12,3 +14,29 @@ def test_core_never_imports_streamlit():
         if re.search(r"^\s*(import|from)\s+streamlit", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+LEAD_PENDING = ("pages/model_and_data.py", "ui/jobs.py")  # the lead's files: not yet through plot
+APP_FILES = sorted(f"{d}/{p.name}" for d in ("pages", "ui") for p in (ROOT / d).glob("*.py"))
+
+
+def _draws_without_export_config(path) -> bool:
+    """Whether a file calls st.plotly_chart without a config (ui.charts.plot passes one)."""
+    calls = [
+        node
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "plotly_chart"
+    ]
+    return any(all(k.arg != "config" for k in call.keywords) for call in calls)
+
+
+PENDING = pytest.mark.xfail(strict=True, reason="the lead's file: draw with ui.charts.plot")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=PENDING if n in LEAD_PENDING else ()) for n in APP_FILES]
+)
+def test_every_chart_can_be_downloaded_as_png_or_svg(name):
+    assert not _draws_without_export_config(ROOT / name)

@@ -66,20 +66,13 @@ def test_selected_slices_map():
     assert np.asarray(wide.data[0].z).shape == (2, 5) and list(wide.data[0].y) == ["0", "3"]
 
 
-def test_prediction_distribution_and_per_class_accuracy():
+def test_prediction_distribution():
     fig = viz.prediction_distribution(
         CLASSES, {"original": None, "unlearned": [5, 0, 1], "retrained": [2, 2, 2]}
     )
     assert names(fig) == ["unlearned", "retrained"]
     assert fig.data[0].xaxis == "x" and fig.data[1].xaxis == "x2"  # side by side
     assert fig.data[0].marker.color == viz.VERMILLION and fig.data[1].marker.color == viz.GREEN
-    acc = viz.per_class_accuracy(
-        CLASSES,
-        {"original": [1.0, 0.9, 0.8], "unlearned": [0.0, 0.9, 0.8], "retrained": None},
-        forgotten=[0],
-    )
-    assert names(acc) == ["original", "unlearned"]
-    assert list(acc.data[0].x) == ["a (forgotten)", "b", "c"]
 
 
 def test_roc_curves_on_log_axes():
@@ -113,12 +106,40 @@ def test_attribution_panel():
     assert {fig.data[1].coloraxis, fig.data[2].coloraxis} == {"coloraxis"}
     assert fig.data[3].coloraxis == "coloraxis2" and fig.layout.coloraxis2.cmid == 0
     titles = [a.text for a in fig.layout.annotations]
-    assert "original<br>Δp 0.50" in titles and "#1 b" in titles
+    assert "original<br>Δp +0.50" in titles and "#1 b" in titles
     assert "unlearned<br>minus original" in titles
     rgb = viz.attribution_panel(
         np.zeros((1, 3, 4, 4), dtype=np.uint8), {"original": np.ones((1, 4, 4))}
     )
     assert isinstance(rgb.data[0], go.Image) and len(rgb.data) == 2
+
+
+@pytest.mark.parametrize(
+    "drop, text",
+    [(0.123, "Δp +0.12"), (-0.5, "Δp −0.50"), (0.0, "Δp 0"), (0.001, "Δp < 0.01"),
+     (-0.001, "Δp > −0.01"), (-0.006, "Δp −0.01")],
+)  # fmt: skip
+def test_drops_in_titles_never_read_minus_zero(drop, text):
+    assert viz.drop_text(drop) == text
+
+
+def test_attribution_tiles_are_all_one_size_and_their_titles_small():
+    maps = {m: np.ones((3, 28, 28)) for m in ("original", "unlearned", "retrained")}
+    diffs = {d: np.ones((3, 28, 28)) for d in ("unlearned-original", "retrained-original")}
+    rows = ["#1 a, forgotten (target c)", "#2 b, retained", "#3 c, retained"]
+    fig = viz.attribution_panel(np.zeros((3, 3, 28, 28), dtype=np.uint8), maps, diffs, rows)
+    layout, cols = fig.layout, 6
+    margin = layout.margin
+    plot_w, plot_h = layout.width - margin.l - margin.r, layout.height - margin.t - margin.b
+    sizes = set()
+    for k in range(1, 3 * cols + 1):
+        x, y = layout[f"xaxis{k if k > 1 else ''}"], layout[f"yaxis{k if k > 1 else ''}"]
+        assert y.scaleanchor == f"x{k if k > 1 else ''}"  # square on its own axes
+        sizes.add(round((x.domain[1] - x.domain[0]) * plot_w))
+        sizes.add(round((y.domain[1] - y.domain[0]) * plot_h))
+    assert sizes == {viz.TILE}  # every tile TILE x TILE px, whatever the page's width
+    assert {a.font.size for a in layout.annotations} == {12}
+    assert "#1 a<br>forgotten<br>(target c)" in [a.text for a in layout.annotations]
 
 
 def test_error_scatter_relearn_and_supported_removals():

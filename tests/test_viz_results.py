@@ -20,6 +20,12 @@ def test_confusion_heatmap():
     assert fig.layout.title.text == "Confusion matrix"
 
 
+def test_confusion_heatmaps_share_a_colour_scale_when_given_its_top():
+    fig = viz_results.confusion_heatmap([[5, 1], [0, 6]], CLASSES[:2], "t", zmax=100)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 100)
+    assert viz_results.confusion_heatmap([[5, 1], [0, 6]], CLASSES[:2], "t").data[0].zmax is None
+
+
 def test_confusion_heatmap_with_an_empty_class_has_no_nan():
     fig = viz_results.confusion_heatmap([[0, 0], [1, 3]], CLASSES[:2], "t")
     assert np.asarray(fig.data[0].customdata)[0].tolist() == [0, 0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.jobs import follow_jobs, job_manager
 from ui.runs import run_store
 from ui.state import get_dataset, get_model, selection
@@ -112,7 +113,7 @@ def _latest_result(spec: AuditSpec) -> None:
     )
     st.dataframe(attack_rows(privacy), hide_index=True, column_config=_rates(attack_rows(privacy)))
     st.dataframe(score_rows(privacy), hide_index=True, column_config={"value": RATE})
-    st.plotly_chart(audit_roc(privacy))
+    plot(audit_roc(privacy))
     _exposed(privacy)
 
 
@@ -130,4 +131,4 @@ def _exposed(privacy: dict) -> None:
     st.image(
         tiles, caption=[f"{c} · AUC {r['auc']:.2f}" for c, r in zip(captions, rows, strict=True)]
     )
-    st.plotly_chart(sample_scores(rows))
+    plot(sample_scores(rows))

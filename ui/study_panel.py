@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.runs import run_store
 from ui.state import get_dataset
 from unlearn_core.data import dataset_names
@@ -112,7 +113,7 @@ def show_study(study: dict) -> None:
             "values, or probe the Hessian more often."
         )
     else:
-        st.plotly_chart(
+        plot(
             error_scatter(
                 fit["x"], fit["y"], fit["slope"], fit["intercept"], fit["r"], fit["labels"]
             )

@@ -43,6 +43,22 @@ def interval_bars(means: Sequence, lows: Sequence, highs: Sequence) -> dict:
     }
 
 
+def log_axis(decades: Sequence[float] | None = None, exponents: bool = True) -> dict:
+    """Settings of a logarithmic axis that labels only powers of ten (10^-3, 10^-2, ...): on
+    its own, plotly labels the 2s and 5s between them with bare digits. Those stay as unlabelled
+    minor ticks and grid lines. decades: the range as [log10 low, log10 high]; exponents: 10^k
+    labels, else decimals (0.001)."""
+    axis = {
+        "type": "log",
+        "dtick": 1,
+        "exponentformat": "power" if exponents else "none",
+        "minor": {"ticks": "outside", "showgrid": True},
+    }
+    if decades is not None:
+        axis["range"] = list(decades)
+    return axis
+
+
 def styled(fig: go.Figure, title: str) -> go.Figure:
     fig.update_layout(title=title, font=FONT, template="plotly_white")
     return fig
@@ -123,7 +139,7 @@ def layer_distance_bars(rows: list[dict], relative: bool = False, log: bool = Tr
             fig.add_bar(x=layers, y=values, name=f"distance {label}", marker_color=colour)
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
     fig.update_layout(barmode="group", xaxis_title="Parameter tensor", yaxis_title=unit)
-    fig.update_yaxes(type="log" if log else "linear")
+    fig.update_yaxes(**(log_axis() if log else {"type": "linear"}))
     return styled(fig, "Layer-wise weight distance of the unlearned model")
 
 
@@ -184,23 +200,6 @@ def prediction_distribution(
     return styled(fig, "Predictions on the forget set")
 
 
-def per_class_accuracy(
-    class_names: list[str],
-    accuracies: dict[str, list[float | None] | None],
-    forgotten: Sequence[int] = (),
-) -> go.Figure:
-    """Test accuracy per class of each model (report.json's `metrics.<model>.per_class_acc`),
-    grouped by class; forgotten classes are marked in their tick labels."""
-    ticks = [f"{n} (forgotten)" if i in forgotten else n for i, n in enumerate(class_names)]
-    fig = go.Figure()
-    for position, (name, accs) in enumerate(accuracies.items()):
-        if accs is not None:
-            fig.add_bar(x=ticks, y=accs, name=name, marker_color=_colour(name, position))
-    fig.update_layout(barmode="group", xaxis_title="Class", yaxis_title="Test accuracy")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    return styled(fig, "Test accuracy per class, before and after unlearning")
-
-
 def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference") -> go.Figure:
     """ROC curves of the membership attacks on log-log axes, where the low-FPR regime that matters
     to an auditor is visible (Carlini et al., S&P 2022). mia: report.json's `mia` block, model ->
@@ -231,9 +230,14 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
                     "width": 3,
                 },
             )
-    fig.update_xaxes(type="log", title_text="False positive rate (log scale)", range=[-3, 0])
-    fig.update_yaxes(type="log", title_text="True positive rate (log scale)", range=[-3, 0])
+    fig.update_xaxes(title_text="False positive rate (log scale)", **log_axis([-3, 0], False))
+    fig.update_yaxes(title_text="True positive rate (log scale)", **log_axis([-3, 0], False))
     return styled(fig, title)
+
+
+TILE, TILE_GAP, TITLE_SPACE = 110, 8, 56  # px: one image or map, between tiles, above a row
+TITLE_FONT = {"size": 12}  # seven column titles side by side stay apart at 110 px a tile
+MARGIN = {"l": 10, "r": 10, "t": 110, "b": 80, "autoexpand": False}  # colour bars at the bottom
 
 
 def attribution_panel(
@@ -245,7 +249,8 @@ def attribution_panel(
 ) -> go.Figure:
     """GradCAM or activation maps side by side (UNSIR Fig. 6, L-CODEC Fig. 8): a row per sample,
     the image, then each model's map on one shared colour scale (cividis), then the differences
-    on a diverging one centred at 0.
+    on a diverging one centred at 0. Every tile is TILE x TILE pixels: the figure has a fixed
+    size (draw it at its own width), not the page's.
 
     images: (n, C, H, W) or (n, H, W) uint8; maps and differences: name -> (n, H, W);
     row_titles: n captions; drops: model name -> (n,) deletion-check drops, shown over its map.
@@ -254,39 +259,57 @@ def attribution_panel(
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     differences = differences or {}
-    n = images.shape[0]
+    n, cols = images.shape[0], 1 + len(maps) + len(differences)
+    width = cols * TILE + (cols - 1) * TILE_GAP  # px of the plotting area
+    height = n * TILE + (n - 1) * TITLE_SPACE
     fig = make_subplots(
         rows=n,
-        cols=1 + len(maps) + len(differences),
+        cols=cols,
         subplot_titles=_attribution_titles(n, maps, differences, row_titles, drops),
-        horizontal_spacing=0.02,
-        vertical_spacing=0.12 / max(n, 1),
+        horizontal_spacing=TILE_GAP / width,
+        vertical_spacing=TITLE_SPACE / height if n > 1 else 0.0,
     )
     for i in range(n):
         _attribution_row(fig, i, images[i], maps, differences)
     fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(
-        showticklabels=False, autorange="reversed", scaleanchor="x", constrain="domain"
-    )
+    fig.update_yaxes(showticklabels=False, autorange="reversed", constrain="domain")
+    for k in range(1, n * cols + 1):  # each tile square on its own axes, not the first tile's
+        suffix = "" if k == 1 else str(k)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+    fig.update_annotations(font=TITLE_FONT)
+    below = {"orientation": "h", "len": 0.45, "thickness": 12, "y": -12 / height, "yanchor": "top"}
     fig.update_layout(
-        coloraxis={"colorscale": "Cividis", "colorbar": {"title": "map", "x": 1.0}},
+        coloraxis={"colorscale": "Cividis", "colorbar": {**below, "title": "map", "x": 0.25}},
         coloraxis2={
             "colorscale": DIVERGING,
             "cmid": 0,
-            "colorbar": {"title": "difference", "x": 1.08},
+            "colorbar": {**below, "title": "difference", "x": 0.75},
         },
-        height=260 * n + 120,
+        width=width + MARGIN["l"] + MARGIN["r"],
+        height=height + MARGIN["t"] + MARGIN["b"],
+        margin=MARGIN,
     )
     return styled(fig, "Attribution maps (Δp: confidence drop when the top pixels are removed)")
+
+
+def drop_text(drop: float) -> str:
+    """A deletion-check drop for a title, signed at two decimals; one too small for them says
+    so on its side of zero ("Δp < 0.01", "Δp > −0.01") rather than "Δp -0.00"."""
+    if drop == 0:
+        return "Δp 0"
+    if abs(drop) < 0.005:
+        return "Δp < 0.01" if drop > 0 else "Δp > −0.01"
+    return f"Δp {drop:+.2f}".replace("-", "−")
 
 
 def _attribution_titles(n, maps, differences, row_titles, drops) -> list[str]:
     titles = []
     for i in range(n):
-        # short, two-line titles: seven columns must stay readable on a projector
-        titles.append((row_titles[i] if row_titles else f"sample {i}").replace(", ", "<br>"))
+        # short lines: seven columns of 110 px must stay apart at 1,280 px
+        title = row_titles[i] if row_titles else f"sample {i}"
+        titles.append(title.replace(", ", "<br>").replace(" (target", "<br>(target"))
         for name in maps:
-            drop = f"<br>Δp {drops[name][i]:.2f}" if drops and name in drops else ""
+            drop = f"<br>{drop_text(drops[name][i])}" if drops and name in drops else ""
             titles.append(f"{name}{drop}")
         titles.extend(name.replace("-", "<br>minus ") for name in differences)
     return titles

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from unlearn_core.views.figures import MODEL_COLOURS, styled
+from unlearn_core.views.figures import MODEL_COLOURS, log_axis, styled
 
 ATTACK_NAMES = {
     "ulira": "U-LiRA (per sample, over models)",
@@ -107,8 +107,8 @@ def audit_roc(privacy: dict) -> go.Figure:
             line={"color": colour, "width": 3},
             name=f"{model} vs retrained (AUC {attack['auc']:.3f})",
         )
-    fig.update_xaxes(type="log", title_text="False positive rate (log scale)", range=[-3, 0])
-    fig.update_yaxes(type="log", title_text="True positive rate (log scale)", range=[-3, 0.02])
+    fig.update_xaxes(title_text="False positive rate (log scale)", **log_axis([-3, 0], False))
+    fig.update_yaxes(title_text="True positive rate (log scale)", **log_axis([-3, 0.02], False))
     return styled(fig, "U-LiRA: can an attacker tell these models from retrained ones?")
 
 

@@ -21,10 +21,11 @@ def _style(fig: go.Figure, title: str) -> go.Figure:
 
 
 def confusion_heatmap(
-    counts: Sequence[Sequence[int]], class_names: list[str], title: str
+    counts: Sequence[Sequence[int]], class_names: list[str], title: str, zmax: float | None = None
 ) -> go.Figure:
     """A (C, C) confusion matrix (rows: true class, columns: predicted class) as a heatmap of
-    counts, each cell labelled with its count; hovering shows the share of its true class."""
+    counts, each cell labelled with its count; hovering shows the share of its true class.
+    zmax: the top of the colour scale (from 0), shared by matrices drawn side by side."""
     z = np.asarray(counts, dtype=float)  # (C, C)
     share = z / np.maximum(z.sum(axis=1, keepdims=True), 1)  # (C, C) row-normalised
     fig = go.Figure(
@@ -36,6 +37,8 @@ def confusion_heatmap(
             text=z.astype(int),
             texttemplate="%{text}",
             colorscale="Cividis",
+            zmin=0 if zmax is not None else None,
+            zmax=zmax,
             colorbar={"title": "samples"},
             hovertemplate="true %{y}, predicted %{x}<br>%{z:d} samples (%{customdata:.1%} of "
             "the class)<extra></extra>",
