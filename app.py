@@ -6,6 +6,7 @@ every page works on and where computation runs. Everything that computes lives i
 
 import streamlit as st
 
+from ui.charts import chart_format_choice
 from ui.jobs import jobs_panel
 from ui.session_url import restore_from_url, save_to_url
 from ui.state import get_model, selection
@@ -55,6 +56,7 @@ with st.sidebar:
         st.markdown(f"**{trained.arch}** on **{dataset_name}**")
         st.caption(f"sha256 `{meta['sha256'][:12]}`")
     st.caption(f"Computation runs on `{default_device()}`")
+    chart_format_choice()
     st.subheader("Jobs")
     jobs_panel()
 

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.model_sources import show_message, stored_models, train_form, upload_form
+from ui.start_here import start_here
 from ui.state import (
     get_dataset,
     get_model,
@@ -25,6 +27,7 @@ def reset_page() -> None:
 
 
 st.title("Model and data")
+start_here()
 path, dataset_name = selection()
 choices = known_checkpoints() + stored_models()
 if path not in choices:
@@ -103,13 +106,11 @@ with st.expander("Layers"):
 left, right = st.columns(2)
 with left:
     if summary["history"]:
-        st.plotly_chart(training_curve(summary["history"]))
+        plot(training_curve(summary["history"]))
     else:
         st.info("This checkpoint records no training history.")
 with right:
-    st.plotly_chart(
-        per_class_bars(summary["class_names"], summary["per_class_test_acc"], summary["test_acc"])
-    )
+    plot(per_class_bars(summary["class_names"], summary["per_class_test_acc"], summary["test_acc"]))
 
 st.subheader("Training images")
 class_col, page_col, count_col = st.columns([2, 1, 2], vertical_alignment="bottom")

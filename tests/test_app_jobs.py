@@ -106,3 +106,12 @@ def test_two_sessions_share_jobs_but_not_requests():
         assert any("finetune" in m.value and "done" in m.value for m in at.sidebar.markdown)
     assert first.session_state["forget"]["classes"] == [3]
     assert second.session_state["forget"]["indices"] == [7]
+
+
+def test_the_chart_format_is_chosen_in_the_sidebar_and_holds():
+    """Chosen in the sidebar of every page (the pages' charts read it: test_app_results)."""
+    at = app()
+    at.sidebar.radio(key="_chart_format").set_value("svg").run()
+    assert not at.exception and at.session_state["chart_format"] == "svg"
+    # a later run (AppTest's reruns drop the sidebar: a new session holding the choice)
+    assert app(chart_format="svg").sidebar.radio(key="_chart_format").value == "svg"

@@ -106,8 +106,6 @@ def test_the_rows_where_two_runs_differ_are_highlighted(store):
 def test_export_the_open_runs_at_once(store):
     at = run(open_runs=[store["unsir"], store["lfoci"]])
     assert "Download the results of the 2 open run(s) (CSV)" in download_labels(at)
-    at.radio(key="_chart_format").set_value("svg").run()
-    assert at.session_state["chart_format"] == "svg"
     closed = run()
     assert not any("open run" in label for label in download_labels(closed))
 

@@ -16,7 +16,6 @@ def test_core_never_imports_streamlit():
     assert offenders == []
 
 
-LEAD_PENDING = ("pages/model_and_data.py", "ui/jobs.py")  # the lead's files: not yet through plot
 APP_FILES = sorted(f"{d}/{p.name}" for d in ("pages", "ui") for p in (ROOT / d).glob("*.py"))
 
 
@@ -32,11 +31,6 @@ def _draws_without_export_config(path) -> bool:
     return any(all(k.arg != "config" for k in call.keywords) for call in calls)
 
 
-PENDING = pytest.mark.xfail(strict=True, reason="the lead's file: draw with ui.charts.plot")
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=PENDING if n in LEAD_PENDING else ()) for n in APP_FILES]
-)
+@pytest.mark.parametrize("name", APP_FILES)
 def test_every_chart_can_be_downloaded_as_png_or_svg(name):
     assert not _draws_without_export_config(ROOT / name)

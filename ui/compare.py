@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.charts import chart_format_choice, plot
+from ui.charts import plot
 from ui.runs import get_report, get_run_model, open_runs, run_label
 from ui.state import get_dataset
 from unlearn_core.errors import UserError
@@ -84,8 +84,8 @@ def comparison_table(reports: dict[str, Report]) -> None:
 
 
 def export_open_runs() -> None:
-    """One CSV of the results table (views.run_table) of every open run, and the format in
-    which every chart's camera button downloads it."""
+    """One CSV of the results table (views.run_table) of every open run (the format of every
+    chart's camera button is chosen in the sidebar: app.py)."""
     reports = []
     for run_id in open_runs():
         try:
@@ -103,4 +103,3 @@ def export_open_runs() -> None:
         )
     else:
         st.caption("No run is open: open some above to download their results as one CSV.")
-    chart_format_choice()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from ui.charts import plot
 from ui.runs import add_open_run, run_store
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
@@ -247,7 +248,7 @@ def show_my_jobs() -> None:
     if rows:
         st.subheader("Sweep: mean and 95% interval over seeds")
         st.dataframe(sweep_table(rows), hide_index=True)
-        st.plotly_chart(sweep_bars(rows))
+        plot(sweep_bars(rows))
 
 
 def _summary_input(job: JobRecord) -> dict:
