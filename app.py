@@ -7,6 +7,7 @@ every page works on and where computation runs. Everything that computes lives i
 import streamlit as st
 
 from ui.jobs import jobs_panel
+from ui.model_sources import provenance_captions
 from ui.state import get_model, selection
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
@@ -51,7 +52,8 @@ with st.sidebar:
         st.caption("No model loaded: the page says why.")
     else:
         st.markdown(f"**{trained.arch}** on **{dataset_name}**")
-        st.caption(f"sha256 `{meta['sha256'][:12]}`")
+        for line in provenance_captions(meta):
+            st.caption(line)
     st.caption(f"Computation runs on `{default_device()}`")
     st.subheader("Jobs")
     jobs_panel()

@@ -177,3 +177,24 @@ def test_unknown_method_and_bad_setting(tmp_path):
         tmp_path / "run",
     )
     assert_one_line_error(proc, "unknown setting 'nope'")
+
+
+def test_a_pt_checkpoint_is_recorded_by_its_name_and_hash(tmp_path):
+    """A .pt run from the command line records the file as supplied (issue 15, item 3)."""
+    import torch
+
+    from unlearn_core.data import load_dataset
+    from unlearn_core.training import initial_model
+
+    weights = tmp_path / "theirs.pt"
+    torch.save(initial_model("logreg", load_dataset("digits"), 1).state_dict(), weights)
+    out = tmp_path / "run"
+    proc = cli(
+        "unlearn", "--checkpoint", weights, "--arch", "logreg", "--dataset", "digits",
+        "--method", "none", "--forget-indices", "4", "--out", out, "--no-store",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    checkpoints = json.loads((out / "report.json").read_text())["checkpoints"]
+    digest = sha256_file(weights)
+    assert checkpoints["source_file"] == checkpoints["original_file"] == "theirs.pt"
+    assert checkpoints["source_sha256"] == checkpoints["original_sha256"] == digest

@@ -167,6 +167,20 @@ def default_figures(
     return figures
 
 
+def _hashes(report: Report) -> list[tuple[str, str, str]]:
+    """(what, file, sha256) rows: the three models, the original as its owner supplied it (when
+    it was imported), and the data set's content (pipeline.dataset_sha256: its tensors, not
+    the path they were read from)."""
+    checks = report.checkpoints
+    files = {"original": checks.original_file or "", "unlearned": MODEL, "retrained": RETRAINED}
+    rows = [(m, files[m], getattr(checks, f"{m}_sha256") or "not stored") for m in MODELS]
+    if checks.source_sha256 and checks.source_sha256 != checks.original_sha256:
+        rows.insert(1, ("original, as supplied", checks.source_file or "", checks.source_sha256))
+    data = report.data_sha256 or "not recorded (a run of before)"
+    rows.append((f"data set {report.dataset} (its tensors)", "", data))
+    return rows
+
+
 def _warnings_section(warnings: Sequence[str]) -> str:
     if not warnings:
         return "<p>None: the method and the pipeline flagged nothing.</p>"
@@ -282,8 +296,6 @@ def audit_html(
     the run's privacy audit (privacy_record.latest_audit), or None.
     """
     figures = {**default_figures(report, class_names), **(figures or {})}
-    checks = report.checkpoints
-    hashes = [(m, getattr(checks, f"{m}_sha256") or "not stored") for m in MODELS]
     timing = {**report.timing.to_dict(), "speedup_over_retrain": report.speedup_over_retrain}
     errors = {
         "unlearning_error": report.unlearning_error,
@@ -293,12 +305,14 @@ def audit_html(
     recipe_note = "" if report.recipe_recorded is not False else " (not recorded: defaults)"
     title = f"Audit record: {report.method} run {report.run_id or ''}".strip()
     overview = {
-        k: getattr(report, k)
-        for k in ("run_id", "created", "method", "dataset", "arch", "seed", "device", "data_source")
+        k: getattr(report, k) for k in ("run_id", "created", "method", "dataset", "arch", "seed")
     }
+    # the file the data came from, without the server's folders: the content is its sha256
+    overview["data_source"] = report.data_source and Path(report.data_source).name
+    overview["device"] = report.device
     sections = [
         ("Run", _key_values(overview)),
-        ("Checkpoints (sha256)", _table(("model", "sha256"), hashes, mono=1)),
+        ("Checkpoints and data (sha256)", _table(("what", "file", "sha256"), _hashes(report), 2)),
         ("Warnings", _warnings_section(report.warnings)),
         ("Forget request", _forget_section(report.forget, class_names)),
         ("Method configuration", _key_values(report.config)),

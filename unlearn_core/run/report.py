@@ -173,12 +173,16 @@ class Forget(_Part):
 @dataclass(frozen=True)
 class Checkpoints(_Part):
     """sha256 of the original checkpoint and of the stored unlearned and retrained weights
-    (filled when the run folder is written; None before, or without the oracle)."""
+    (filled when the run folder is written; None before, or without the oracle). Weights
+    without a recipe also name the file as supplied (`source_file`, `source_sha256`): an
+    upload the app re-saved as safetensors, or the .pt itself on the command line."""
 
     original_sha256: str | None = None
     unlearned_sha256: str | None = None
     retrained_sha256: str | None = None
     source_sha256: str | None = None  # an imported file's own bytes (the original re-saved)
+    original_file: str | None = None  # the original checkpoint's file name (no folder)
+    source_file: str | None = None  # the name of the file as its owner supplied it (imports)
     extra: dict = field(default_factory=dict)
 
 
