@@ -321,3 +321,13 @@ def test_the_record_names_the_supplied_file_and_the_data_sets_content():
     assert re.search(r"original</td><td>theirs-0123456789\.safetensors</td><td[^>]*>(a1){32}", page)
     assert re.search(r"data set toy \(its tensors\)</td><td></td><td[^>]*>(d4){32}<", page)
     assert "fashion.npz" in page and "/srv/x" not in page
+
+
+def test_the_record_lists_who_asked_and_a_class_requests_indices():
+    forget = {"classes": [2], "indices": [4, 9], "count": 2, "requester": HOSTILE}
+    page = audit_html(make_report(forget={**forget, "request_date": "2024-02-29"}), None, CLASSES)
+    assert "<td>requested by</td><td>&lt;script&gt;" in page
+    assert "<td>request date</td><td>2024-02-29</td>" in page
+    assert "every training image labelled with these classes" in page
+    assert '<p class="mono">4, 9</p>' in page
+    assert "<td>requested by</td><td>not recorded</td>" in audit_html(make_report())

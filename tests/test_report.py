@@ -141,6 +141,9 @@ ADDED_KEYS = [
     # issue 15, item 3: the checkpoint's file name and the file as its owner supplied it
     "checkpoints.original_file",
     "checkpoints.source_file",
+    # issue 15, item 3: who asked for the deletion and when (optional: null when not given)
+    "forget.requester",
+    "forget.request_date",
 ]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",

@@ -188,12 +188,22 @@ def _warnings_section(warnings: Sequence[str]) -> str:
 
 
 def _forget_section(forget: Forget, class_names: Sequence[str] | None) -> str:
+    """Who asked and when, what is forgotten and the training indices themselves (for a class
+    request: the positions of its training images, derived from the labels)."""
+    origin = {"requested by": forget.requester, "request date": forget.request_date}
+    what = _key_values({k: v or "not recorded" for k, v in origin.items()})
+    indices = forget.indices or []
     if forget.classes:
         classes = ", ".join(class_label(c, class_names) for c in forget.classes)
-        what = f"<p>Classes forgotten: {_e(classes)} ({_e(forget.count)} training samples).</p>"
+        what += f"<p>Classes forgotten: {_e(classes)} ({_e(forget.count)} training samples)."
+        what += (
+            " Their indices, below, are every training image labelled with these classes in the"
+            " data set whose tensors have the sha256 above.</p>"
+            if indices
+            else " This run of before lists no indices.</p>"
+        )
     else:
-        what = f"<p>{_e(forget.count)} training samples forgotten, by index:</p>"
-    indices = forget.indices or []
+        what += f"<p>{_e(forget.count)} training samples forgotten, by index:</p>"
     if indices:
         what += f'<p class="mono">{_e(", ".join(map(str, indices)))}</p>'
     return what + "<p>Indices are positions in the data set's training split.</p>"
