@@ -95,3 +95,8 @@ def test_the_verdict_opens_the_audit_page_with_who_asked():
     opening = page.split("<h1>", 1)[1].split("<h2>", 1)[0]
     assert 'class="verdict" data-outcome="forgotten"' in opening
     assert "requested by &lt;b&gt;DPO&lt;/b&gt;" in opening
+
+
+def test_a_report_without_the_original_or_unlearned_numbers_is_inconclusive():
+    assert verdict(report(None, 0.01, 0.0)).outcome == "inconclusive"
+    assert verdict(report(0.95, None, 0.0)).outcome == "inconclusive"

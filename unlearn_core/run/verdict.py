@@ -45,13 +45,15 @@ def _run_evidence(report: Report) -> tuple[str, str]:
     """(outcome, sentence) from this run's single models: forget accuracy and the membership
     attacks of the unlearned and of the original model, each against the retrained model."""
     m, n = report.metrics, report.forget.count or 0
-    if m.retrained is None or m.unlearned is None or m.retrained.forget_acc is None or not n:
+    u, r = (getattr(m.unlearned, "forget_acc", None), getattr(m.retrained, "forget_acc", None))
+    if u is None or r is None or not n:
         return "inconclusive", (
             "This run has no retrained model to compare with (rerun it with --oracle), so its "
             "numbers alone cannot show forgetting."
         )
-    u, r = m.unlearned.forget_acc, m.retrained.forget_acc
     margin = accuracy_margin(u, r, n)
+    o = getattr(m.original, "forget_acc", None)
+    original = "not measured" if o is None else f"{o:.1%}"
     attacks = _statuses(report.mia_flags)
     accuracy = (
         f"its forget accuracy is {u:.1%} against the retrained model's {r:.1%} "
@@ -73,13 +75,13 @@ def _run_evidence(report: Report) -> tuple[str, str]:
     if _original_passes(report, n):
         return "inconclusive", (
             f"The unlearned model matches the retrained one ({accuracy}), but so does the "
-            f"original, never-unlearned model ({m.original.forget_acc:.1%}), so these tests could "
+            f"original, never-unlearned model ({original}), so these tests could "
             "not have failed: they cannot tell forgetting from never having memorised."
         )
     return "forgotten", (
         f"The unlearned model matches the retrained one: {accuracy}, the membership attacks "
         "cannot tell them apart, and the original model could be told apart "
-        f"(forget accuracy {m.original.forget_acc:.1%})."
+        f"(forget accuracy {original})."
     )
 
 
