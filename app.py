@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui.charts import chart_format_choice
 from ui.jobs import jobs_panel
+from ui.model_sources import provenance_captions
 from ui.session_url import restore_from_url, save_to_url
 from ui.state import get_model, selection
 from unlearn_core.device import default_device
@@ -54,7 +55,8 @@ with st.sidebar:
         st.caption("No model loaded: the page says why.")
     else:
         st.markdown(f"**{trained.arch}** on **{dataset_name}**")
-        st.caption(f"sha256 `{meta['sha256'][:12]}`")
+        for line in provenance_captions(meta):
+            st.caption(line)
     st.caption(f"Computation runs on `{default_device()}`")
     chart_format_choice()
     st.subheader("Jobs")

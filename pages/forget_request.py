@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.runs import current_request, set_forget
+from ui.runs import current_request, origin_form, set_forget
 from ui.state import choice, get_dataset, selection
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest, class_label, parse_indices, random_indices
@@ -106,6 +106,7 @@ cols[1].metric("Forget set", f"{request.count:,}", help="Training images to forg
 cols[2].metric("Retain set", f"{request.retain_indices.numel():,}", help="Training images kept")
 if names:
     st.markdown(f"Classes: **{names}**")
+origin_form(request)
 tiles, captions = image_tiles(data, "train", request.forget_indices[:SHOWN], scale=3)
 st.image(tiles, caption=captions)
 if request.count > SHOWN:

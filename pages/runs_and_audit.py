@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.compare import comparison_table, export_open_runs
+from ui.record_check import record_check_form
 from ui.runs import (
     add_open_run,
     audit_check,
@@ -35,6 +36,13 @@ st.markdown(
     "2022), whichever method ran: L-FOCI (Mehta et al., CVPR 2022), UNSIR (Tarun et al., "
     "2023) or single-gradient unlearning."
 )
+with st.expander("Verify an audit record someone sent you"):
+    st.caption(
+        "Checks its SHA256SUMS, then loads its weights on its data set here and recomputes the "
+        "accuracies its report.json claims: rewritten weights fail even with rewritten sums."
+    )
+    record_check_form()
+
 message = st.session_state.pop("runs_message", None)
 rows = store.list()
 if not rows:

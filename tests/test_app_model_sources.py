@@ -3,6 +3,7 @@ save-and-load of uploaded weights (called directly: AppTest cannot upload files)
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pytest
@@ -16,6 +17,8 @@ from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_ch
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.model_sources import import_weights
+from unlearn_core.request import ForgetRequest
+from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
 PAGE = str(ROOT / "pages" / "model_and_data.py")
@@ -168,3 +171,31 @@ def test_the_verification_page_names_unrolling_sgds_venue(monkeypatch, tmp_path)
     at = AppTest.from_file(str(ROOT / "pages" / "verification.py"), default_timeout=120).run()
     text = " ".join(m.value for m in at.markdown)
     assert '"Unrolling SGD" (IEEE EuroS&P 2022)' in text and "USENIX Security 2022" not in text
+
+
+def test_an_upload_is_recorded_by_its_own_name_and_hash_beside_the_resaved_file(
+    tmp_path, monkeypatch, digits, logreg_state
+):
+    """Issue 15, item 3: the sidebar and the run record name the uploaded file and its sha256,
+    not only the safetensors it was re-saved as."""
+    upload = tmp_path / "theirs.pt"
+    torch.save(logreg_state, upload)
+    uploaded = hashlib.sha256(upload.read_bytes()).hexdigest()
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    path = import_weights(
+        "theirs.pt", upload.read_bytes(), digits, "logreg", tmp_path / "store" / "models"
+    )
+    trained, meta = load_checkpoint(path, digits)
+    assert meta["sha256"] != uploaded and meta["source_sha256"] == uploaded
+    checkpoints = run_unlearning(
+        trained, meta, digits, ForgetRequest.for_indices(digits, [4]), "none"
+    ).report.checkpoints
+    assert (checkpoints.source_file, checkpoints.source_sha256) == ("theirs.pt", uploaded)
+    assert (checkpoints.original_file, checkpoints.original_sha256) == (path.name, meta["sha256"])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["checkpoint_path"] = str(path)
+    at.run()
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert not at.exception
+    assert f"uploaded as `theirs.pt`, sha256 `{uploaded[:12]}`" in sidebar
+    assert f"stored as `{path.name}`, sha256 `{meta['sha256'][:12]}`" in sidebar

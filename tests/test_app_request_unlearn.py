@@ -7,6 +7,7 @@ and attacking it takes a second instead of half a minute on 2 CPU cores.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import time
@@ -246,3 +247,39 @@ def test_a_word_setting_is_a_choice_of_its_words(small_checkpoint):
     at.multiselect(key="unlearn_methods").set_value(["unsir"]).run()
     optimizer = at.selectbox(key="unlearn_unsir_optimizer")
     assert optimizer.options == ["sgd", "adam"] and optimizer.value == "sgd"
+
+
+def test_who_asked_and_when_travel_with_the_request_into_the_run(small_checkpoint):
+    """Issue 15, item 3: optional requester and date, entered with the request, reach the run's
+    report.json, request.json and command line."""
+    at = run(REQUEST_PAGE, forget={"classes": [1]})
+    at.text_input(key="forget_requester").input("ticket #42, A. Person")
+    at.date_input(key="forget_request_date").set_value(dt.date(2024, 2, 29))
+    next(b for b in at.button if b.label == "Save who asked and when").click().run()
+    assert not at.exception and not at.error
+    origin = {"requester": "ticket #42, A. Person", "request_date": "2024-02-29"}
+    assert at.session_state["forget"] == {"classes": [1], "indices": [], "count": 600, **origin}
+    at.multiselect(key="forget_classes").set_value([DRESS])
+    at.button(key="forget_classes_submit").click().run()  # a changed request keeps who asked
+    assert at.session_state["forget"] == {"classes": [DRESS], "indices": [], "count": 600, **origin}
+    forget = at.session_state["forget"]
+    at = run(UNLEARN_PAGE, checkpoint_path=small_checkpoint, dataset_name="demo", forget=forget)
+    at.multiselect(key="unlearn_methods").set_value(["none"]).run()
+    at.button(key="unlearn_run").click().run()
+    wait_for_jobs(at)
+    at.run()  # the finished run opens, with its command under the results
+    assert any("--requester 'ticket #42, A. Person'" in c.value for c in at.code)
+    [stored] = RunStore().list()
+    folder = RunStore().path(stored["run_id"])
+    report = json.loads((folder / "report.json").read_text())
+    assert {k: report["forget"][k] for k in origin} == origin
+    assert json.loads((folder / "request.json").read_text()) == report["forget"]
+
+
+def test_a_requester_on_two_lines_is_one_error_and_saves_nothing():
+    at = run(REQUEST_PAGE, forget={"classes": [1]})
+    at.text_input(key="forget_requester").input("two\nlines")
+    next(b for b in at.button if b.label == "Save who asked and when").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "one line" in at.error[0].value
+    assert at.session_state["forget"] == {"classes": [1]}

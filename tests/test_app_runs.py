@@ -64,10 +64,10 @@ def test_lists_every_stored_run(store):
 def test_open_a_run_in_the_other_pages(store):
     at = run()
     at.selectbox(key="runs_choice").select(store["lfoci"]).run()
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Open it in the other pages").click().run()
     assert at.session_state["open_runs"] == [store["lfoci"]]
     assert {row["run"]: row["open"] for row in table(at)}[store["lfoci"]]
-    at.button[0].click().run()  # now "Close it in the other pages"
+    next(b for b in at.button if b.label == "Close it in the other pages").click().run()
     assert at.session_state["open_runs"] == []
 
 

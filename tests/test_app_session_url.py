@@ -35,7 +35,13 @@ def test_a_reload_keeps_an_uploaded_model_the_request_and_the_open_runs(app_stor
         first = session(
             checkpoint_path=str(uploaded.resolve()),
             dataset_name="demo",
-            forget={"classes": [3, 5], "indices": [], "count": 1200},
+            forget={
+                "classes": [3, 5],
+                "indices": [],
+                "count": 1200,
+                "requester": "ticket 7",
+                "request_date": "2026-11-30",
+            },
             open_runs=runs,
         )
         assert not first.exception
@@ -49,6 +55,8 @@ def test_a_reload_keeps_an_uploaded_model_the_request_and_the_open_runs(app_stor
         assert Path(reloaded.session_state["checkpoint_path"]).name == "my-upload.safetensors"
         assert reloaded.session_state["forget"]["classes"] == [3, 5]
         assert reloaded.session_state["forget"]["count"] == 1200
+        assert reloaded.session_state["forget"]["requester"] == "ticket 7"
+        assert reloaded.session_state["forget"]["request_date"] == "2026-11-30"
         assert reloaded.session_state["open_runs"] == runs
     finally:
         uploaded.unlink()

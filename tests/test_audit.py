@@ -301,3 +301,33 @@ def test_the_record_holds_the_runs_privacy_audit(run_folder, tmp_path, capsys):
 
 def test_the_record_says_when_there_is_no_audit(run_folder):
     assert "No privacy audit" in audit_html(make_report(), privacy=None)
+
+
+def test_the_record_names_the_supplied_file_and_the_data_sets_content():
+    """Issue 15, item 3: the file as uploaded beside the re-saved one, and the data set by its
+    content hash rather than a path on the server."""
+    checkpoints = {
+        "original_sha256": "a1" * 32,
+        "original_file": "theirs-0123456789.safetensors",
+        "source_file": "theirs.pt",
+        "source_sha256": "b2" * 32,
+    }
+    page = audit_html(
+        make_report(
+            checkpoints=checkpoints, data_sha256="d4" * 32, data_source="/srv/x/fashion.npz"
+        )
+    )
+    assert re.search(r"original, as supplied</td><td>theirs\.pt</td><td[^>]*>(b2){32}<", page)
+    assert re.search(r"original</td><td>theirs-0123456789\.safetensors</td><td[^>]*>(a1){32}", page)
+    assert re.search(r"data set toy \(its tensors\)</td><td></td><td[^>]*>(d4){32}<", page)
+    assert "fashion.npz" in page and "/srv/x" not in page
+
+
+def test_the_record_lists_who_asked_and_a_class_requests_indices():
+    forget = {"classes": [2], "indices": [4, 9], "count": 2, "requester": HOSTILE}
+    page = audit_html(make_report(forget={**forget, "request_date": "2024-02-29"}), None, CLASSES)
+    assert "<td>requested by</td><td>&lt;script&gt;" in page
+    assert "<td>request date</td><td>2024-02-29</td>" in page
+    assert "every training image labelled with these classes" in page
+    assert '<p class="mono">4, 9</p>' in page
+    assert "<td>requested by</td><td>not recorded</td>" in audit_html(make_report())

@@ -104,6 +104,8 @@ def test_retrain_class_3_on_the_demo(tmp_path):
         (["--forget-classes", "99"], "unknown class 99"),
         (["--forget-indices", "6000"], "index 6000 is out of range"),
         (["--forget-classes", "0,1,2,3,4,5,6,7,8,9"], "cannot forget every class"),
+        (["--forget-classes", "3", "--request-date", "2025-02-30"], "not a date written YYYY-"),
+        (["--forget-classes", "3", "--request-date", "31/03/2025"], "not a date written YYYY-"),
     ],
 )
 def test_bad_requests_fail_with_one_line(tmp_path, args, fragment):
@@ -177,3 +179,31 @@ def test_unknown_method_and_bad_setting(tmp_path):
         tmp_path / "run",
     )
     assert_one_line_error(proc, "unknown setting 'nope'")
+
+
+def test_a_pt_checkpoint_is_recorded_by_its_name_and_hash_with_who_asked(tmp_path):
+    """A .pt run from the command line records the file as supplied, and who asked for the
+    deletion and when (issue 15, item 3)."""
+    import torch
+
+    from unlearn_core.data import load_dataset
+    from unlearn_core.training import initial_model
+
+    weights = tmp_path / "theirs.pt"
+    torch.save(initial_model("logreg", load_dataset("digits"), 1).state_dict(), weights)
+    out = tmp_path / "run"
+    proc = cli(
+        "unlearn", "--checkpoint", weights, "--arch", "logreg", "--dataset", "digits",
+        "--method", "none", "--forget-indices", "4", "--out", out, "--no-store",
+        "--requester", "DPO ticket 7", "--request-date", "2024-02-29",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["forget"]["requester"] == "DPO ticket 7"
+    assert report["forget"]["request_date"] == "2024-02-29"
+    assert "--requester 'DPO ticket 7' --request-date 2024-02-29" in report["command"]
+    assert json.loads((out / "request.json").read_text()) == report["forget"]
+    checkpoints = report["checkpoints"]
+    digest = sha256_file(weights)
+    assert checkpoints["source_file"] == checkpoints["original_file"] == "theirs.pt"
+    assert checkpoints["source_sha256"] == checkpoints["original_sha256"] == digest

@@ -138,6 +138,12 @@ ADDED_KEYS = [
     "warnings",
     # issue 14: which retrain the oracle was ("standard" or "replay")
     "oracle_convention",
+    # issue 15, item 3: the checkpoint's file name and the file as its owner supplied it
+    "checkpoints.original_file",
+    "checkpoints.source_file",
+    # issue 15, item 3: who asked for the deletion and when (optional: null when not given)
+    "forget.requester",
+    "forget.request_date",
 ]
 SEQUENCE_STEP_KEYS = [
     "sequence[].classes",

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from unlearn_core.errors import UserError
-from unlearn_core.request import ForgetRequest, parse_indices, random_indices
+from unlearn_core.request import ForgetRequest, check_origin, parse_indices, random_indices
 
 
 def test_classes_partition_the_training_set(demo):
@@ -71,3 +71,19 @@ def test_random_indices_are_seeded_distinct_and_from_the_class(demo):
     assert len(random_indices(demo.train_y, None, 6000, seed=0)) == 6000
     with pytest.raises(UserError, match="cannot draw 601 samples from 600"):
         random_indices(demo.train_y, 3, 601, seed=0)
+
+
+def test_who_asked_and_when_are_optional_and_checked(demo):
+    request = ForgetRequest.for_classes(demo, [3]).with_origin(" A. Person ", "2024-02-29")
+    assert request.to_dict() == {
+        "classes": [3], "indices": [], "count": 600,
+        "requester": "A. Person", "request_date": "2024-02-29",
+    }  # fmt: skip
+    assert ForgetRequest.from_dict(demo, request.to_dict()).requester == "A. Person"
+    assert check_origin("", "  ") == (None, None)
+    for date in ("2025-02-30", "31/03/2025", "2025-3-1", "２０２５-01-01", "2025-01-01x"):
+        with pytest.raises(UserError, match="not a date written YYYY-MM-DD"):
+            check_origin(None, date)
+    for requester in ("two\nlines", "x" * 201, "bell\a"):
+        with pytest.raises(UserError, match="one line of at most 200"):
+            check_origin(requester, None)

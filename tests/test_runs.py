@@ -44,7 +44,9 @@ def test_report_follows_the_contract(record):
     assert report.keys() >= CONTRACT_KEYS
     for which in ("original", "unlearned", "retrained"):
         assert report["metrics"][which].keys() >= METRIC_KEYS
-    assert report["forget"] == {"classes": [], "indices": [3, 4], "count": 2}
+    assert report["forget"] == {
+        "classes": [], "indices": [3, 4], "count": 2, "requester": None, "request_date": None
+    }  # fmt: skip
     assert report["config"] == {"epochs": 1, "lr": 0.02, "batch_size": 64, "momentum": 0.9}
     assert report["timing"]["unlearn_seconds"] > 0 and report["timing"]["retrain_seconds"] > 0
     assert {r["layer"] for r in report["layer_distance"]} >= {"0.weight", "7.bias"}

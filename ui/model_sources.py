@@ -37,6 +37,25 @@ def stored_models() -> list[str]:
     return sorted(str(p) for p in models_dir().glob("*.safetensors"))
 
 
+def _code(text: str) -> str:
+    """A file name or hash as inline code (backticks dropped: they would end it)."""
+    return f"`{str(text).replace('`', '')[:80]}`"
+
+
+def provenance_captions(meta: dict) -> list[str]:
+    """The sidebar's lines on where the current model's file came from: its sha256 and, for
+    weights re-saved on import, also the name and sha256 of the file as uploaded (the hash an
+    auditor holding that file can check)."""
+    stored = f"sha256 {_code(meta['sha256'][:12])}"
+    source = meta.get("source_sha256")
+    if not source or source == meta["sha256"]:
+        return [stored]
+    return [
+        f"stored as {_code(meta.get('file', '?'))}, {stored}",
+        f"uploaded as {_code(meta.get('source', '?'))}, sha256 {_code(source[:12])}",
+    ]
+
+
 def _select(path: Path, message: str) -> None:
     select_checkpoint(str(path))
     st.session_state[MESSAGE] = message

@@ -2,7 +2,8 @@
 
 Session-state keys (the contract between pages; each browser tab has its own):
   st.session_state["forget"]     ForgetRequest.to_dict() of the request the "Forget request"
-                                 page built ({"classes", "indices", "count"}); absent until then
+                                 page built ({"classes", "indices", "count"}, and "requester"
+                                 and "request_date" when entered); absent until then
   st.session_state["open_runs"]  [run_id, ...]: the runs this session shows, newest last; the
                                  "Unlearn" page appends what it ran, "Runs" reopens stored ones
 Finished runs live in the run store (unlearn_core.run.store, $UNLEARN_RUNS_DIR or ./runs), so a page
@@ -13,6 +14,7 @@ and shared read-only.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
-from unlearn_core.request import ForgetRequest
+from unlearn_core.request import MAX_REQUESTER, ForgetRequest
 from unlearn_core.run.audit import check_run_folder
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import RunStore, load_run_model, read_report
@@ -34,11 +36,46 @@ def run_store() -> RunStore:
 
 
 def set_forget(request: ForgetRequest | None) -> None:
-    """Record this session's forget request (None forgets it)."""
+    """Record this session's forget request (None forgets it); a new request without a
+    requester or date keeps those of the one it replaces (the same person changing their mind)."""
     if request is None:
         st.session_state.pop("forget", None)
-    else:
-        st.session_state["forget"] = request.to_dict()
+        return
+    before = st.session_state.get("forget") or {}
+    if request.requester is None and request.request_date is None:
+        request = request.with_origin(before.get("requester"), before.get("request_date"))
+    st.session_state["forget"] = request.to_dict()
+
+
+def origin_form(request: ForgetRequest) -> None:
+    """Optional fields for who asked for the deletion and when, kept with this session's request
+    (so in every run made from it, its report.json, request.json and audit record)."""
+    with st.form("forget_origin_form"):
+        left, right = st.columns(2)
+        requester = left.text_input(
+            "Requested by (optional)",
+            value=request.requester or "",
+            max_chars=MAX_REQUESTER,
+            key="forget_requester",
+            help="A name, an e-mail address or a ticket number; shown in the audit record.",
+        )
+        date = right.date_input(
+            "Request date (optional)",
+            value=dt.date.fromisoformat(request.request_date) if request.request_date else None,
+            max_value=dt.date.today(),
+            format="YYYY-MM-DD",
+            key="forget_request_date",
+        )
+        submitted = st.form_submit_button("Save who asked and when")
+    if not submitted:
+        return
+    try:
+        dated = request.with_origin(requester, date.isoformat() if date else None)
+    except UserError as err:
+        st.error(f"{err} Nothing was saved.")
+        return
+    st.session_state["forget"] = dated.to_dict()
+    st.success("Saved: every run of this request records who asked and when.")
 
 
 def current_request(data: ImageDataset) -> ForgetRequest | None:

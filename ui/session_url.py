@@ -2,7 +2,8 @@
 keeps them: the current model, the forget request and the open runs. Streamlit forgets
 st.session_state on a reload; the query parameters survive it.
 
-  ?model=<file name>&classes=3,5 (or &indices=1,7,9)&runs=<run id>,<run id>
+  ?model=<file name>&classes=3,5 (or &indices=1,7,9)&requester=..&request_date=YYYY-MM-DD
+   &runs=<run id>,<run id>
 
 The model is named by its file name and restored only if it is one the picker offers (a shipped,
 trained or uploaded checkpoint), so an address cannot make the server open an arbitrary file;
@@ -21,6 +22,7 @@ from ui.state import get_dataset, known_checkpoints, select_checkpoint, selectio
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
 
+ORIGIN = ("requester", "request_date")  # who asked and when, kept with the request
 RESTORED = "url_restored"  # session-state flag: this session already read its address
 
 
@@ -39,7 +41,8 @@ def restore_from_url() -> None:
         select_checkpoint(offered[params["model"]])
     classes, indices = _numbers(params.get("classes", "")), _numbers(params.get("indices", ""))
     if classes or indices:
-        _restore_request({"classes": classes, "indices": indices})
+        origin = {k: params.get(k) for k in ORIGIN}
+        _restore_request({"classes": classes, "indices": indices, **origin})
     if runs := [r for r in params.get("runs", "").split(",") if r]:
         st.session_state["open_runs"] = runs
 
@@ -64,6 +67,7 @@ def save_to_url() -> None:
         wanted["classes"] = ",".join(map(str, forget["classes"]))
     elif forget.get("indices"):
         wanted["indices"] = ",".join(map(str, forget["indices"]))
+    wanted |= {k: forget[k] for k in ORIGIN if forget.get(k)}
     if runs := st.session_state.get("open_runs"):
         wanted["runs"] = ",".join(runs)
     if dict(st.query_params) != wanted:

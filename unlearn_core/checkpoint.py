@@ -315,7 +315,9 @@ def load_checkpoint(
     data: ImageDataset,
     arch: str | None = None,
 ) -> tuple[TrainedModel, dict]:
-    """-> (TrainedModel on the CPU in eval mode, metadata including `sha256`).
+    """-> (TrainedModel on the CPU in eval mode, metadata including `sha256` and `file`, the
+    file's name; for weights without a recipe also `source` and `source_sha256`, the file as
+    its owner supplied it: the one an import re-saved, else this file).
 
     For our own checkpoints the architecture and recipe come from the file; for foreign weights
     `arch` must be given, the recipe is the default one and w_0 is unknown (recorded as such).
@@ -337,7 +339,11 @@ def load_checkpoint(
     if w0 is not None:
         check_fits(w0, expected, name, what="w0 of ")
     model = load_into(initial_model(arch, data, recipe.seed), state, name).eval()
-    meta = {**meta, "arch": arch, "sha256": sha256_file(path), "recipe_recorded": "recipe" in meta}
+    digest = sha256_file(path)
+    meta = {**meta, "arch": arch, "sha256": digest, "recipe_recorded": "recipe" in meta}
+    meta["file"] = name
+    if "source" not in meta and "recipe" not in meta:  # foreign weights loaded as they are (a
+        meta.update(source=name, source_sha256=digest)  # .pt on the command line): as supplied
     history, probes = meta.get("history", []), meta.get("probes")
     trained = TrainedModel(arch, data.name, model, recipe, w0, history or [], probes)
     return trained, meta

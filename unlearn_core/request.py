@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,12 +19,15 @@ class ForgetRequest:
     """What to forget, resolved against one data set.
 
     classes: the forgotten classes (empty for a sample request). forget_indices (k,) and
-    retain_indices (n - k,) are sorted positions in data.train_x and partition it.
+    retain_indices (n - k,) are sorted positions in data.train_x and partition it. requester
+    and request_date: who asked and when (YYYY-MM-DD), optional, for the audit record.
     """
 
     classes: tuple[int, ...]
     forget_indices: torch.Tensor  # (k,) int64, sorted
     retain_indices: torch.Tensor  # (n - k,) int64, sorted
+    requester: str | None = None
+    request_date: str | None = None
 
     @property
     def kind(self) -> str:
@@ -41,12 +46,20 @@ class ForgetRequest:
         return (~keep).nonzero().flatten()
 
     def to_dict(self) -> dict:
-        """The contract's `forget` block of report.json."""
+        """The contract's `forget` block of report.json; `requester` and `request_date` only
+        when given."""
+        origin = {"requester": self.requester, "request_date": self.request_date}
         return {
             "classes": list(self.classes),
             "indices": self.forget_indices.tolist() if not self.classes else [],
             "count": self.count,
+            **{k: v for k, v in origin.items() if v is not None},
         }
+
+    def with_origin(self, requester: str | None, request_date: str | None) -> ForgetRequest:
+        """This request with who asked and when, checked (check_origin)."""
+        requester, request_date = check_origin(requester, request_date)
+        return dataclasses.replace(self, requester=requester, request_date=request_date)
 
     @classmethod
     def for_classes(cls, data: ImageDataset, classes: Iterable[int]) -> ForgetRequest:
@@ -89,12 +102,41 @@ class ForgetRequest:
     def from_dict(cls, data: ImageDataset, values: Mapping) -> ForgetRequest:
         """Inverse of to_dict, for a stored run or a session's request; `count` is not needed."""
         if values.get("classes"):
-            return cls.for_classes(data, values["classes"])
-        return cls.for_indices(data, values.get("indices") or [])
+            request = cls.for_classes(data, values["classes"])
+        else:
+            request = cls.for_indices(data, values.get("indices") or [])
+        return request.with_origin(values.get("requester"), values.get("request_date"))
 
     @classmethod
     def _from_mask(cls, classes: tuple[int, ...], mask: torch.Tensor) -> ForgetRequest:
         return cls(classes, mask.nonzero().flatten(), (~mask).nonzero().flatten())
+
+
+MAX_REQUESTER = 200  # characters: a name, an e-mail address or a ticket number
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def check_origin(requester, request_date) -> tuple[str | None, str | None]:
+    """(requester, request_date) of a deletion request, stripped, None where empty. UserError
+    unless the requester is one line of at most MAX_REQUESTER characters and the date a real
+    calendar date written YYYY-MM-DD."""
+    requester = str(requester).strip() if requester is not None else ""
+    if len(requester) > MAX_REQUESTER or not requester.isprintable():
+        raise UserError(
+            f"the requester must be one line of at most {MAX_REQUESTER} printable characters "
+            "(a name, an e-mail address or a ticket number)."
+        )
+    date = str(request_date).strip() if request_date is not None else ""
+    if date:
+        try:
+            valid = _DATE.fullmatch(date) and dt.date.fromisoformat(date)
+        except ValueError:
+            valid = None
+        if not valid:
+            raise UserError(
+                f"request date {date[:20]!r} is not a date written YYYY-MM-DD (e.g. 2025-03-31)."
+            )
+    return requester or None, date or None
 
 
 def class_label(index: int, class_names: Sequence[str] | None = None) -> str:

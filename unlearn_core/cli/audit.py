@@ -4,7 +4,9 @@
 report.json, request.json, the models, audit.html and SHA256SUMS (a folder receives
 <run>-audit.zip). Neither is written for a run that fails the integrity check.
 `audit --verify RUN_DIR_OR_ZIP` only checks (run/integrity.py): exit 0 and "ok: ..." when the
-run is whole, else exit 2 and one line naming the file at fault.
+run is whole, else exit 2 and one line naming the file at fault. With --reproduce it also loads
+the weights on the run's data set and checks they give report.json's accuracies
+(run/reproduce.py): one "pass: ..." line per check, or exit 2 with the first failing one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ def add_parsers(sub) -> None:
         help="only check a run folder, a run id or an audit zip; exit 0 when it is whole",
     )
     audit.add_argument("--out", help="FILE.html, FILE.zip or a folder (with --run)")
-    audit.add_argument("--data-root", help="folder holding the data set (for class names)")
+    audit.add_argument(
+        "--reproduce",
+        action="store_true",
+        help="with --verify: also load the weights on the run's data set (its content hash must "
+        "match) and check that they give report.json's accuracies; one pass/FAIL line each",
+    )
+    audit.add_argument("--data-root", help="folder holding the data set (class names, --reproduce)")
     audit.set_defaults(run=run_audit)
 
 
@@ -51,6 +59,22 @@ def _class_names(dataset: str, root: str | None) -> list[str] | None:
         return None
 
 
+def _reproduce(args: argparse.Namespace) -> None:
+    """audit --verify --reproduce: every check's line; UserError naming the first failure."""
+    from unlearn_core.data import load_dataset
+    from unlearn_core.run.reproduce import verify_record
+
+    checks = verify_record(
+        _run_folder(args.verify), lambda name: load_dataset(name, args.data_root)
+    )
+    failed = [c for c in checks if not c.passed]
+    for check in checks[: checks.index(failed[0])] if failed else checks:
+        print(check.line)
+    if failed:
+        raise UserError(failed[0].line)
+    print(f"ok: {args.verify}: its weights reproduce report.json's accuracies")
+
+
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
     from unlearn_core.run.audit import audit_html, check_run_folder, write_audit_record
@@ -59,9 +83,13 @@ def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.run.store import read_report
 
     if args.verify is not None:
+        if args.reproduce:
+            return _reproduce(args)
         checked = verify_run(_run_folder(args.verify))
         print(f"ok: {args.verify}: {len(checked)} files match ({', '.join(checked)})")
         return
+    if args.reproduce:
+        raise UserError("--reproduce goes with --verify RUN_DIR_OR_ZIP.")
     if not args.out:
         raise UserError("audit --run needs --out FILE.zip, FILE.html or a folder.")
     folder = _run_folder(args.run_dir)

@@ -36,9 +36,13 @@ def command_line(words: Sequence[str]) -> str:
 
 def forget_words(forget: Mapping) -> list[str]:
     """A forget request's dict (request.to_dict()) as `--forget-classes 3,5` or
-    `--forget-indices 1,7,9`."""
+    `--forget-indices 1,7,9`, with `--requester` and `--request-date` when it names them."""
     what = "classes" if forget.get("classes") else "indices"
-    return [f"--forget-{what}", ",".join(str(i) for i in forget[what])]
+    words = [f"--forget-{what}", ",".join(str(i) for i in forget[what])]
+    for key in ("requester", "request_date"):  # who asked and when, where the request says
+        if forget.get(key):
+            words += [f"--{key.replace('_', '-')}", str(forget[key])]
+    return words
 
 
 def unlearn_command(

@@ -26,6 +26,8 @@ def add_parsers(sub) -> None:
     add_oracle_options(unlearn)
     _add_extra_metric_options(unlearn)
     unlearn.add_argument("--seed", type=int, default=0)
+    unlearn.add_argument("--requester", help="who asked for the deletion (for the audit record)")
+    unlearn.add_argument("--request-date", help="when the deletion was asked for, YYYY-MM-DD")
     unlearn.add_argument("--out", required=True, help="run folder to write")
     unlearn.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
     unlearn.add_argument("--data-root")
@@ -66,8 +68,10 @@ def _add_extra_metric_options(unlearn: argparse.ArgumentParser) -> None:
 def _check_combinations(args: argparse.Namespace) -> None:
     """Refuse option combinations that cannot run, before anything is loaded."""
     from unlearn_core.methods import get_method
+    from unlearn_core.request import check_origin
 
     get_method(args.method)  # fail on a wrong name before any loading
+    check_origin(args.requester, args.request_date)
     if not 0 <= args.seed < 2**32:
         raise UserError(f"--seed must lie in [0, 2**32), not {args.seed}.")
     if args.then_classes and args.forget_classes is None:
@@ -156,7 +160,8 @@ def run_unlearn(args: argparse.Namespace) -> None:
     data = load_dataset(dataset, args.data_root)
     trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
     record = _run(args, trained, meta, data)
-    record.report = record.report.with_command(command_line(sys.argv[1:]))
+    report = record.report.with_origin(args.requester, args.request_date)
+    record.report = report.with_command(command_line(sys.argv[1:]))
     if not args.no_store:
         run_id = RunStore(args.store).save(record)
         print(f"stored as run {run_id}")

@@ -41,6 +41,7 @@ from unlearn_core.run.integrity import (
 from unlearn_core.run.privacy_record import PRIVACY_FILE, latest_audit, privacy_section
 from unlearn_core.run.report import GAP_KEYS, MODELS, Forget, Report, metric
 from unlearn_core.run.store import read_report
+from unlearn_core.run.verdict import verdict
 from unlearn_core.views import figures as viz
 
 METRIC_ROWS = (  # report.json's metrics keys, in the order an auditor reads them
@@ -109,6 +110,8 @@ th, td { border: 1px solid #bbb; padding: 0.25rem 0.6rem; text-align: left; vert
 th { background: #eef3f8; }
 code, .mono { font-family: ui-monospace, monospace; word-break: break-all; }
 dt { font-weight: 600; margin-top: 0.6rem; }
+.verdict { font-size: 1.1rem; border-left: 4px solid #4a6a8a; padding: 0.4rem 0.8rem;
+           background: #f4f7fa; }
 """
 
 
@@ -167,6 +170,20 @@ def default_figures(
     return figures
 
 
+def _hashes(report: Report) -> list[tuple[str, str, str]]:
+    """(what, file, sha256) rows: the three models, the original as its owner supplied it (when
+    it was imported), and the data set's content (pipeline.dataset_sha256: its tensors, not
+    the path they were read from)."""
+    checks = report.checkpoints
+    files = {"original": checks.original_file or "", "unlearned": MODEL, "retrained": RETRAINED}
+    rows = [(m, files[m], getattr(checks, f"{m}_sha256") or "not stored") for m in MODELS]
+    if checks.source_sha256 and checks.source_sha256 != checks.original_sha256:
+        rows.insert(1, ("original, as supplied", checks.source_file or "", checks.source_sha256))
+    data = report.data_sha256 or "not recorded (a run of before)"
+    rows.append((f"data set {report.dataset} (its tensors)", "", data))
+    return rows
+
+
 def _warnings_section(warnings: Sequence[str]) -> str:
     if not warnings:
         return "<p>None: the method and the pipeline flagged nothing.</p>"
@@ -174,12 +191,22 @@ def _warnings_section(warnings: Sequence[str]) -> str:
 
 
 def _forget_section(forget: Forget, class_names: Sequence[str] | None) -> str:
+    """Who asked and when, what is forgotten and the training indices themselves (for a class
+    request: the positions of its training images, derived from the labels)."""
+    origin = {"requested by": forget.requester, "request date": forget.request_date}
+    what = _key_values({k: v or "not recorded" for k, v in origin.items()})
+    indices = forget.indices or []
     if forget.classes:
         classes = ", ".join(class_label(c, class_names) for c in forget.classes)
-        what = f"<p>Classes forgotten: {_e(classes)} ({_e(forget.count)} training samples).</p>"
+        what += f"<p>Classes forgotten: {_e(classes)} ({_e(forget.count)} training samples)."
+        what += (
+            " Their indices, below, are every training image labelled with these classes in the"
+            " data set whose tensors have the sha256 above.</p>"
+            if indices
+            else " This run of before lists no indices.</p>"
+        )
     else:
-        what = f"<p>{_e(forget.count)} training samples forgotten, by index:</p>"
-    indices = forget.indices or []
+        what += f"<p>{_e(forget.count)} training samples forgotten, by index:</p>"
     if indices:
         what += f'<p class="mono">{_e(", ".join(map(str, indices)))}</p>'
     return what + "<p>Indices are positions in the data set's training split.</p>"
@@ -268,22 +295,18 @@ def _figure_html(figures: dict[str, go.Figure]) -> str:
     return "".join(parts)
 
 
-def audit_html(
-    report: Report,
-    figures: dict[str, go.Figure] | None = None,
-    class_names: Sequence[str] | None = None,
-    privacy: dict | None = None,
-) -> str:
-    """The audit record of one run as a self-contained HTML page (str).
+def _overview(report: Report) -> dict:
+    overview = {
+        k: getattr(report, k) for k in ("run_id", "created", "method", "dataset", "arch", "seed")
+    }
+    # the file the data came from, without the server's folders: the content is its sha256
+    overview["data_source"] = report.data_source and Path(report.data_source).name
+    overview["device"] = report.device
+    return overview
 
-    report: a run's Report. figures: title -> figure, added after (or replacing, by title)
-    the default ones built from the report (`default_figures`). class_names: the data set's
-    class names, for the forget list and the prediction figure (numbers when None). privacy:
-    the run's privacy audit (privacy_record.latest_audit), or None.
-    """
-    figures = {**default_figures(report, class_names), **(figures or {})}
-    checks = report.checkpoints
-    hashes = [(m, getattr(checks, f"{m}_sha256") or "not stored") for m in MODELS]
+
+def _sections(report: Report, figures: dict, class_names, privacy) -> list[tuple[str, str]]:
+    """(heading, HTML) of each section of the page, in the order an auditor reads them."""
     timing = {**report.timing.to_dict(), "speedup_over_retrain": report.speedup_over_retrain}
     errors = {
         "unlearning_error": report.unlearning_error,
@@ -291,14 +314,9 @@ def audit_html(
         "verification_error_without_update": report.verification_error_without_update,
     }
     recipe_note = "" if report.recipe_recorded is not False else " (not recorded: defaults)"
-    title = f"Audit record: {report.method} run {report.run_id or ''}".strip()
-    overview = {
-        k: getattr(report, k)
-        for k in ("run_id", "created", "method", "dataset", "arch", "seed", "device", "data_source")
-    }
-    sections = [
-        ("Run", _key_values(overview)),
-        ("Checkpoints (sha256)", _table(("model", "sha256"), hashes, mono=1)),
+    return [
+        ("Run", _key_values(_overview(report))),
+        ("Checkpoints and data (sha256)", _table(("what", "file", "sha256"), _hashes(report), 2)),
         ("Warnings", _warnings_section(report.warnings)),
         ("Forget request", _forget_section(report.forget, class_names)),
         ("Method configuration", _key_values(report.config)),
@@ -316,12 +334,33 @@ def audit_html(
             "<dl>" + "".join(f"<dt>{_e(t)}</dt><dd>{_e(d)}</dd>" for t, d in DEFINITIONS) + "</dl>",
         ),
     ]
+
+
+def audit_html(
+    report: Report,
+    figures: dict[str, go.Figure] | None = None,
+    class_names: Sequence[str] | None = None,
+    privacy: dict | None = None,
+) -> str:
+    """The audit record of one run as a self-contained HTML page (str), opening with a
+    one-paragraph verdict in plain words (run/verdict.py).
+
+    report: a run's Report. figures: title -> figure, added after (or replacing, by title)
+    the default ones built from the report (`default_figures`). class_names: the data set's
+    class names, for the forget list and the prediction figure (numbers when None). privacy:
+    the run's privacy audit (privacy_record.latest_audit), or None.
+    """
+    figures = {**default_figures(report, class_names), **(figures or {})}
+    title = f"Audit record: {report.method} run {report.run_id or ''}".strip()
+    summary = verdict(report, privacy, list(class_names) if class_names else None)
+    opening = f'<p class="verdict" data-outcome="{_e(summary.outcome)}">{_e(summary.paragraph)}</p>'
+    sections = _sections(report, figures, class_names, privacy)
     plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>' if figures else ""
     body = "".join(f"<h2>{_e(h)}</h2>{content}" for h, content in sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{STYLE}</style>{plotly_js}</head>"
-        f"<body><h1>{_e(title)}</h1>{body}</body></html>"
+        f"<body><h1>{_e(title)}</h1>{opening}{body}</body></html>"
     )
 
 

@@ -262,3 +262,23 @@ def verify_run(path: str | Path) -> list[str]:
         raise
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as err:
         raise IntegrityError(path.name, f"is not a readable zip ({err})", path.name) from None
+
+
+def extract_run(zip_path: str | Path, target: str | Path) -> list[str]:
+    """Write the run files of an audit zip (report.json, request.json and the weights) into
+    the folder `target` with verify_run's size bounds, and return their names; run verify_run
+    on the zip first. The zip's own names are never used as paths: only RUN_FILES are written."""
+    zip_path, target = Path(zip_path), Path(target)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            source = _Zip(zip_path, zf)
+            names = [name for name in RUN_FILES if name in source.infos]
+            for name in names:
+                with open(target / name, "wb") as f:
+                    for block in source.chunks(name):
+                        f.write(block)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as err:
+        raise IntegrityError(
+            zip_path.name, f"is not a readable zip ({err})", zip_path.name
+        ) from None
+    return names

@@ -345,7 +345,10 @@ def build_report(
         relearn_time=measured.relearn_time,
         representations=measured.representations,
         checkpoints=Checkpoints(
-            original_sha256=meta.get("sha256"), source_sha256=meta.get("source_sha256")
+            original_sha256=meta.get("sha256"),
+            source_sha256=meta.get("source_sha256"),
+            original_file=meta.get("file"),
+            source_file=meta.get("source"),
         ),
         recipe=trained.recipe.to_dict(),
         recipe_recorded=meta.get("recipe_recorded", True),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from unlearn_core.request import forget_label
+from unlearn_core.request import check_origin, forget_label
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
@@ -161,8 +161,10 @@ class Forget(_Part):
     """report.json's `forget` block: `ForgetRequest.to_dict()`, resolved against no data set."""
 
     classes: list[int] | None = None
-    indices: list[int] | None = None
+    indices: list[int] | None = None  # a class request's too: its training images' positions
     count: int | None = None
+    requester: str | None = None  # who asked for the deletion (optional, free text)
+    request_date: str | None = None  # when, YYYY-MM-DD (optional)
     extra: dict = field(default_factory=dict)
 
     def label(self, class_names: Sequence[str] | None = None) -> str:
@@ -173,12 +175,16 @@ class Forget(_Part):
 @dataclass(frozen=True)
 class Checkpoints(_Part):
     """sha256 of the original checkpoint and of the stored unlearned and retrained weights
-    (filled when the run folder is written; None before, or without the oracle)."""
+    (filled when the run folder is written; None before, or without the oracle). Weights
+    without a recipe also name the file as supplied (`source_file`, `source_sha256`): an
+    upload the app re-saved as safetensors, or the .pt itself on the command line."""
 
     original_sha256: str | None = None
     unlearned_sha256: str | None = None
     retrained_sha256: str | None = None
     source_sha256: str | None = None  # an imported file's own bytes (the original re-saved)
+    original_file: str | None = None  # the original checkpoint's file name (no folder)
+    source_file: str | None = None  # the name of the file as its owner supplied it (imports)
     extra: dict = field(default_factory=dict)
 
 
@@ -334,6 +340,12 @@ class Report(_Part):
         listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         note = f"not finite, stored as null: {listed}"
         return dataclasses.replace(Report.from_dict(clean), warnings=[*self.warnings, note])
+
+    def with_origin(self, requester: str | None, request_date: str | None) -> Report:
+        """This report with who asked for the deletion and when (request.check_origin)."""
+        requester, request_date = check_origin(requester, request_date)
+        forget = dataclasses.replace(self.forget, requester=requester, request_date=request_date)
+        return dataclasses.replace(self, forget=forget)
 
     def with_job(self, job: dict) -> Report:
         return dataclasses.replace(self, job=job)

@@ -1,0 +1,59 @@
+"""Streamlit glue for re-verifying an audit record someone sent (unlearn_core.run.reproduce): an
+upload form and one green or red line per check. The upload is bounded before it is opened
+(size, members, declared sizes, names) and written only to a private temporary file."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from ui.state import get_dataset
+from unlearn_core.errors import UserError
+from unlearn_core.run.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
+
+
+def _checks(name: str, payload: bytes) -> list:
+    """The checks of an uploaded record's bytes; UserError (one line) for a hostile zip."""
+    if len(payload) > MAX_RECORD_MB * 2**20:
+        raise UserError(f"{name} is larger than {MAX_RECORD_MB} MB; no record is that big.")
+    with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(payload)
+        check_record_zip(path)
+        return verify_record(path, get_dataset)
+
+
+def record_check_form() -> None:
+    """Upload record.zip, press Verify: hashes, data set, forget set and each model's accuracies,
+    one pass or fail line each."""
+    with st.form("verify_record_form"):
+        upload = st.file_uploader(
+            f"An audit record (record.zip, at most {MAX_RECORD_MB} MB)",
+            type=["zip"],
+            max_upload_size=MAX_RECORD_MB,
+            key="verify_record_file",
+        )
+        submitted = st.form_submit_button("Verify this record")
+    if not submitted:
+        return
+    if upload is None:
+        st.error("Choose an audit record (a .zip) first.")
+        return
+    # the messages name the user's file; a path the browser sent is never used as one
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(upload.name).name)[:80].lstrip(".") or "record"
+    try:
+        with st.spinner("Checking the hashes and recomputing the accuracies…"):
+            checks = _checks(name if name.endswith(".zip") else f"{name}.zip", upload.getvalue())
+    except UserError as err:
+        st.error(str(err))
+        return
+    for check in checks:
+        (st.success if check.passed else st.error)(check.line)
+    if all(c.passed for c in checks):
+        st.caption(
+            "Every check passed: the files are those listed and the weights give the "
+            "accuracies the record reports."
+        )
