@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 
 import pytest
 import torch
@@ -16,10 +17,10 @@ from unlearn_core import model_sources
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
-from unlearn_core.model_sources import import_weights
+from unlearn_core.model_sources import estimate_training, import_weights
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import run_unlearning
-from unlearn_core.training import Recipe, TrainedModel, initial_model
+from unlearn_core.training import Recipe, TrainedModel, initial_model, train
 
 PAGE = str(ROOT / "pages" / "model_and_data.py")
 
@@ -65,6 +66,43 @@ def test_training_a_model_in_the_page_selects_it(tmp_path, monkeypatch):
     assert "--arch logreg" in meta["command"] and "--epochs 1" in meta["command"]
     assert any("selected it" in s.value for s in at.success)
     assert at.selectbox(key="checkpoint_choice").value == path
+
+
+def test_training_for_ever_is_refused_with_an_estimate_and_bad_settings_say_why(
+    tmp_path, monkeypatch
+):
+    """10,000 epochs: refused before training, with the time it would take here; 100,000 or -1
+    epochs: one line naming the range (no red field that leaves Train doing nothing)."""
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    before = at.session_state["checkpoint_path"]
+    train_button = next(b for b in at.button if b.label == "Train")
+    at.number_input(key="train_epochs").set_value(10_000)
+    train_button.click().run()
+    [error] = at.error
+    assert "would take about" in error.value and "ms per step" in error.value
+    assert "at most 60 min" in error.value
+    for epochs, says in (
+        (100_000, "epochs must lie in [1, 10000], not 100000"),
+        (-1, "epochs >= 1"),
+    ):
+        at.number_input(key="train_epochs").set_value(epochs)
+        next(b for b in at.button if b.label == "Train").click().run()
+        [error] = at.error
+        assert says in error.value
+    assert at.session_state["checkpoint_path"] == before
+    assert not (tmp_path / "store" / "models").exists()
+
+
+def test_the_training_estimate_is_near_the_real_time(digits):
+    """The estimate against the training it estimates, both timed here (a factor of 3 either
+    way: the estimate times only a few steps)."""
+    recipe = Recipe(lr=0.05, batch_size=64, epochs=2, seed=0, probe_every=0)
+    estimate, step = estimate_training(digits, "smallcnn", recipe)
+    start = time.perf_counter()
+    train("smallcnn", digits, recipe, probes=False)
+    real = time.perf_counter() - start
+    assert step > 0 and real / 3 < estimate < real * 3
 
 
 def test_loading_without_a_file_is_one_error_and_keeps_the_model():

@@ -52,7 +52,7 @@ def test_a_spec_is_a_command_line_and_round_trips(spec):
     [
         ({"method": "nope"}, "unknown method"),
         ({"overrides": {"epochs": "zero"}}, "expected a int"),
-        ({"overrides": {"lr": "-1"}}, "lr must be > 0"),
+        ({"overrides": {"lr": "-1"}}, "lr must lie in"),
         ({"checkpoint_sha256": "0" * 64}, "changed since"),
         ({"checkpoint": "/nonexistent.safetensors"}, "does not exist"),
         ({"method": "unsir", "overrides": {}}, "unsir takes a classes"),

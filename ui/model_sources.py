@@ -16,9 +16,16 @@ import streamlit as st
 
 from ui.runs import run_store
 from ui.state import get_dataset, select_checkpoint
-from unlearn_core.data import dataset_names
+from unlearn_core.checkpoint import check_recipe
+from unlearn_core.data import ImageDataset, dataset_names
 from unlearn_core.errors import UserError
-from unlearn_core.model_sources import MAX_UPLOAD_MB, SUFFIXES, import_weights, train_and_save
+from unlearn_core.model_sources import (
+    MAX_UPLOAD_MB,
+    SUFFIXES,
+    estimate_training,
+    import_weights,
+    train_and_save,
+)
 from unlearn_core.models import arch_names
 from unlearn_core.training import Recipe
 
@@ -26,6 +33,7 @@ TRAINABLE = ("demo", "digits")  # the registry's data sets that load without a d
 MESSAGE = "model_source_message"
 ARCHS = arch_names()
 DEFAULT_ARCH = ARCHS.index("smallcnn")
+MAX_TRAIN_SECONDS = 3600  # the page blocks while it trains: longer runs belong to the CLI
 
 
 def models_dir() -> Path:
@@ -69,46 +77,62 @@ def show_message() -> None:
 
 
 def train_form() -> None:
-    """A recipe form; trains on submit and selects the new checkpoint."""
+    """A recipe form; on submit, times a few steps, says how long training will take (refusing
+    one longer than MAX_TRAIN_SECONDS), trains and selects the new checkpoint. Fields take any
+    number: a setting out of range is one line on Train, not a red field that does nothing."""
     with st.form("train_form"):
         left, right = st.columns(2)
         dataset = left.selectbox("Data set", TRAINABLE, key="train_dataset")
         arch = right.selectbox("Architecture", ARCHS, index=DEFAULT_ARCH, key="train_arch")
         cols = st.columns(3)
-        epochs = cols[0].number_input("Epochs", 1, 500, 3, key="train_epochs")
-        lr = cols[1].number_input(
-            "Learning rate η", 1e-5, 10.0, 0.05, format="%.4f", key="train_lr"
-        )
-        batch = cols[2].number_input("Batch size b", 1, 8192, 64, key="train_batch")
-        decay = cols[0].number_input(
-            "Weight decay λ", 0.0, 1.0, 5e-4, format="%.5f", key="train_wd"
-        )
-        seed = cols[1].number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
-        gamma = cols[2].number_input(
-            "SD-loss γ", 0.0, 10.0, 0.0, key="train_gamma", help="Thudi et al., Eq. 10; 0: none"
-        )
+        recipe = {
+            "epochs": cols[0].number_input("Epochs", value=3, step=1, key="train_epochs"),
+            "lr": cols[1].number_input(
+                "Learning rate η", value=0.05, format="%.4f", key="train_lr"
+            ),
+            "batch_size": cols[2].number_input("Batch size b", value=64, step=1, key="train_batch"),
+            "weight_decay": cols[0].number_input(
+                "Weight decay λ", value=5e-4, format="%.5f", key="train_wd"
+            ),
+            "seed": cols[1].number_input("Seed", value=0, step=1, key="train_seed"),
+            "sd_gamma": cols[2].number_input(
+                "SD-loss γ", value=0.0, key="train_gamma", help="Thudi et al., Eq. 10; 0: none"
+            ),
+        }
         submitted = st.form_submit_button("Train", type="primary")
-    if not submitted:
-        return
+    if submitted:
+        _train(get_dataset(dataset), arch, recipe)
+
+
+def _train(data: ImageDataset, arch: str, settings: dict) -> None:
     try:
-        with st.status(f"Training {arch} on {dataset}…") as status:
+        recipe = check_recipe(Recipe(**settings), "the recipe")
+        with st.spinner("Timing a few training steps…"):
+            seconds, step = estimate_training(data, arch, recipe)
+        about = f"about {duration(seconds)} here ({step * 1000:.0f} ms per step)"
+        if seconds > MAX_TRAIN_SECONDS:
+            raise UserError(
+                f"training {recipe.epochs} epochs would take {about}; the browser trains for at "
+                f"most {duration(MAX_TRAIN_SECONDS)}: use fewer epochs, or `train` from the "
+                "command line."
+            )
+        with st.status(f"Training {arch} on {data.name}: {about}…") as status:
             bar = st.progress(0.0, text="starting")
-            recipe = Recipe(
-                lr=lr,
-                batch_size=batch,
-                epochs=epochs,
-                weight_decay=decay,
-                seed=seed,
-                sd_gamma=gamma,
-            )
-            path = train_and_save(
-                get_dataset(dataset), arch, recipe, models_dir(), lambda f, p: bar.progress(f, p)
-            )
+            path = train_and_save(data, arch, recipe, models_dir(), lambda f, p: bar.progress(f, p))
             status.update(label="Trained", state="complete")
     except UserError as err:
         st.error(str(err))
         return
-    _select(path, f"Trained {arch} on {dataset} and selected it: {path.name}.")
+    _select(path, f"Trained {arch} on {data.name} and selected it: {path.name}.")
+
+
+def duration(seconds: float) -> str:
+    """ "40 s", "12 min", "3.5 h": a length of time as a person reads it."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def upload_form() -> None:

@@ -9,12 +9,14 @@ set, so they reload without asking again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from unlearn_core.checkpoint import check_recipe, load_checkpoint, save_checkpoint, save_model
@@ -85,3 +87,28 @@ def train_and_save(
     }
     save_checkpoint(trained, path, extra={"command": train_command(options)})
     return path
+
+
+TIMED_STEPS = 3  # SGD steps timed beyond the first batch, for the estimate
+
+
+def estimate_training(data: ImageDataset, arch: str, recipe: Recipe) -> tuple[float, float]:
+    """(estimated seconds for the whole recipe, measured seconds per SGD step) on this machine.
+
+    Two one-epoch trainings on the recipe's first images, one batch and 1 + TIMED_STEPS
+    batches: their difference over TIMED_STEPS is the cost of a step, and what is left of the
+    shorter one is the per-epoch cost that does not grow with the data (the evaluation on the
+    test split, the record of the epoch). The whole: epochs x (that + steps per epoch x a step).
+    Hessian probes are not timed (the estimate trains without them)."""
+    b = min(recipe.batch_size, data.train_y.numel())
+    quick = dataclasses.replace(recipe, epochs=1, probe_every=0)
+    seconds = []
+    for batches in (1, 1 + TIMED_STEPS):
+        n = min(b * batches, data.train_y.numel())
+        part = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
+        start = time.perf_counter()
+        train(arch, part, quick, probes=False)
+        seconds.append(time.perf_counter() - start)
+    step = max(seconds[1] - seconds[0], 0.0) / TIMED_STEPS
+    steps = -(-data.train_y.numel() // b)
+    return recipe.epochs * (seconds[0] - step + steps * step), step
