@@ -62,8 +62,8 @@ DEFINITIONS = (
     (
         "Retain accuracy",
         "The share of the remaining training samples classified correctly: what unlearning must "
-        "not destroy (Tarun et al., 2023; Mehta et al., 'Deep Unlearning via Mode Connectivity "
-        "and L-FOCI', CVPR 2022).",
+        "not destroy (Tarun et al., 2023; Mehta et al., 'Deep Unlearning via Randomized "
+        "Conditionally Independent Hessians', CVPR 2022).",
     ),
     (
         "Test accuracy",
