@@ -17,7 +17,7 @@ from ui.state import (
 )
 from unlearn_core.errors import UserError
 from unlearn_core.views.figures import per_class_bars, training_curve
-from unlearn_core.views.model_summary import image_tiles, page_of_indices
+from unlearn_core.views.model_summary import image_tiles, low_accuracy_caution, page_of_indices
 
 PER_PAGE = 40
 
@@ -100,6 +100,8 @@ cols[1].metric(
 )
 cols[2].metric("Test accuracy", f"{summary['test_acc']:.1%}")
 cols[3].metric("Train accuracy", f"{summary['train_acc']:.1%}")
+if caution := low_accuracy_caution(summary["test_acc"], data.num_classes):
+    st.warning(caution)
 with st.expander("Layers"):
     st.dataframe(summary["layers"], hide_index=True)
 

@@ -7,7 +7,8 @@ from ui.run_picker import choose_run
 from ui.runs import get_report
 from ui.study_panel import chosen_study, show_study, study_form
 from unlearn_core.errors import UserError
-from unlearn_core.views.inspect import verification_rows
+from unlearn_core.metrics.verification_error import share_removed
+from unlearn_core.views.inspect import overshoot_note, verification_rows
 
 ERROR = st.column_config.NumberColumn(format="%.4g")
 
@@ -34,7 +35,7 @@ if run_id is not None:
     except UserError as err:
         st.error(str(err))
 if report is not None:
-    cols = st.columns(3)
+    cols = st.columns(4)
     if report.method != "single-gradient":
         st.info(
             f"The unlearning error estimates single-gradient unlearning; this is a "
@@ -68,6 +69,16 @@ if report is not None:
                 help="The original model's distance to the retrained one: the gap before "
                 "unlearning.",
             )
+            share = share_removed(report.verification_error, without)
+            cols[3].metric(
+                "Share removed",
+                "undefined" if share is None else f"{share:.1%}",
+                help="1 − verification error / the one without the update; negative: the "
+                "update made things worse than not updating.",
+            )
+        note = overshoot_note(report)
+        if note:
+            st.warning(note)
         rows = verification_rows(report.verification_error_per_layer)
         if rows:
             st.dataframe(
@@ -79,6 +90,11 @@ if report is not None:
                     "share removed": st.column_config.NumberColumn(format="percent"),
                 },
             )
+            if any((r["share removed"] or 0) < 0 for r in rows):
+                st.caption(
+                    "A negative share: the update moved that layer farther from the retrained "
+                    "weights than it was before unlearning."
+                )
 
 study_form()
 study = chosen_study()

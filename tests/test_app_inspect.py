@@ -312,12 +312,19 @@ def test_verification_per_layer_of_an_oracle_run(stored, monkeypatch):
     assert shown["Verification error"] == f"{report['verification_error']:.4g}"
     assert shown["Without the update"] == f"{report['verification_error_without_update']:.4g}"
     assert "single-gradient run" in texts(at.info)
+    # UNSIR ends farther from the retrained weights than the original: said, and why
+    assert report["verification_error"] > report["verification_error_without_update"]
+    (warning,) = [w.value for w in at.warning]
+    assert "made things worse than not updating" in warning
+    assert "unsir does not aim at the retrained weights" in warning
     rows = table(at, 0)
     expected = report["verification_error_per_layer"]
     assert [r["layer"] for r in rows] == [r["layer"] for r in expected]
     for row, e in zip(rows, expected, strict=True):
         assert row["with update"] == e["with_update"]
         assert row["share removed"] == pytest.approx(1 - e["with_update"] / e["without_update"])
+    assert min(r["share removed"] for r in rows) < 0
+    assert "A negative share: the update moved that layer farther" in texts(at.caption)
 
 
 def study_form(at: AppTest, **fields) -> AppTest:
@@ -382,3 +389,67 @@ def test_study_bad_grid_value_is_one_error(tmp_path, monkeypatch, fields, messag
     assert len(at.error) == 1 and message in at.error[0].value
     assert not list(tmp_path.glob("studies/*/study.json"))
     assert at.button  # the form is still there
+
+
+@pytest.fixture(scope="module")
+def logreg_runs(demo, tmp_path_factory):
+    """Single-gradient runs with the replay oracle, forgetting samples 0 and 1 of logistic
+    regressions trained one epoch on the demo: at lr 0.01 the step overshoots (share removed
+    about -9), at lr 1e-5 it removes most of the gap (about 0.98). -> {"root", lr: run_id}."""
+    from unlearn_core.checkpoint import load_checkpoint, save_checkpoint
+    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.store import RunStore
+    from unlearn_core.training import Recipe, train
+
+    root = tmp_path_factory.mktemp("logreg-runs")
+    runs = {"root": root}
+    for lr in (0.01, 1e-5):
+        trained = train("logreg", demo, Recipe(lr=lr, epochs=1, probe_every=25), device="cpu")
+        path = root / f"logreg-{lr:g}.safetensors"
+        save_checkpoint(trained, path)
+        trained, meta = load_checkpoint(path, demo)
+        request = ForgetRequest.for_indices(demo, [0, 1])
+        record = run_unlearning(
+            trained, meta, demo, request, "single-gradient", oracle=True, oracle_convention="replay"
+        )
+        runs[lr] = RunStore(root).save(record)
+    return runs
+
+
+def test_verification_explains_an_overshooting_single_gradient_step(logreg_runs, monkeypatch):
+    at = page(VERIFICATION, logreg_runs["root"], monkeypatch, [logreg_runs[0.01]])
+    assert not at.exception and not at.error
+    report = read_report_dict(logreg_runs["root"] / logreg_runs[0.01])
+    share = 1 - report["verification_error"] / report["verification_error_without_update"]
+    assert share < 0 and metrics(at)["Share removed"] == f"{share:.1%}"
+    (warning,) = [w.value for w in at.warning]
+    assert "made things worse than not updating" in warning
+    assert "single gradient step overshot" in warning and "smaller learning rate" in warning
+    assert "--oracle-convention replay" not in warning  # this run's oracle is the replay one
+
+    at = page(VERIFICATION, logreg_runs["root"], monkeypatch, [logreg_runs[1e-5]])
+    report = read_report_dict(logreg_runs["root"] / logreg_runs[1e-5])
+    share = 1 - report["verification_error"] / report["verification_error_without_update"]
+    assert share > 0.5 and metrics(at)["Share removed"] == f"{share:.1%}"
+    assert not at.warning and not at.exception and not at.error
+
+
+def test_study_defaults_lie_in_single_gradients_regime(tmp_path, monkeypatch):
+    at = page(VERIFICATION, tmp_path, monkeypatch)
+    at.button[0].click().run()  # the form as it opens: demo, logreg, γ 0 and 1, epochs 1 and 2
+    assert not at.exception and not at.error
+    (path,) = tmp_path.glob("studies/*/study.json")
+    study = json.loads(path.read_text())
+    assert study["base_recipe"]["lr"] == at.number_input(key="study_lr").value
+    shares = [
+        1 - r["verification_error"] / r["verification_error_without_update"] for r in study["rows"]
+    ]
+    assert len(shares) == 4 and min(shares) > 0.3
+    assert [r["share_removed"] for r in table(at, 0)] == pytest.approx(shares)
+    assert not at.warning
+
+    at.number_input(key="study_lr").set_value(0.01)
+    at.button[0].click().run()  # outside the regime: every setting overshoots
+    (warning,) = [w.value for w in at.warning]
+    assert "Share removed negative in 4 of 4 settings" in warning
+    assert "sd_gamma=1.0 epochs=2" in warning

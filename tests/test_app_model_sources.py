@@ -237,3 +237,25 @@ def test_an_upload_is_recorded_by_its_own_name_and_hash_beside_the_resaved_file(
     assert not at.exception
     assert f"uploaded as `theirs.pt`, sha256 `{uploaded[:12]}`" in sidebar
     assert f"stored as `{path.name}`, sha256 `{meta['sha256'][:12]}`" in sidebar
+
+
+def test_a_model_near_chance_is_cautioned_and_the_demo_is_not(tmp_path, digits, monkeypatch):
+    # logistic regression trained one epoch at lr 1e-5: about chance on 10 classes
+    recipe = Recipe(lr=1e-5, batch_size=256, epochs=1, probe_every=0)
+    path = tmp_path / "barely.safetensors"
+    save_checkpoint(train("logreg", digits, recipe, device="cpu", probes=False), path)
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["checkpoint_path"] = str(path)
+    at.session_state["dataset_name"] = "digits"
+    at.run()
+    assert not at.exception and not at.error
+    test_acc = load_checkpoint(path, digits)[1]["history"][-1]["test_acc"]
+    assert test_acc < 0.2
+    (caution,) = [w.value for w in at.warning]
+    assert "has learned little" in caution and "twice chance (10% for 10 classes)" in caution
+    assert "forget accuracy is already near chance" in caution and "Train it more" in caution
+
+    demo = AppTest.from_file(PAGE, default_timeout=120).run()  # the demo model, 80% or so
+    assert not demo.exception
+    assert not [w for w in demo.warning if "learned little" in w.value]

@@ -41,3 +41,10 @@ def verification_errors(unlearned: nn.Module, original: nn.Module, retrained: nn
             for name in after
         ],
     }
+
+
+def share_removed(with_update: float, without_update: float) -> float | None:
+    """1 - with/without: the share of the distance to the retrained weights that the update
+    removed; negative when it moved them farther away, None where the original already equals
+    the retrained."""
+    return 1 - with_update / without_update if without_update > 0 else None

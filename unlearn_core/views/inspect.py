@@ -10,6 +10,7 @@ from torch import nn
 
 from unlearn_core.attribution import Explanation, faithfulness_summary
 from unlearn_core.cli.commands import unlearn_command
+from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
 
@@ -173,18 +174,49 @@ def card_rows(card: dict, class_names: list[str]) -> list[dict]:
 
 
 def verification_rows(per_layer: list[dict] | None) -> list[dict]:
-    """report.json's `verification_error_per_layer` with the share of each layer's distance to
-    the retrained weights that the update removed (negative: it moved away; None where the
-    original already equals the retrained)."""
-    rows = []
-    for r in per_layer or []:
-        before, after = r["without_update"], r["with_update"]
-        rows.append(
-            {
-                "layer": r["layer"],
-                "with update": after,
-                "without update": before,
-                "share removed": 1 - after / before if before > 0 else None,
-            }
-        )
-    return rows
+    """report.json's `verification_error_per_layer` with each layer's share_removed."""
+    return [
+        {
+            "layer": r["layer"],
+            "with update": r["with_update"],
+            "without update": r["without_update"],
+            "share removed": share_removed(r["with_update"], r["without_update"]),
+        }
+        for r in per_layer or []
+    ]
+
+
+SINGLE_GRADIENT_OVERSHOOT = (
+    "The single gradient step overshot: the model is outside the near-linear regime of the "
+    "paper's Taylor expansion around w_0 (Unrolling SGD, Sec. 5, Eq. 4), where the Hessian terms "
+    "the step leaves out (what the unlearning error, Eq. 9, estimates) outweigh the first-order "
+    "term it removes. To get back into it, train with a smaller learning rate or fewer SGD steps "
+    "since the forgotten points were seen (fine-tune briefly from a good w_0), or try the SD loss "
+    "(Eq. 10), which the paper proposes to lower the unlearning error; the study below measures "
+    "where the regime ends. Until then this model is not unlearned: use another method."
+)
+STANDARD_ORACLE = (
+    " This run's retrain is the standard one, not single-gradient's own target: rerun with "
+    "`--oracle-convention replay` before reading the share."
+)
+
+
+def overshoot_note(report: Report) -> str | None:
+    """A plain reading of a verification error above the one without the update (a negative
+    share removed: the update made things worse than not updating); None when the update removed
+    a share, or without both errors."""
+    after, before = report.verification_error, report.verification_error_without_update
+    if after is None or before is None or after <= before:
+        return None
+    head = (
+        f"**The update made things worse than not updating.** The unlearned weights are "
+        f"{after:.4g} from the retrained ones; the original's were {before:.4g}. "
+    )
+    if report.method == "single-gradient":
+        replay = report.oracle_convention == "replay"
+        return head + SINGLE_GRADIENT_OVERSHOOT + ("" if replay else STANDARD_ORACLE)
+    return head + (
+        f"{report.method} does not aim at the retrained weights, only at the retrained model's "
+        "behaviour, so its weights may move away from them while its outputs come closer: judge "
+        "it by the accuracy gaps (Unlearn page) and the privacy audit, not by this distance."
+    )

@@ -82,6 +82,27 @@ def model_summary(trained: TrainedModel, data: ImageDataset) -> dict:
     }
 
 
+LOW_ACCURACY = 2.0  # a caution below this multiple of chance accuracy (1 / number of classes)
+
+
+def low_accuracy_caution(test_acc: float, num_classes: int) -> str | None:
+    """A caution when `test_acc` is under twice chance, else None. Such a model has learned
+    little, and the numbers unlearning is judged by (Tarun et al., UNSIR, Sec. 5.1: forget,
+    retain and test accuracy; membership-inference AUC) have nothing to move: its forget accuracy
+    is near chance before any unlearning and an attack cannot tell members (AUC about 0.5)."""
+    chance = 1 / num_classes
+    if test_acc >= LOW_ACCURACY * chance:
+        return None
+    return (
+        f"**This model has learned little**: test accuracy {test_acc:.1%} is under twice chance "
+        f"({chance:.0%} for {num_classes} classes). Unlearning and its metrics mean little on it: "
+        "its forget accuracy is already near chance, so there is little to remove, and "
+        "membership attacks sit near 0.5 with or without unlearning. Train it more (Train a "
+        "model here), or, for an uploaded checkpoint, check that the architecture and data set "
+        "chosen on upload are the ones it was trained with."
+    )
+
+
 def page_of_indices(
     labels: torch.Tensor, class_index: int | None, page: int, per_page: int
 ) -> tuple[torch.Tensor, int]:

@@ -13,10 +13,18 @@ from pathlib import Path
 
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.linear_fit import linear_fit
+from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.run.study import parse_grid
 
 STUDIES = "studies"  # the subfolder of the run store root that keeps the app's studies
 STUDY_JSON = "study.json"
+# The form's learning rate, inside single-gradient's near-linear regime (Unrolling SGD, Sec. 5):
+# the app's default study (demo, logreg, forget 0 and 1, batch 64, gamma 0 and 1, epochs 1 and 2)
+# measured, share removed by setting: lr 1e-4: 0.40 to 0.88; 2e-4: negative at gamma 1 with
+# 2 epochs; 3e-4: also gamma 1 with 1 epoch; 5e-4: also gamma 0 with 2 epochs; 1e-3 and up:
+# negative in all four (0.01, the old default: -9 to -17).
+DEFAULT_LR = 1e-4
+REGIME_END_LR = 2e-4  # the smallest measured lr at which a default setting's share turns negative
 
 
 def grid_from_fields(fields: dict[str, str]) -> dict[str, list]:
@@ -94,6 +102,27 @@ def study_fit(study: dict) -> dict | None:
         "intercept": fit["intercept"],
         "r": study.get("pearson_r"),
     }
+
+
+def _share(row: dict) -> float | None:
+    after, before = row.get("verification_error"), row.get("verification_error_without_update")
+    return None if after is None or before is None else share_removed(after, before)
+
+
+def study_rows(study: dict) -> list[dict]:
+    """The study's rows, each with its share_removed (1 - verification error / the one without
+    the update; None where either is missing)."""
+    return [{**row, "share_removed": _share(row)} for row in study["rows"]]
+
+
+def overshot_settings(study: dict) -> list[str]:
+    """The labels of the settings whose share removed is negative: those where single-gradient's
+    step overshot, outside the near-linear regime of Unrolling SGD's Taylor argument (Sec. 5)."""
+    return [
+        setting_label(row, study.get("grid", {}))
+        for row in study_rows(study)
+        if row["share_removed"] is not None and row["share_removed"] < 0
+    ]
 
 
 def _mean(values: list) -> float | None:
