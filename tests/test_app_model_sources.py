@@ -95,14 +95,14 @@ def test_training_for_ever_is_refused_with_an_estimate_and_bad_settings_say_why(
 
 
 def test_the_training_estimate_is_near_the_real_time(digits):
-    """The estimate against the training it estimates, both timed here (a factor of 3 either
-    way: the estimate times only a few steps)."""
+    """The estimate against the training it estimates, both timed here (a factor of 5 either
+    way: the estimate times a few steps on one batch, and this machine may be busy)."""
     recipe = Recipe(lr=0.05, batch_size=64, epochs=2, seed=0, probe_every=0)
     estimate, step = estimate_training(digits, "smallcnn", recipe)
     start = time.perf_counter()
     train("smallcnn", digits, recipe, probes=False)
     real = time.perf_counter() - start
-    assert step > 0 and real / 3 < estimate < real * 3
+    assert step > 0 and real / 5 < estimate < real * 5
 
 
 def test_loading_without_a_file_is_one_error_and_keeps_the_model():

@@ -9,22 +9,26 @@ set, so they reload without asking again.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import os
 import re
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from unlearn_core.checkpoint import check_recipe, load_checkpoint, save_checkpoint, save_model
 from unlearn_core.cli.commands import train_command
 from unlearn_core.data import ImageDataset
+from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
+from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.progress import Progress
-from unlearn_core.training import Recipe, train
+from unlearn_core.training import Recipe, initial_model, make_optimizer, per_sample_loss, train
 
 MAX_UPLOAD_MB = 200
 SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -89,26 +93,34 @@ def train_and_save(
     return path
 
 
-TIMED_STEPS = 3  # SGD steps timed beyond the first batch, for the estimate
+TIMED_STEPS = (5, 50)  # the fewest and most SGD steps timed for the estimate
+TIMED_SECONDS = 0.5  # ... timing stops once this long has passed after the fewest
 
 
 def estimate_training(data: ImageDataset, arch: str, recipe: Recipe) -> tuple[float, float]:
     """(estimated seconds for the whole recipe, measured seconds per SGD step) on this machine.
 
-    Two one-epoch trainings on the recipe's first images, one batch and 1 + TIMED_STEPS
-    batches: their difference over TIMED_STEPS is the cost of a step, and what is left of the
-    shorter one is the per-epoch cost that does not grow with the data (the evaluation on the
-    test split, the record of the epoch). The whole: epochs x (that + steps per epoch x a step).
-    Hessian probes are not timed (the estimate trains without them)."""
-    b = min(recipe.batch_size, data.train_y.numel())
-    quick = dataclasses.replace(recipe, epochs=1, probe_every=0)
-    seconds = []
-    for batches in (1, 1 + TIMED_STEPS):
-        n = min(b * batches, data.train_y.numel())
-        part = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
+    Times steps of the recipe's optimiser on its first batch (after one untimed step: first
+    calls allocate), at least TIMED_STEPS[0] and until TIMED_SECONDS have passed, and takes
+    their median (a busy machine's stalls do not make the step); adds the test evaluation that
+    training does after each epoch. The whole: epochs x (steps per epoch x a step + the
+    evaluation). Hessian probes are not counted."""
+    device = default_device()
+    model = initial_model(arch, data, recipe.seed).to(device)
+    optimizer = make_optimizer(model.parameters(), recipe)
+    n = data.train_y.numel()
+    images, labels = data.batch(torch.arange(min(recipe.batch_size, n)), device)
+    times, began = [], time.perf_counter()
+    while len(times) < TIMED_STEPS[1] + 1:
         start = time.perf_counter()
-        train(arch, part, quick, probes=False)
-        seconds.append(time.perf_counter() - start)
-    step = max(seconds[1] - seconds[0], 0.0) / TIMED_STEPS
-    steps = -(-data.train_y.numel() // b)
-    return recipe.epochs * (seconds[0] - step + steps * step), step
+        optimizer.zero_grad()
+        per_sample_loss(model(images), labels, recipe.sd_gamma).mean().backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+        if len(times) > TIMED_STEPS[0] and time.perf_counter() - began > TIMED_SECONDS:
+            break
+    step = statistics.median(times[1:])
+    start = time.perf_counter()
+    accuracy(model, data, "test")
+    evaluation = time.perf_counter() - start
+    return recipe.epochs * (-(-n // recipe.batch_size) * step + evaluation), step
