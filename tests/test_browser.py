@@ -251,11 +251,11 @@ BOXES_JS = """() => {
     [...c.querySelectorAll('.main-svg text')].filter((t) => t.textContent.trim()).map(text));
   return {headings, charts};
 }"""
-PROBLEMS_JS = """() => [
+PROBLEMS_JS = r"""() => [
   ...[...document.querySelectorAll('[data-testid="stException"]')]
-    .map((e) => 'exception: ' + e.innerText.slice(0, 300)),
+    .map((e) => 'exception: ' + e.innerText.replace(/\s+/g, ' ').slice(0, 300)),
   ...[...document.querySelectorAll('[data-testid="stAlertContentError"]')]
-    .map((e) => 'error box: ' + e.innerText.slice(0, 300)),
+    .map((e) => 'error box: ' + e.innerText.replace(/\s+/g, ' ').slice(0, 300)),
 ]"""
 
 
