@@ -7,6 +7,8 @@ of four models and read its verdict.
 .ci/run installs chromium and requirements-dev.txt installs playwright (no browser download:
 the test launches /usr/bin/chromium). Where either is missing the test is skipped, never
 deleted. UNLEARN_SCREENSHOT=PATH also writes the screenshot there (the README's is made so).
+The tour opens the stored demo run and visits every page at 1280 x 720, failing on an exception,
+an error box or overlapping text; UNLEARN_TOUR_DIR=DIR also keeps its screenshots, one a page.
 """
 
 from __future__ import annotations
