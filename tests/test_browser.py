@@ -7,10 +7,13 @@ of four models and read its verdict.
 .ci/run installs chromium and requirements-dev.txt installs playwright (no browser download:
 the test launches /usr/bin/chromium). Where either is missing the test is skipped, never
 deleted. UNLEARN_SCREENSHOT=PATH also writes the screenshot there (the README's is made so).
+The tour opens the stored demo run and visits every page at 1280 x 720, failing on an exception,
+an error box or overlapping text; UNLEARN_TOUR_DIR=DIR also keeps its screenshots, one a page.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from overlap import overlapping_pairs, text_overlaps
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -204,3 +208,140 @@ def test_an_audit_of_none_on_a_memorising_model_says_remembers(server, memorisin
         finally:
             browser.close()
     assert list((store / "audits").glob("audit-*/privacy.json"))
+
+
+# --- the tour: the demo run open, every page of the navigation, nothing broken or overlapping
+
+
+TOUR_VIEWPORT = {"width": 1280, "height": 720}
+# Busy while Streamlit's running indicator shows, an element of the last run is still stale,
+# a spinner or skeleton waits, or a chart on screen has not drawn its SVG yet.
+BUSY_JS = """() => {
+  const shown = (e) => e.getClientRects().length > 0;
+  const sel = '[data-testid="stStatusWidget"], [data-stale="true"], '
+    + '[data-testid="stSpinner"], [data-testid="stSkeleton"]';
+  if ([...document.querySelectorAll(sel)].some(shown)) return true;
+  return [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .some((c) => shown(c) && !c.querySelector('.main-svg'));
+}"""
+# Boxes of the texts that must not overlap: headings (h1-h3) across the page, and within each
+# plotly chart every SVG text (titles, axis titles, tick labels, legend, annotations) as
+# (angle, box in the frame turned by that angle, box on screen) for overlap.text_overlaps.
+# Dataframe column titles are drawn on glide-data-grid's canvas, so no DOM box measures them.
+BOXES_JS = """() => {
+  const name = (e, i) => `${i} ${e.tagName} "${e.textContent.trim().slice(0, 50)}"`;
+  const rect = (label, r) => [label, r.x, r.y, r.width, r.height];
+  const turned = (label, t, angle) => {
+    const m = t.getCTM(), b = t.getBBox(), a = -angle * Math.PI / 180;
+    const corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height],
+      [b.x + b.width, b.y + b.height]].map(([x, y]) => [m.a * x + m.c * y + m.e,
+      m.b * x + m.d * y + m.f]).map(([x, y]) => [x * Math.cos(a) - y * Math.sin(a),
+      x * Math.sin(a) + y * Math.cos(a)]);
+    const xs = corners.map((c) => c[0]), ys = corners.map((c) => c[1]);
+    const [x, y] = [Math.min(...xs), Math.min(...ys)];
+    return [label, x, y, Math.max(...xs) - x, Math.max(...ys) - y];
+  };
+  const text = (t, i) => {
+    const m = t.getCTM(), angle = Math.round(Math.atan2(m.b, m.a) * 180 / Math.PI);
+    const kind = t.getAttribute('class') || t.parentNode.getAttribute('class');
+    const label = `${name(t, i)} (${kind})`;
+    return [angle, turned(label, t, angle), rect(label, t.getBoundingClientRect())];
+  };
+  const headings = [...document.querySelectorAll('h1, h2, h3')]
+    .map((e, i) => rect(name(e, i), e.getBoundingClientRect()));
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map((c) =>
+    [...c.querySelectorAll('.main-svg text')].filter((t) => t.textContent.trim()).map(text));
+  return {headings, charts};
+}"""
+PROBLEMS_JS = r"""() => [
+  ...[...document.querySelectorAll('[data-testid="stException"]')]
+    .map((e) => 'exception: ' + e.innerText.replace(/\s+/g, ' ').slice(0, 300)),
+  ...[...document.querySelectorAll('[data-testid="stAlertContentError"]')]
+    .map((e) => 'error box: ' + e.innerText.replace(/\s+/g, ' ').slice(0, 300)),
+]"""
+
+
+def _page_titles() -> list[str]:
+    """The titles of app.py's SECTIONS, in the navigation's order (read, not imported: importing
+    app.py would run the app)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    sections = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SECTIONS"
+    )
+    return [title for pages in ast.literal_eval(sections).values() for _, title, _ in pages]
+
+
+def _settle(page) -> None:
+    """Wait until the page has finished rendering: not busy on four polls in a row (a fragment
+    that reruns, or a chart that draws late, makes it busy again)."""
+    deadline, quiet = time.time() + WAIT_MS / 1000, 0
+    while quiet < 4:
+        if time.time() > deadline:
+            raise AssertionError(f"{page.url} was still rendering after {WAIT_MS / 1000:.0f} s")
+        quiet = 0 if page.evaluate(BUSY_JS) else quiet + 1
+        page.wait_for_timeout(250)
+
+
+def _problems(page, title: str) -> list[str]:
+    """Exceptions, error boxes and overlapping texts on the page, one line each."""
+    found = page.evaluate(PROBLEMS_JS)
+    boxes = page.evaluate(BOXES_JS)
+    pairs = overlapping_pairs(boxes["headings"])
+    for number, texts in enumerate(boxes["charts"]):
+        pairs += [(f"chart {number}: {a}", b) for a, b in text_overlaps(texts)]
+    found += [f"overlap: {a} / {b}" for a, b in pairs]
+    return [f"{title}: {line}" for line in found]
+
+
+def _full_screenshot(page, path: Path) -> None:
+    """The whole page in one PNG: the app scrolls inside its main block, so the viewport is
+    made as tall as the content for the shot (same width: the same layout) and then restored."""
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
+    )
+    page.set_viewport_size({"width": TOUR_VIEWPORT["width"], "height": min(height + 100, 12_000)})
+    page.wait_for_timeout(500)  # plotly redraws on resize
+    page.screenshot(path=path)
+    page.set_viewport_size(TOUR_VIEWPORT)
+
+
+def _tour(page, url: str, shots: list[Path]) -> list[str]:
+    """Open the demo run, then visit every page; -> the problems found."""
+    page.goto(url)
+    page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
+    page.locator(".st-key-open_demo_run").get_by_role("button").first.click()
+    page.get_by_role("heading", name="Unlearn").first.wait_for(timeout=WAIT_MS)
+    titles = _page_titles()
+    links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    assert [text.splitlines()[-1] for text in links] == titles  # each link's icon comes first
+    problems = []
+    for number, title in enumerate(titles, 1):
+        _go(page, title)
+        _settle(page)
+        problems += _problems(page, title)
+        for folder in shots:
+            _full_screenshot(page, folder / f"{number:02d}-{title.replace(' ', '-')}.png")
+    return problems
+
+
+def test_a_tour_of_every_page_with_the_demo_run_open(server, tmp_path):
+    url, _ = server
+    shots = [tmp_path / "tour"]
+    if os.environ.get("UNLEARN_TOUR_DIR"):
+        shots.append(Path(os.environ["UNLEARN_TOUR_DIR"]))
+    for folder in shots:
+        folder.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport=TOUR_VIEWPORT)
+        try:
+            problems = _tour(page, url, shots)
+        except Exception:
+            page.screenshot(path=tmp_path / "failure.png")
+            raise
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+    assert len(list(shots[0].glob("*.png"))) == len(_page_titles())
