@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Rebuilds the stored demo run in assets/demo_run (UNSIR forgetting class 3 of the demo model,
-# with its oracle retrain, seed 0), the run the app's first page opens at once. A scratch store
-# (removed afterwards) gives it a run id; its report.json records this command. About 30 s on
-# 2 CPU cores.
+# with its oracle retrain, seed 0), the run the app's first page opens at once. About 30 s on
+# 2 CPU cores. The recorded command (report.json's `command`, shown under the app's results)
+# writes to cli-runs/ and the default run store, so pasting it makes a new run and never
+# touches the shipped one; here a scratch store (removed afterwards) gives the run its id, and
+# the folder is then copied into assets/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-store=cli-runs/demo-run-store
-trap 'rm -rf "$store"' EXIT
-UNLEARN_DEVICE=cpu .venv/bin/python -m unlearn_core unlearn \
+scratch=cli-runs/demo-run-build
+trap 'rm -rf "$scratch"' EXIT
+rm -rf "$scratch"
+UNLEARN_DEVICE=cpu UNLEARN_RUNS_DIR="$scratch/store" .venv/bin/python -m unlearn_core unlearn \
     --checkpoint assets/models/demo_smallcnn.safetensors --method unsir --forget-classes 3 \
-    --oracle --seed 0 --store "$store" --out assets/demo_run
+    --oracle --seed 0 --out cli-runs/demo-run
+rm -rf assets/demo_run
+mv cli-runs/demo-run assets/demo_run
+echo "wrote assets/demo_run"
