@@ -18,6 +18,7 @@ def test_confusion_heatmap():
     assert fig.layout.xaxis.title.text == "Predicted class"
     assert fig.layout.yaxis.title.text == "True class"
     assert fig.layout.title.text == "Confusion matrix"
+    assert heat.textfont.size == 11  # one size in every matrix, not fitted to each one's cells
 
 
 def test_confusion_heatmaps_share_a_colour_scale_when_given_its_top():
@@ -58,3 +59,21 @@ def test_slice_movement_bars():
     relative = viz_results.slice_movement_bars(rows, relative=True)
     assert list(relative.data[0].y) == [0.1, 0.0]
     assert "relative" in relative.layout.yaxis.title.text
+
+
+def test_the_embedding_legend_sits_below_the_maps_so_no_class_is_scrolled_away():
+    """Ten classes and their forgotten marks did not fit beside a 460-pixel map (the browser
+    tour saw "8: Bag" and "9: Ankle boot" only by scrolling the legend)."""
+    from unlearn_core.views.representations import embedding_panels
+
+    labels = list(range(10)) * 2
+    view = {
+        "method": "pca",
+        "layer": "fc1",
+        "coordinates": {"original": [[i, i] for i in range(20)]},
+        "labels": labels,
+        "group": ["forget"] * 2 + ["retain"] * 18,
+    }
+    fig = embedding_panels(view, [f"class {c}" for c in range(10)])
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+    assert len([t for t in fig.data if t.showlegend]) == 12  # every class, both forgotten ones

@@ -59,7 +59,12 @@ def embedding_panels(view: dict, class_names: Sequence[str]) -> go.Figure:
                 if not rows.any():
                     continue
                 fig.add_trace(_points(xy[rows], c, class_names, marked, show=col == 1), 1, col)
-    fig.update_layout(legend_title="class (× forgotten)", height=460)
+    # the legend below the maps, in rows: 10 classes and the forgotten ones do not fit beside
+    # a 460-pixel plot, and a scrolled legend hides the last classes
+    fig.update_layout(
+        legend={"title": "class (× forgotten)", "orientation": "h", "yanchor": "top", "y": -0.12},
+        height=560,
+    )
     return styled(fig, f"{view['method'].upper()} of the {view['layer']} features (shared axes)")
 
 

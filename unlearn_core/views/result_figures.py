@@ -36,6 +36,7 @@ def confusion_heatmap(
             customdata=share,
             text=z.astype(int),
             texttemplate="%{text}",
+            textfont={"size": 11},  # plotly's automatic size differs between matrices side by side
             colorscale="Cividis",
             zmin=0 if zmax is not None else None,
             zmax=zmax,
