@@ -97,6 +97,11 @@ def main():
             ),
         ),
     ]
+    print_table(rows, args.repeats)
+
+
+def print_table(rows: list, repeats: int) -> None:
+    """The machine, then one Markdown row per (name, function): median and best of `repeats`."""
     print(
         f"device: cpu ({platform.processor() or platform.machine()}), "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}; "
@@ -104,7 +109,7 @@ def main():
     )
     print("| task | median (s) | min (s) |\n|---|---|---|")
     for name, fn in rows:
-        median, best = timed(fn, args.repeats)
+        median, best = timed(fn, repeats)
         print(f"| {name} | {median:.3f} | {best:.3f} |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -115,3 +115,28 @@ def test_the_chart_format_is_chosen_in_the_sidebar_and_holds():
     assert not at.exception and at.session_state["chart_format"] == "svg"
     # a later run (AppTest's reruns drop the sidebar: a new session holding the choice)
     assert app(chart_format="svg").sidebar.radio(key="_chart_format").value == "svg"
+
+
+def test_the_jobs_fragments_poll_only_while_a_job_is_live(monkeypatch):
+    """The idle server's CPU (issue 15, done-means: under 5% of a core with a tab open): every
+    2-s rerun of an idle fragment costs about 0.2 s of CPU per tab (BENCHMARKS.md, "Idle
+    server"), so with no live job the Unlearn page's fragment never reruns and the sidebar's
+    every 10 s; with one, both every 2 s."""
+    from ui import jobs
+
+    paces = {}
+
+    def fragment(body, run_every=None):
+        paces[body.__name__] = run_every
+        return lambda *args: None
+
+    monkeypatch.setattr(jobs.st, "fragment", fragment)
+    board = JobBoard(RunStore().root)
+    jobs.jobs_panel()
+    jobs.show_my_jobs()
+    assert paces == {"_jobs_panel": 10, "_show_my_jobs": None}
+    board.write(_record("running", started="2026-01-01T00:00:00+00:00"))
+    monkeypatch.setattr(jobs.st, "session_state", {"my_jobs": ["job-x-running"]})
+    jobs.jobs_panel()
+    jobs.show_my_jobs()
+    assert paces == {"_jobs_panel": 2, "_show_my_jobs": 2}
