@@ -18,7 +18,8 @@ from ui.runs import (
 )
 from ui.state import class_names
 from unlearn_core.errors import UserError
-from unlearn_core.run.audit import audit_html, audit_record_bytes
+from unlearn_core.run.audit import audit_record_bytes
+from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.privacy_record import latest_audit
 
 st.title("Runs and audit record")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from unlearn_core.run.audit import audit_html
+from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.report import Report
 from unlearn_core.run.verdict import accuracy_margin, verdict
 

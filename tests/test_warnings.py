@@ -12,7 +12,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.audit import audit_html
+from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.report import Report
 

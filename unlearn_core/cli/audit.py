@@ -77,7 +77,8 @@ def _reproduce(args: argparse.Namespace) -> None:
 
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
-    from unlearn_core.run.audit import audit_html, check_run_folder, write_audit_record
+    from unlearn_core.run.audit import check_run_folder, write_audit_record
+    from unlearn_core.run.audit_page import audit_html
     from unlearn_core.run.integrity import verify_run
     from unlearn_core.run.privacy_record import latest_audit
     from unlearn_core.run.store import read_report

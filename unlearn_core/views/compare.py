@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.run.audit import comparison_rows
-from unlearn_core.run.report import Report
+from unlearn_core.run.audit_page import METRIC_ROWS, format_value
+from unlearn_core.run.report import MODELS, Report, metric
 from unlearn_core.views.figures import (
     BLACK,
     BLUE,
@@ -194,7 +194,7 @@ def _forget_rows(reports: dict[str, Report]) -> list[dict]:
 
 
 def compare_runs(reports: dict[str, Report]) -> list[dict]:
-    """audit.comparison_rows (one row per field, one column per run label) with the forget
+    """comparison_rows (one row per field, one column per run label) with the forget
     indices after the forget count, and a boolean column "differs": the row's values are not
     all equal (for the indices, the full sets, not their shortened text)."""
     rows = comparison_rows(reports)
@@ -225,3 +225,32 @@ def rows_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
     return out.getvalue()
+
+
+def comparison_rows(reports: dict[str, Report]) -> list[dict]:
+    """Runs side by side, in the audit page's wording of values: one row per field (method,
+    forget request, metrics of each model, timings, config and recipe values), one text column
+    per run label in `reports`."""
+    fields: dict[str, dict[str, str]] = {}
+
+    def put(field: str, label: str, value, exact: bool = False) -> None:
+        fields.setdefault(field, {})[label] = format_value(value, exact)
+
+    for label, r in reports.items():
+        for key in ("method", "dataset", "arch", "seed", "created"):
+            put(key, label, getattr(r, key))
+        put("forget classes", label, r.forget.classes or None)
+        put("forget count", label, r.forget.count)
+        for model in MODELS:
+            for key, name in METRIC_ROWS:
+                put(f"{model}: {name}", label, metric(getattr(r.metrics, model), key))
+        for key, value in r.timing.to_dict().items():
+            put(f"timing: {key}", label, value)
+        for block, values in (("config", r.config), ("recipe", r.recipe)):
+            for key, value in (values or {}).items():
+                put(f"{block}: {key}", label, value, exact=True)
+        put("unlearned sha256", label, r.checkpoints.unlearned_sha256)
+    return [
+        {"field": field, **{label: values.get(label, "") for label in reports}}
+        for field, values in fields.items()
+    ]
