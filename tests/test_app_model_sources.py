@@ -17,6 +17,7 @@ from unlearn_core import model_sources
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
+from unlearn_core.files import safe_stem
 from unlearn_core.model_sources import estimate_training, import_weights
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import run_unlearning
@@ -259,3 +260,12 @@ def test_a_model_near_chance_is_cautioned_and_the_demo_is_not(tmp_path, digits, 
     demo = AppTest.from_file(PAGE, default_timeout=120).run()  # the demo model, 80% or so
     assert not demo.exception
     assert not [w for w in demo.warning if "learned little" in w.value]
+
+
+def test_a_browser_file_name_becomes_a_safe_stem():
+    """Upload names (weights, audit records) name files and messages here: never a path."""
+    assert safe_stem("../My model (2).pt", 48, "weights") == "My_model_2_"
+    assert safe_stem("/etc/passwd", 48, "weights") == "passwd"
+    assert safe_stem("a" * 60 + ".pt", 48, "weights") == "a" * 48
+    assert safe_stem("(((.pt", 48, "weights") == "_" and safe_stem(".pt", 48, "weights") == "_pt"
+    assert safe_stem("", 48, "weights") == "weights"

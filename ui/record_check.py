@@ -4,7 +4,6 @@ upload form and one green or red line per check. The upload is bounded before it
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import streamlit as st
 
 from ui.state import get_dataset
 from unlearn_core.errors import UserError
+from unlearn_core.files import safe_stem
 from unlearn_core.run.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
 
 
@@ -43,10 +43,10 @@ def record_check_form() -> None:
         st.error("Choose an audit record (a .zip) first.")
         return
     # the messages name the user's file; a path the browser sent is never used as one
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(upload.name).name)[:80].lstrip(".") or "record"
+    name = f"{safe_stem(upload.name, 76, 'record')}.zip"
     try:
         with st.spinner("Checking the hashes and recomputing the accuracies…"):
-            checks = _checks(name if name.endswith(".zip") else f"{name}.zip", upload.getvalue())
+            checks = _checks(name, upload.getvalue())
     except UserError as err:
         st.error(str(err))
         return

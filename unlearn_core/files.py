@@ -8,6 +8,7 @@ destination, flushed to disk and renamed over it in one step.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,3 +38,10 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
 def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
     """Write `payload` to `path` atomically (atomic_write)."""
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
+
+
+def safe_stem(file_name: str, limit: int, default: str) -> str:
+    """The stem of a file name a browser sent, fit to name a file or a message here: letters,
+    digits, "_" and "-" kept, other runs of characters made one "_", at most `limit` characters
+    ("../My model (2).pt" -> "My_model_2_"); `default` when nothing is left. Never a path."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(file_name).stem)[:limit] or default

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 import shutil
 import statistics
 import tempfile
@@ -26,6 +25,7 @@ from unlearn_core.cli.commands import train_command
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
+from unlearn_core.files import safe_stem
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.progress import Progress
 from unlearn_core.training import Recipe, initial_model, make_optimizer, per_sample_loss, train
@@ -48,7 +48,7 @@ def import_weights(file_name: str, payload: bytes, data: ImageDataset, arch: str
     if suffix not in SUFFIXES:
         raise UserError(f"{name}: only .safetensors, .pt or .pth state dicts can be loaded.")
     digest = hashlib.sha256(payload).hexdigest()
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem)[:48] or "weights"
+    stem = safe_stem(name, 48, "weights")
     target = folder / f"{stem}-{digest[:10]}.safetensors"
     folder.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".upload-"))  # hidden: never listed

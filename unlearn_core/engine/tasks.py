@@ -14,7 +14,7 @@ def task_from_dict(values: dict):
     from unlearn_core.privacy.spec import AuditSpec
     from unlearn_core.run.embedding_job import EmbeddingSpec
 
-    kinds = {"privacy-audit": AuditSpec, "embedding": EmbeddingSpec}
+    kinds = {spec.KIND: spec for spec in (AuditSpec, EmbeddingSpec)}
     if values.get("kind") not in kinds:
         raise UserError(f"unknown job kind {values.get('kind')!r}; kinds: {', '.join(kinds)}.")
     return kinds[values["kind"]].from_dict(values)

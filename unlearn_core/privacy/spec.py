@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from unlearn_core.engine.task_spec import TaskSpec
 from unlearn_core.errors import UserError
 
 MIN_MODELS, MAX_MODELS = 4, 256  # U-LiRA leaves one model out and fits a variance on the rest
@@ -12,7 +13,9 @@ MAX_ATTACK_SEEDS = 20
 
 
 @dataclass(frozen=True)
-class AuditSpec:
+class AuditSpec(TaskSpec):
+    KIND: ClassVar[str] = "privacy-audit"
+
     checkpoint: str  # the audited model's checkpoint: its recorded recipe trains the pool
     checkpoint_sha256: str
     method: str
@@ -26,14 +29,6 @@ class AuditSpec:
     data_root: str | None = None
     arch: str | None = None
     threads: int = 1  # torch threads per model task
-
-    def to_dict(self) -> dict:
-        return {"kind": "privacy-audit", **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> AuditSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
     def job_spec(self):
         """The unlearning job of one pool model, for the engine's checks and loaders."""

@@ -9,16 +9,17 @@ the checkpoint and the settings, where the page finds it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from unlearn_core.engine.task_spec import TaskSpec
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.progress import Progress
@@ -27,7 +28,9 @@ MAX_PER_GROUP = 5000
 
 
 @dataclass(frozen=True)
-class EmbeddingSpec:
+class EmbeddingSpec(TaskSpec):
+    KIND: ClassVar[str] = "embedding"
+
     run_id: str
     store_root: str
     checkpoint: str  # the run's original model
@@ -37,14 +40,6 @@ class EmbeddingSpec:
     layer: str | None = None  # None: the penultimate layer
     method: str = "umap"  # or "pca"
     threads: int = 1
-
-    def to_dict(self) -> dict:
-        return {"kind": "embedding", **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> EmbeddingSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
     @property
     def key(self) -> str:
