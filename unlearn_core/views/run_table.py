@@ -104,12 +104,11 @@ def _shown(key: str, value) -> str:
     places, seconds to one, speed-ups with a ×; a missing value is a blank, not "None"."""
     if value is None:
         return ""
-    if "gap" in key and "AUC" not in key:
-        return f"{value * 100:+.1f} pts"
+    gap = key.endswith("gap")
     if key in ACCURACY_COLUMNS:
-        return f"{value:.1%}"
-    if "AUC" in key:
-        return f"{value:+.3f}" if "gap" in key else f"{value:.3f}"
+        return f"{value * 100:+.1f} pts" if gap else f"{value:.1%}"
+    if key in AUC_COLUMNS:
+        return f"{value:+.3f}" if gap else f"{value:.3f}"
     if key == "unlearn s":
         return f"{value:.1f}"
     if key == "speed-up":
