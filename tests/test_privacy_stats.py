@@ -1,6 +1,6 @@
 """The audit's statistics against hand-computed values and synthetic problems with known
-answers: AUC and TPR, U-LiRA's leave-one-out likelihood ratio, the challenge's epsilon and
-buckets, bootstrap coverage, the SVC protocol and the verdict's rules."""
+answers: AUC and TPR, U-LiRA's leave-one-out likelihood ratio, bootstrap coverage and the SVC
+protocol. The challenge score: test_challenge_official.py; the verdict: test_privacy_verdict.py."""
 
 from __future__ import annotations
 
@@ -11,19 +11,10 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from unlearn_core.privacy.challenge import (
-    bucket_score,
-    example_epsilon,
-    final_score,
-    forgetting_quality,
-)
 from unlearn_core.privacy.intervals import auc, grid_bootstrap, roc_band, roc_tprs, tpr_at_fpr
 from unlearn_core.privacy.outputs import svc_efficacy_attack
 from unlearn_core.privacy.ulira import logit_confidence, ulira_scores
-from unlearn_core.privacy.verdict import decide
 from unlearn_core.request import ForgetRequest
-
-DELTA = 1e-5
 
 
 def test_auc_and_tpr_by_hand():
@@ -72,30 +63,6 @@ def test_ulira_recovers_the_known_auc_of_shifted_gaussians():
     assert auc(same_m, same_n) == pytest.approx(0.5, abs=0.03)
 
 
-def test_challenge_epsilon_by_hand():
-    a = np.array([1.0, 2.0, 3.0, 4.0])
-    # told apart by every threshold between 4 and 5: FPR = FNR = 0, floored at 1/4
-    assert example_epsilon(a, a + 4) == pytest.approx(math.log(4 * (1 - DELTA)))
-    assert example_epsilon(a, a) == 0.0  # no rule beats a coin
-    # "unlearned if phi <= 3" against retrained {3, 4, 5, 6}: FPR = FNR = 1/4
-    assert example_epsilon(a, a + 2) == pytest.approx(math.log((0.75 - DELTA) / 0.25))
-
-
-def test_buckets_quality_and_final_score_by_hand():
-    assert [bucket_score(e) for e in (0.0, 0.49, 0.5, 1.0, 1.2, 2.0)] == [
-        1.0,
-        1.0,
-        0.5,
-        0.25,
-        0.25,
-        0.0625,  # 2.0 is in the fifth bin, [2.0, 2.5)
-    ]
-    assert forgetting_quality(np.array([0.1, 0.7, 1.1, 1.6])) == pytest.approx(
-        (1 + 0.5 + 0.25 + 0.125) / 4
-    )
-    assert final_score(0.5, 0.9, 0.8) == pytest.approx(0.36)
-
-
 def _coverage(rng, reps, make, truth, draws=200):
     hits = 0
     for _ in range(reps):
@@ -142,26 +109,6 @@ def test_svc_protocol_on_a_hand_built_example(demo):
     assert (scores[:2] > 0).all() and (scores[2:] <= 0).all()
     again, _ = svc_efficacy_attack(train_conf, test_conf, request, everyone, seed=0)
     assert again == summary  # the retain draw is seeded
-
-
-def _attack(auc_value, low, high):
-    return {"auc": auc_value, "auc_ci": [low, high]}
-
-
-@pytest.mark.parametrize(
-    ("ulira", "control", "verdict", "phrase"),
-    [
-        (_attack(0.55, 0.45, 0.65), _attack(0.52, 0.48, 0.6), "inconclusive", "could not have"),
-        (_attack(0.95, 0.9, 0.99), _attack(0.52, 0.48, 0.6), "inconclusive", "original models"),
-        (_attack(0.95, 0.9, 0.99), _attack(0.97, 0.93, 0.99), "remembers", "tells the unlearned"),
-        (_attack(0.51, 0.47, 0.55), _attack(0.97, 0.93, 0.99), "forgotten", "contains 0.5"),
-        (_attack(0.5, 0.3, 0.7), _attack(0.97, 0.93, 0.99), "inconclusive", "too wide"),
-        (_attack(0.3, 0.25, 0.35), _attack(0.97, 0.93, 0.99), "inconclusive", "other way"),
-    ],
-)
-def test_the_verdict_can_fail_and_says_why(ulira, control, verdict, phrase):
-    got, reason = decide(ulira, control, models=8)
-    assert got == verdict and phrase in reason and "\n" not in reason
 
 
 def test_roc_band_reads_tpr_at_each_fpr_level():

@@ -15,17 +15,53 @@ from unlearn_core.training import CONVENTIONS
 def add_parsers(sub) -> None:
     audit = sub.add_parser(
         "privacy-audit",
-        help="train N models by the checkpoint's recipe, unlearn and retrain each, attack them",
+        help="train N models by the checkpoint's recipe, unlearn and retrain each, attack them; "
+        "or decide from scores computed elsewhere (--scores)",
     )
-    audit.add_argument("--checkpoint", required=True)
-    audit.add_argument("--method", required=True)
-    target = audit.add_mutually_exclusive_group(required=True)
+    audit.add_argument("--checkpoint", help="the audited model (its recorded recipe trains N)")
+    audit.add_argument("--method", help="the unlearning method to audit (see list-methods)")
+    target = audit.add_mutually_exclusive_group()
     target.add_argument("--forget-classes", type=csv_ints, help="e.g. 3")
-    target.add_argument("--forget-indices", type=csv_ints, help="training indices, e.g. 1,7,9")
+    target.add_argument(
+        "--forget-indices",
+        type=csv_ints,
+        help="training indices, e.g. 1,7,9 (with --scores: the samples' names, in order)",
+    )
+    audit.add_argument(
+        "--scores",
+        help="FILE.npz of arrays unlearned, retrained[, original], each (models, samples) of "
+        "logit-scaled confidences: decide from these instead of training models",
+    )
     audit.add_argument("--models", type=int, default=8, help="N models (seeds 0..N-1), at least 4")
-    audit.add_argument("--set", type=key_value, action="append", default=[], metavar="KEY=VALUE")
+    audit.add_argument(
+        "--set",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the method, e.g. lr=0.01 (repeatable; list-methods --verbose)",
+    )
     audit.add_argument(
         "--attack-seeds", type=int, default=3, help="SVC attack draws per model (default 3)"
+    )
+    audit.add_argument(
+        "--margin",
+        type=float,
+        default=0.05,
+        help="equivalence margin on U-LiRA's AUC: 'forgotten' needs its 95%% interval within "
+        "0.5 +- margin (default 0.05)",
+    )
+    audit.add_argument(
+        "--relearn-steps",
+        type=int,
+        default=20,
+        help="relearning attack: fine-tuning steps on retained images (default 20; 0: skip)",
+    )
+    audit.add_argument(
+        "--relearn-samples",
+        type=int,
+        default=256,
+        help="relearning attack: retained images it fine-tunes on (default 256)",
     )
     audit.add_argument(
         "--oracle-convention",
@@ -66,6 +102,51 @@ def audit_spec(args: argparse.Namespace):
         data_root=args.data_root,
         arch=args.arch,
         threads=args.threads,
+        margin=args.margin,
+        relearn_steps=args.relearn_steps,
+        relearn_samples=args.relearn_samples,
+    )
+
+
+def _require_model_audit(args: argparse.Namespace) -> None:
+    """A model audit needs a checkpoint, a method and a forget request: one line if not."""
+    missing = [
+        flag
+        for flag, value in (("--checkpoint", args.checkpoint), ("--method", args.method))
+        if not value
+    ]
+    if args.forget_classes is None and args.forget_indices is None:
+        missing.append("--forget-classes or --forget-indices")
+    if missing:
+        raise UserError(
+            f"privacy-audit needs {', '.join(missing)} (or --scores FILE.npz to decide from "
+            "scores computed elsewhere)."
+        )
+
+
+def run_scores_audit(args: argparse.Namespace, out: Path) -> None:
+    """privacy.json from --scores: nothing is trained; nothing is written on a bad file."""
+    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.privacy.score_file import scores_audit
+    from unlearn_core.privacy.spec import check_margin
+    from unlearn_core.privacy.store import privacy_json
+
+    if args.checkpoint or args.method or args.forget_classes is not None:
+        raise UserError(
+            "--scores decides from the scores alone: leave out --checkpoint, --method and "
+            "--forget-classes (--forget-indices may name the samples)."
+        )
+    privacy = scores_audit(args.scores, args.forget_indices, check_margin(args.margin))
+    write_bytes_atomic(out / "privacy.json", privacy_json(privacy))
+    print(f"{_summary_line(privacy)} Wrote {out}/privacy.json.")
+
+
+def _summary_line(privacy: dict) -> str:
+    ulira = privacy["attacks"]["ulira"]
+    low, high = ulira["auc_ci"]
+    return (
+        f"{privacy['verdict']}: U-LiRA AUC {ulira['auc']:.3f} [{low:.3f}, {high:.3f}] over "
+        f"{privacy['models']} models; {privacy['verdict_reason']}"
     )
 
 
@@ -78,6 +159,9 @@ def run_privacy_audit(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; name a folder for privacy.json.")
+    if args.scores:
+        return run_scores_audit(args, out)
+    _require_model_audit(args)
     spec = audit_spec(args)
     manager = JobManager(args.store, make_cli_executor(args))
     job = manager.submit_task(spec)
@@ -95,10 +179,4 @@ def run_privacy_audit(args: argparse.Namespace) -> None:
         raise UserError(f"audit {job.id} {job.state}: {job.error or job.phase}.")
     privacy = AuditStore(manager.root).get(job.audit_id)
     write_bytes_atomic(out / "privacy.json", privacy_json(privacy))
-    ulira = privacy["attacks"]["ulira"]
-    low, high = ulira["auc_ci"]
-    print(
-        f"{privacy['verdict']}: U-LiRA AUC {ulira['auc']:.3f} [{low:.3f}, {high:.3f}] over "
-        f"{privacy['models']} models; {privacy['verdict_reason']} Wrote {out}/privacy.json "
-        f"({job.seconds:.0f} s)."
-    )
+    print(f"{_summary_line(privacy)} Wrote {out}/privacy.json ({job.seconds:.0f} s).")

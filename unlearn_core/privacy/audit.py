@@ -1,6 +1,9 @@
-"""A privacy audit over N models: each pool model j is unlearned by the method (seed j) and
-retrained without the forget set (seed j); U-LiRA, the challenge score, the population attacks,
-ToW and SalUn's average gap are computed over all of them, each with an interval.
+"""A privacy audit over N models: each pool model j is unlearned by the method (seed j), and a
+model is retrained without the forget set from a seed of its own (REFERENCE_SEED + j), so the
+audited and the reference models are independent draws (the `retrain` method's models are not
+its references). U-LiRA with the paired verdict, the official challenge score, the population
+attacks, the relearning attack, ToW and SalUn's average gap are computed over all of them, each
+with an interval.
 
 `audit_member` is one model's work (what an executor runs as a task); `summarise` turns the N
 results into privacy.json's content (DESIGN.md, "privacy-audit").
@@ -8,42 +11,38 @@ results into privacy.json's content (DESIGN.md, "privacy-audit").
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from unlearn_core.privacy.challenge import (
-    DELTA,
-    bucket_score,
-    example_epsilons,
-    final_score,
-    forgetting_quality,
-)
-from unlearn_core.privacy.intervals import mean_bootstrap
+from unlearn_core.privacy.challenge import final_score
 from unlearn_core.privacy.outputs import ModelOutputs, model_outputs
+from unlearn_core.privacy.relearn_attack import relearn_recovery, summarise_relearn
+from unlearn_core.privacy.scores import score_audit
 from unlearn_core.privacy.spec import AuditSpec
-from unlearn_core.privacy.summary import grid_attack, population_attack
-from unlearn_core.privacy.ulira import ulira_scores
-from unlearn_core.privacy.verdict import decide
+from unlearn_core.privacy.summary import population_attack
 from unlearn_core.progress import Progress, sub_progress
 
 ROLES = ("original", "unlearned", "retrained")
 ACCURACIES = ("forget_acc", "retain_acc", "test_acc")
+REFERENCE_SEED = 10_000  # reference j is retrained from seed REFERENCE_SEED + j
 
 
 @dataclass(frozen=True)
 class MemberResult:
-    """Pool model `seed`: its outputs as trained, unlearned and retrained, and the seconds each
-    step took here (0 for a model read from the pool's cache)."""
+    """Pool model `seed`: its outputs as trained, unlearned and retrained (the reference of
+    seed REFERENCE_SEED + seed), the relearning attack on the unlearned and the reference
+    model ({"before", "after"} each; empty when not run), and the seconds each step took."""
 
     seed: int
     original: ModelOutputs
     unlearned: ModelOutputs
     retrained: ModelOutputs
     seconds: dict
+    relearn: dict = dataclasses.field(default_factory=dict)
 
 
 def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -> MemberResult:
@@ -68,8 +67,9 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
         original = clock("train", pool.original, seed, sub_progress(progress, 0, 0.4, "model"))
         left_out = request.outside_retain(data.train_y.numel())
         retrain = sub_progress(progress, 0.4, 0.8, "retrain")
+        reference = REFERENCE_SEED + seed
         retrained = clock(
-            "retrain", pool.retrained, original, left_out, spec.oracle_convention, retrain
+            "retrain", pool.retrained, reference, left_out, spec.oracle_convention, retrain
         )
         method = get_method(spec.method)
         config = parse_config(method.config_cls, spec.overrides)
@@ -81,9 +81,24 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
             role: model_outputs(model, data, request, spec.attack_seeds)
             for role, model in zip(ROLES, (original.model, result.model, retrained), strict=True)
         }
+        relearn = {}
+        if spec.relearn_steps:
+            relearn = {
+                role: clock(
+                    f"relearn {role}",
+                    relearn_recovery,
+                    model,
+                    data,
+                    request,
+                    original.recipe,
+                    spec.relearn(),
+                    seed,
+                )
+                for role, model in (("unlearned", result.model), ("retrained", retrained))
+            }
     finally:
         torch.set_num_threads(threads)
-    return MemberResult(seed, **outputs, seconds=clock.seconds)
+    return MemberResult(seed, **outputs, seconds=clock.seconds, relearn=relearn)
 
 
 class _Clock:
@@ -110,26 +125,24 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
     rng = np.random.default_rng(0)  # the intervals' resampling: fixed, so a rerun agrees
     indices = request.forget_indices.tolist()
     phi = {role: _grid(members, role, "phi") for role in ROLES}
-    ulira = grid_attack(*ulira_scores(phi["unlearned"], phi["retrained"]), indices, rng)
-    control = grid_attack(*ulira_scores(phi["original"], phi["retrained"]), indices, rng)
-    control.pop("per_sample")
-    attacks = {"ulira": ulira, **_population(members, indices, rng)}
-    verdict, reason = decide(ulira, control, len(members))
+    scored = score_audit(phi, indices, rng, spec.margin)
     accuracy = {
         role: {k: [getattr(m, role).accuracy[k] for m in members] for k in ACCURACIES}
         for role in ROLES
     }
     tows, gaps = _gap_scores(accuracy, members)
+    attacks = {**scored["attacks"], **_population(members, indices, rng)}
+    if members[0].relearn:
+        per_role = {r: [m.relearn[r] for m in members] for r in ("unlearned", "retrained")}
+        attacks["relearn"] = summarise_relearn(per_role, spec.relearn(), rng)
     return {
+        **scored,
         "models": len(members),
         "method": spec.method,
         "config": _config(spec),
         "forget": request.to_dict(),
-        "verdict": verdict,
-        "verdict_reason": reason,
         "attacks": attacks,
-        "control": {"ulira": control},
-        "challenge": _challenge(phi, accuracy, rng),
+        "challenge": _with_final_score(scored["challenge"], accuracy),
         "tow": _per_model_interval(tows, mean_interval),
         "avg_gap": _per_model_interval(gaps, mean_interval),
         "accuracy": {
@@ -137,6 +150,7 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
             for role, values in accuracy.items()
         },
         "seeds": [m.seed for m in members],
+        "reference_seeds": [REFERENCE_SEED + m.seed for m in members],
         "attack_seeds": spec.attack_seeds,
         "oracle_convention": spec.oracle_convention,
         "checkpoint_sha256": spec.checkpoint_sha256,
@@ -165,28 +179,20 @@ def _population(members: list[MemberResult], indices: list[int], rng) -> dict:
     }
 
 
-def _challenge(phi: dict, accuracy: dict, rng) -> dict:
-    """F, the final score and the per-sample epsilons (unlearned against retrained), and F of
-    the original models, the control."""
-    epsilons = example_epsilons(phi["unlearned"], phi["retrained"])
-    quality = forgetting_quality(epsilons)
+def _with_final_score(challenge: dict, accuracy: dict) -> dict:
+    """The challenge's final score: F times the unlearned models' retain and test accuracy
+    over the retrained models'."""
     ratios = {
         k: float(np.mean(accuracy["unlearned"][k]) / np.mean(accuracy["retrained"][k]))
         for k in ("retain_acc", "test_acc")
     }
-    scores = np.array([bucket_score(e) for e in epsilons])
     return {
-        "forgetting_quality": quality,
-        "forgetting_quality_ci": list(mean_bootstrap(scores, rng)),
-        "final_score": final_score(quality, ratios["retain_acc"], ratios["test_acc"]),
+        **challenge,
+        "final_score": final_score(
+            challenge["forgetting_quality"], ratios["retain_acc"], ratios["test_acc"]
+        ),
         "retain_ratio": ratios["retain_acc"],
         "test_ratio": ratios["test_acc"],
-        "epsilons": [float(e) for e in epsilons],
-        "epsilon_cap": math.log(phi["unlearned"].shape[0] * (1 - DELTA)),
-        "delta": DELTA,
-        "original_forgetting_quality": forgetting_quality(
-            example_epsilons(phi["original"], phi["retrained"])
-        ),
     }
 
 

@@ -1,6 +1,6 @@
 """The audit's models: N models trained by a checkpoint's recorded recipe with seeds 0..N-1,
-and each one's retrain without a forget set, cached in the run store and reused by later
-audits of the same recipe and data.
+and models retrained without a forget set by the same recipe (from seeds of their own), cached
+in the run store and reused by later audits of the same recipe and data.
 
     <store>/pools/<recipe key>/seed-<j>.safetensors                 the original model j
     <store>/pools/<recipe key>/retrained-<forget key>/seed-<j>.safetensors
@@ -30,7 +30,7 @@ from unlearn_core.checkpoint import (
 )
 from unlearn_core.data import ImageDataset
 from unlearn_core.progress import Progress
-from unlearn_core.training import TrainedModel, initial_model, retrain_without, train
+from unlearn_core.training import TrainedModel, initial_model, train
 
 
 def _digest(value) -> str:
@@ -63,23 +63,33 @@ class ModelPool:
 
     def retrained(
         self,
-        original: TrainedModel,
+        seed: int,
         forget_indices: torch.Tensor,
         convention: str,
         progress: Progress | None = None,
     ) -> nn.Module:
-        """`original`'s recipe, w_0 and data order without `forget_indices` (k,), by
-        `convention` (training.retrain_without), trained once per forget set."""
+        """The recipe with `seed`, trained without `forget_indices` (k,) by `convention`
+        (training.py), trained once per forget set: bitwise what `retrain` makes of pool model
+        `seed`. The audit's references take seeds no audited model has, so they are
+        independent draws of the retrained distribution."""
         forget_key = _digest({"forget": sorted(forget_indices.tolist()), "convention": convention})
-        path = self.folder / f"retrained-{forget_key}" / f"seed-{original.recipe.seed}.safetensors"
+        path = self.folder / f"retrained-{forget_key}" / f"seed-{seed}.safetensors"
         if path.is_file():
             tensors, _ = read_weights(path)
             state = {k.removeprefix("model."): v for k, v in tensors.items()}
-            model = initial_model(original.arch, self.data, 0)
+            model = initial_model(self.template.arch, self.data, 0)
             return load_into(model, state, path.name).eval()
-        model = retrain_without(
-            original, self.data, forget_indices, convention=convention, progress=progress
-        )
+        recipe = dataclasses.replace(self.template.recipe, seed=seed)
+        model = train(
+            self.template.arch,
+            self.data,
+            recipe,
+            exclude=forget_indices,
+            convention=convention,
+            progress=progress,
+            device=None,
+            probes=False,
+        ).model
         path.parent.mkdir(parents=True, exist_ok=True)
         save_model(model, path)
         return model

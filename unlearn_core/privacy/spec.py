@@ -10,6 +10,19 @@ from unlearn_core.errors import UserError
 
 MIN_MODELS, MAX_MODELS = 4, 256  # U-LiRA leaves one model out and fits a variance on the rest
 MAX_ATTACK_SEEDS = 20
+MAX_MARGIN = 0.25  # a wider margin calls an AUC of 0.75 "chance"
+
+
+def check_margin(margin) -> float:
+    """`margin` as a float if it is a usable equivalence margin; one UserError line if not."""
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+        raise UserError(f"--margin must be a number, not {margin!r}.")
+    if not 0 < margin <= MAX_MARGIN:
+        raise UserError(
+            f"--margin must be above 0 and at most {MAX_MARGIN}, not {margin!r}: it is how far "
+            "from 0.5 an AUC may be and still count as chance."
+        )
+    return float(margin)
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,14 @@ class AuditSpec(TaskSpec):
     data_root: str | None = None
     arch: str | None = None
     threads: int = 1  # torch threads per model task
+    margin: float = 0.05  # equivalence margin on U-LiRA's AUC (privacy/verdict.py)
+    relearn_steps: int = 20  # the relearning attack's fine-tuning steps (0: not run)
+    relearn_samples: int = 256  # retained images it fine-tunes on
+
+    def relearn(self):
+        from unlearn_core.privacy.relearn_attack import RelearnAttack
+
+        return RelearnAttack(self.relearn_steps, self.relearn_samples)
 
     def job_spec(self):
         """The unlearning job of one pool model, for the engine's checks and loaders."""
@@ -63,6 +84,8 @@ def validate_audit(spec: AuditSpec) -> None:
             f"attack seeds must be from 1 to {MAX_ATTACK_SEEDS}, not {spec.attack_seeds!r}."
         )
     check_convention(spec.oracle_convention)
+    check_margin(spec.margin)
+    spec.relearn()
     validate(spec.job_spec())
     _, meta = read_weights(spec.checkpoint)
     if "recipe" not in meta:

@@ -19,6 +19,7 @@ from unlearn_core.privacy.intervals import (
     roc_band,
     tpr_at_fpr,
 )
+from unlearn_core.privacy.verdict import Evidence
 
 FPRS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_0_1pct_fpr": 0.001}
 
@@ -46,14 +47,16 @@ def per_sample_rows(indices: list[int], members: np.ndarray, nonmembers: np.ndar
 
 
 def grid_attack(
-    members: np.ndarray, nonmembers: np.ndarray, indices: list[int], rng: np.random.Generator
+    members: np.ndarray,
+    nonmembers: np.ndarray,
+    indices: list[int],
+    rng: np.random.Generator,
+    evidence: Evidence,
 ) -> dict:
     """A for a per-sample attack: score grids (N, m) of the unlearned models (members) and of
-    the retrained models (non-members); higher means "unlearned"."""
-    out = {
-        "auc": _clean(auc(members, nonmembers)),
-        "auc_ci": _interval(grid_bootstrap(auc, members, nonmembers, rng)),
-    }
+    the retrained models (non-members); higher means "unlearned". The AUC and its interval are
+    `evidence`'s (the paired bootstrap the verdict reads); TPRs get their own draws."""
+    out = {"auc": _clean(evidence.value), "auc_ci": _interval((evidence.low, evidence.high))}
     for key, fpr in FPRS.items():
 
         def at(p, q, fpr=fpr):
