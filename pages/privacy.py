@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.charts import plot
-from ui.inspect_helpers import run_card, run_context
+from ui.inspect_helpers import run_card, run_context, svc_spread
 from ui.privacy_audit import audit_section
 from ui.run_picker import chosen_report
 from ui.state import selection
@@ -15,6 +15,7 @@ from unlearn_core.views.inspect import (
     mia_rows,
     relearn_command,
     relearn_rows,
+    svc_spread_rows,
 )
 from unlearn_core.views.model_summary import image_tiles
 
@@ -32,8 +33,9 @@ st.markdown(
 )
 
 run_id, report = chosen_report("privacy_run")
+CARD_KEY = f"card_index-{run_id}"
 st.subheader("Privacy audit")
-audit_section(report)
+audit_section(report, CARD_KEY)
 
 st.header("Quick look: this run's single models")
 st.markdown(
@@ -65,6 +67,20 @@ else:
     else:
         for status, note in mia_flag_notes(flags):
             (st.success if status == "matches retrained" else st.warning)(note)
+    st.caption(
+        "The SVC's MIA-Efficacy on one model moves with which retained images it is fitted on: "
+        "the spread over draws shows how much. A quick look at one model, never a verdict."
+    )
+    if st.button("Show the SVC's spread over 5 draws"):
+        try:
+            _, data, request, models = run_context(run_id)
+            st.dataframe(
+                svc_spread_rows(svc_spread(run_id, models, data, request)),
+                hide_index=True,
+                column_config={"MIA-Efficacy mean": RATE, "AUC mean": RATE},
+            )
+        except UserError as err:
+            st.error(str(err))
 
 st.subheader("Relearn time")
 relearn = relearn_rows(report.relearn_time)
@@ -89,11 +105,12 @@ st.caption(
 )
 try:
     _, data, request, models = run_context(run_id)
+    if CARD_KEY not in st.session_state:  # the audit's leaking samples may set it
+        st.session_state[CARD_KEY] = int(request.forget_indices[0])
     index = st.number_input(
         "Training index",
-        value=int(request.forget_indices[0]),
         step=1,
-        key=f"card_index-{run_id}",
+        key=CARD_KEY,
         help="A position in the training split; by default the first forgotten sample.",
     )
     card = run_card(run_id, int(index), models, data, request)

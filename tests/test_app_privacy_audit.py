@@ -15,8 +15,9 @@ from streamlit.testing.v1 import AppTest
 from tests.test_privacy_audit import audit_spec
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.privacy.run import run_audit
+from unlearn_core.privacy.scores import indistinguishable_share
 from unlearn_core.privacy.store import AuditStore
-from unlearn_core.views.privacy_audit import attack_rows
+from unlearn_core.views.privacy_audit import attack_rows, leaking_samples, relearn_note
 
 PRIVACY = str(ROOT / "pages" / "privacy.py")
 
@@ -117,9 +118,63 @@ def test_done_shows_the_verdict_table_roc_bands_and_exposed_samples(store, monke
     filled = [t for t in roc["data"] if t.get("fill") == "tonexty"]
     assert len(filled) == 2  # a band for the unlearned and one for the original models
     tiles = at.get("image")[0].proto.imgs  # (the one-sample card follows)
-    assert len(tiles) == 8  # the eight most exposed samples
-    scores = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert len(tiles) == 8  # the eight samples that leak most
+    leaking = leaking_samples(privacy)
+    assert [t.caption.split(" · ")[0] for t in tiles] == [f"#{r['index']}" for r in leaking]
+    assert f"ε {leaking[0]['epsilon']:.2f}" in tiles[0].caption
+    histogram = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert histogram["data"][0]["type"] == "histogram"
+    assert len(histogram["data"][0]["x"]) == len(privacy["samples"])
+    share = indistinguishable_share(privacy["samples"])
+    assert any(f"{share:.0%} of the forget set" in m.value for m in at.markdown)
+    scores = json.loads(at.get("plotly_chart")[2].proto.spec)
     assert {t["name"] for t in scores["data"]} == {"unlearned models", "retrained models"}
+
+
+def test_done_shows_what_the_verdict_rests_on_and_the_relearning_attack(
+    store, monkeypatch, measured
+):
+    AuditStore(store["root"]).save(as_this_runs(measured, store["report"]))
+    at = page(store, monkeypatch)
+    assert not at.exception
+    tables = [t.value.to_dict("records") for t in at.dataframe]
+    rests = next(t for t in tables if t and t[0].get("measure", "").startswith("equivalence"))
+    assert rests[0]["value"] == "0.050"
+    assert rests[3]["value"] == "[0.000, 0.000]"  # `none`: the paired difference is 0
+    relearn = next(t for t in tables if t and "forget accuracy regained" in t[0])
+    assert [r["models"] for r in relearn] == ["unlearned (5)", "retrained (5)"]
+    note = relearn_note(measured)[1]
+    assert any(note == box.value for box in [*at.info, *at.warning])
+
+
+def test_a_leaking_sample_opens_in_the_sample_card(store, monkeypatch, measured):
+    AuditStore(store["root"]).save(as_this_runs(measured, store["report"]))
+    at = page(store, monkeypatch)
+    worst = leaking_samples(measured)[1]["index"]
+    at.button(key=f"open-card-{worst}").click().run()
+    assert not at.exception
+    assert at.number_input(key=f"card_index-{store['run_id']}").value == worst
+
+
+def test_the_single_model_svc_shows_its_spread_as_a_quick_look(store, monkeypatch):
+    at = page(store, monkeypatch)
+    assert any("never a verdict" in c.value for c in at.caption)
+    at.button[[b.label for b in at.button].index("Show the SVC's spread over 5 draws")].click()
+    at.run()
+    assert not at.exception
+    rows = next(t.value.to_dict("records") for t in at.dataframe if "MIA-Efficacy range" in t.value)
+    assert {r["model"] for r in rows} >= {"original", "unlearned"}
+    assert all(r["draws"] == 5 for r in rows)
+
+
+def test_an_absurd_margin_is_refused_in_one_line(store, monkeypatch):
+    at = page(store, monkeypatch)
+    at.number_input[
+        [n.label for n in at.number_input].index("Equivalence margin on the AUC")
+    ].set_value(0.9)
+    at.button[[b.label for b in at.button].index("Run the audit as a job")].click().run()
+    assert any("--margin must be above 0 and at most 0.25" in e.value for e in at.error)
+    assert not JobBoard(store["root"]).list()
 
 
 def test_inconclusive_says_why(store, monkeypatch, measured):

@@ -301,6 +301,38 @@ def test_the_record_holds_the_runs_privacy_audit(run_folder, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("ok:")
 
 
+def test_the_record_shows_the_margin_the_paired_control_power_and_relearning():
+    """Issue 22: what the verdict rests on, and the relearning attack beside it."""
+    privacy = _privacy("unsir", "remembers", "U-LiRA tells them apart.")
+    recovered = {
+        "recovery": 0.4,
+        "recovery_ci": [0.3, 0.5],
+        "forget_acc_after": 0.45,
+        "per_model": [0.4] * 8,
+    }
+    privacy |= {
+        "margin": 0.05,
+        "control": {"ulira": {"auc_ci": [0.97, 0.99]}, "difference": {"ci": [0.01, 0.05]}},
+        "power": {"models_needed": 8, "min_detectable_auc": 0.61, "max_models_tried": 256},
+    }
+    privacy["attacks"]["relearn"] = {
+        "steps": 20,
+        "samples": 256,
+        "unlearned": recovered,
+        "retrained": {**recovered, "recovery": 0.0, "recovery_ci": [0.0, 0.01]},
+        "gap": 0.4,
+        "gap_ci": [0.3, 0.5],
+        "beyond_retrained": True,
+    }
+    page = audit_html(make_report(), privacy=privacy)
+    section = page[page.index("Privacy audit over many models") :]
+    assert "equivalence margin 0.05" in section and "official scorer" in section
+    assert "[0.010, 0.050]" in section  # the paired difference
+    assert "models that would settle it" in section and "0.610" in section
+    assert "hidden, not removed" in section  # the relearning attack's sentence
+    assert section.count("<tr>") >= 3 + 1  # three attacks, not a row for the relearning one
+
+
 def test_the_record_says_when_there_is_no_audit(run_folder):
     assert "No privacy audit" in audit_html(make_report(), privacy=None)
 

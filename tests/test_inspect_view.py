@@ -18,6 +18,7 @@ from unlearn_core.views.inspect import (
     mia_rows,
     relearn_command,
     relearn_rows,
+    svc_spread_rows,
     verification_rows,
 )
 
@@ -185,3 +186,13 @@ def test_verification_rows_share_removed():
     assert [r["share removed"] for r in rows] == [0.75, -0.5, None]
     assert rows[0]["with update"] == 1.0 and rows[0]["without update"] == 4.0
     assert verification_rows(None) == []
+
+
+def test_svc_spread_rows_by_hand():
+    spread = {"original": [{"efficacy": 0.1, "auc": 0.6}, {"efficacy": 0.9, "auc": 0.8}]}
+    (row,) = svc_spread_rows(spread)
+    assert row["model"] == "original" and row["draws"] == 2
+    assert row["MIA-Efficacy mean"] == pytest.approx(0.5) and row["AUC mean"] == pytest.approx(0.7)
+    assert row["MIA-Efficacy range"] == "0.100 – 0.900"
+    (empty,) = svc_spread_rows({"unlearned": [{"efficacy": None, "auc": None}]})
+    assert empty["AUC mean"] is None and empty["AUC range"] == "–"

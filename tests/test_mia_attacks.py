@@ -19,6 +19,7 @@ from unlearn_core.metrics.mia import (
     mia_samples,
     roc,
     svc_attack,
+    svc_over_draws,
     tpr_at_fpr,
 )
 from unlearn_core.request import ForgetRequest
@@ -123,6 +124,20 @@ def test_report_block_on_a_memoriser_and_on_a_constant_model(tiny):
     assert mia["original"]["loss"]["nonmembers"] == 200
     assert mia["original"]["svc"]["nonmembers"] == 100 == mia["original"]["svc"]["fit_nonmembers"]
     assert mia_flags(mia) is None
+
+
+def test_the_svc_spread_is_each_draws_own_attack(tiny):
+    # draw d is the run's attack with mia_samples seed d; a memoriser is caught on every draw,
+    # a constant model on none; the retrained model's None is skipped
+    request = ForgetRequest.for_indices(tiny, list(range(0, 600, 6)))
+    models = {"original": Memoriser(tiny), "unlearned": Constant(10), "retrained": None}
+    spread = svc_over_draws(models, tiny, request, draws=3)
+    assert set(spread) == {"original", "unlearned"} and len(spread["original"]) == 3
+    for seed in range(3):
+        direct = membership_report(models, tiny, request, seed=seed)["original"]["svc"]
+        assert spread["original"][seed] == {"efficacy": direct["efficacy"], "auc": direct["auc"]}
+    assert all(d["efficacy"] == 0.0 for d in spread["original"])
+    assert all(d["auc"] == 0.5 for d in spread["unlearned"])
 
 
 def test_samples_are_class_matched_and_disjoint(tiny):

@@ -100,3 +100,11 @@ def test_the_verdict_opens_the_audit_page_with_who_asked():
 def test_a_report_without_the_original_or_unlearned_numbers_is_inconclusive():
     assert verdict(report(None, 0.01, 0.0)).outcome == "inconclusive"
     assert verdict(report(0.95, None, 0.0)).outcome == "inconclusive"
+
+
+def test_a_relearning_attack_beyond_the_retrained_models_is_said_beside_the_verdict():
+    privacy = {"models": 8, "verdict": "remembers", "verdict_reason": "U-LiRA says so."}
+    quiet = verdict(report(0.95, 0.01, 0.0), privacy).paragraph
+    relearned = {**privacy, "attacks": {"relearn": {"beyond_retrained": True}}}
+    loud = verdict(report(0.95, 0.01, 0.0), relearned).paragraph
+    assert "relearning attack" not in quiet and "relearning attack" in loud

@@ -15,6 +15,7 @@ from ui.runs import get_report, get_run_model, open_runs
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
+from unlearn_core.metrics.mia import svc_over_draws
 from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import Report
@@ -76,6 +77,23 @@ def _card(
     _request: ForgetRequest,
 ) -> dict:
     return sample_card(index, _models, _data, _request)
+
+
+@st.cache_data(show_spinner="Fitting the SVC on five draws of its samples…", max_entries=16)
+def _svc_spread(
+    run_id: str,
+    original_sha256: str,
+    _models: dict[str, nn.Module | None],
+    _data: ImageDataset,
+    _request: ForgetRequest,
+) -> dict:
+    return svc_over_draws(_models, _data, _request)
+
+
+def svc_spread(run_id: str, models, data, request) -> dict:
+    """metrics.mia.svc_over_draws of run_context's models, cached per run and checkpoint."""
+    path, dataset_name = selection()
+    return _svc_spread(run_id, get_model(path, dataset_name)[1]["sha256"], models, data, request)
 
 
 def run_card(

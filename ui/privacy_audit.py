@@ -1,5 +1,6 @@
 """The Privacy page's audit: submit a privacy audit of the chosen run's request as a job, follow
-it, and show its verdict, attacks with intervals, ROC bands and most exposed samples.
+it, and show its verdict and what it rests on, attacks with intervals, the relearning attack,
+ROC bands, the per-sample epsilons and the forgotten samples that leak most.
 
 The audit repeats the run's method and settings on N models trained by the checkpoint's recipe
 (unlearn_core/privacy); it runs as a job, so the browser may close meanwhile.
@@ -14,15 +15,22 @@ from ui.jobs import follow_jobs, job_manager
 from ui.runs import run_store
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.errors import UserError
+from unlearn_core.privacy.scores import INDISTINGUISHABLE_EPSILON, indistinguishable_share
 from unlearn_core.privacy.spec import AuditSpec
+from unlearn_core.privacy.spec import check_margin as validate_margin
 from unlearn_core.privacy.store import AuditStore, same_forget
 from unlearn_core.views.model_summary import image_tiles
 from unlearn_core.views.privacy_audit import (
     attack_rows,
     audit_roc,
-    exposed_samples,
+    epsilon_histogram,
+    leaking_samples,
+    relearn_note,
+    relearn_rows,
+    sample_rows,
     sample_scores,
     score_rows,
+    verdict_rows,
 )
 
 DEFAULT_MODELS = 8  # the demo audit: about 10 minutes on 2 cores (BENCHMARKS.md)
@@ -30,7 +38,7 @@ RATE = st.column_config.NumberColumn(format="%.3f")
 VERDICT_BOX = {"forgotten": st.success, "remembers": st.error, "inconclusive": st.warning}
 
 
-def run_spec(report, models: int, attack_seeds: int) -> AuditSpec | None:
+def run_spec(report, models: int, attack_seeds: int, margin: float = 0.05) -> AuditSpec | None:
     """The audit of the run's request, method and settings on the current checkpoint; None
     (after saying why) when the current checkpoint is not the run's."""
     path, dataset = selection()
@@ -52,6 +60,7 @@ def run_spec(report, models: int, attack_seeds: int) -> AuditSpec | None:
         overrides=dict(report.config or {}),
         attack_seeds=attack_seeds,
         store_root=str(run_store().root.resolve()),
+        margin=margin,
         dataset=dataset,
     )
 
@@ -65,8 +74,9 @@ def _same(job_spec: dict, spec: AuditSpec) -> bool:
     )
 
 
-def audit_section(report) -> None:
-    """Form, live job and latest result of this run's audit."""
+def audit_section(report, card_key: str) -> None:
+    """Form, live job and latest result of this run's audit; a leaking sample's button opens
+    it in the page's sample card (the number input under `card_key`)."""
     with st.form("audit_form"):
         left, right = st.columns(2)
         models = left.number_input(
@@ -78,21 +88,30 @@ def audit_section(report) -> None:
             "and retrained; trained once and reused by later audits of this checkpoint.",
         )
         seeds = right.number_input("SVC attack draws per model", 1, 10, 3)
+        margin = left.number_input(
+            "Equivalence margin on the AUC",
+            value=0.05,
+            step=0.01,
+            format="%.2f",
+            help="'Forgotten' needs U-LiRA's 95% interval within 0.5 ± this margin (and the "
+            "original models told apart beyond it); a wider margin is a weaker claim.",
+        )
         submitted = st.form_submit_button("Run the audit as a job")
-    spec = run_spec(report, int(models), int(seeds))
+    spec = run_spec(report, int(models), int(seeds), float(margin))
     if spec is None:
         return
     if submitted:
         try:
+            validate_margin(spec.margin)
             job = job_manager().submit_task(spec)
             st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
         except UserError as err:
             st.error(str(err))
     follow_jobs("audit", lambda job_spec: _same(job_spec, spec))
-    _latest_result(spec)
+    _latest_result(spec, card_key)
 
 
-def _latest_result(spec: AuditSpec) -> None:
+def _latest_result(spec: AuditSpec, card_key: str) -> None:
     store = AuditStore(run_store().root)
     found = store.matching(spec.checkpoint_sha256, spec.method, spec.forget, spec.overrides)
     if not found:
@@ -112,23 +131,65 @@ def _latest_result(spec: AuditSpec) -> None:
         f"{privacy['seconds']['wall']:.0f} s."
     )
     st.dataframe(attack_rows(privacy), hide_index=True, column_config=_rates(attack_rows(privacy)))
+    with st.expander("What the verdict rests on", expanded=privacy["verdict"] == "inconclusive"):
+        st.dataframe(verdict_rows(privacy), hide_index=True)
     st.dataframe(score_rows(privacy), hide_index=True, column_config={"value": RATE})
+    _relearn(privacy)
     plot(audit_roc(privacy))
-    _exposed(privacy)
+    _leaking(privacy, card_key)
 
 
 def _rates(rows: list[dict]) -> dict:
     return {k: RATE for k in rows[0] if k not in ("attack", "95% interval")} if rows else {}
 
 
-def _exposed(privacy: dict) -> None:
-    rows = exposed_samples(privacy)
+def _relearn(privacy: dict) -> None:
+    note = relearn_note(privacy)
+    if note is None:
+        return
+    st.markdown("**Relearning attack**: does fine-tuning on retained images bring it back?")
+    beyond, sentence = note
+    (st.warning if beyond else st.info)(sentence)
+    st.dataframe(
+        relearn_rows(privacy),
+        hide_index=True,
+        column_config={"forget accuracy regained": RATE, "forget accuracy after": RATE},
+    )
+
+
+def _leaking(privacy: dict, card_key: str) -> None:
+    rows = sample_rows(privacy)
     if not rows:
         return
-    st.markdown("**The forgotten samples an attacker singles out most**")
-    data = get_dataset(selection()[1])
-    tiles, captions = image_tiles(data, "train", [r["index"] for r in rows], scale=3)
-    st.image(
-        tiles, caption=[f"{c} · AUC {r['auc']:.2f}" for c, r in zip(captions, rows, strict=True)]
+    st.markdown("**Which forgotten samples still leak**")
+    share = indistinguishable_share(rows)
+    st.markdown(
+        f"{share:.0%} of the forget set ({len(rows)} samples) is indistinguishable at "
+        f"ε ≤ {INDISTINGUISHABLE_EPSILON:g}: no threshold on a sample's confidence tells the "
+        "unlearned models from the retrained ones with a better trade-off than that."
     )
-    plot(sample_scores(rows))
+    plot(epsilon_histogram(privacy))
+    worst = leaking_samples(privacy)
+    data = get_dataset(selection()[1])
+    tiles, captions = image_tiles(data, "train", [r["index"] for r in worst], scale=3)
+    st.image(tiles, caption=[_tile_caption(c, r) for c, r in zip(captions, worst, strict=True)])
+    for column, row in zip(st.columns(len(worst)), worst, strict=True):
+        column.button(
+            f"#{row['index']}",
+            key=f"open-card-{row['index']}",
+            help="Open this image in the sample card below",
+            on_click=_open_card,
+            args=(card_key, row["index"]),
+        )
+    plot(sample_scores(privacy, [r["index"] for r in worst]))
+
+
+def _tile_caption(caption: str, row: dict) -> str:
+    text = f"{caption} · ε {row['epsilon']:.2f}"
+    if row.get("conf_unlearned") is not None:
+        text += f" · p {row['conf_unlearned']:.2f} vs {row['conf_retrained']:.2f} retrained"
+    return text
+
+
+def _open_card(card_key: str, index: int) -> None:
+    st.session_state[card_key] = index

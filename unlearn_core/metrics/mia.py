@@ -280,3 +280,23 @@ def mia_flags(mia: dict, z: float = 2.0) -> dict | None:
             status = "under-unlearning"
         flags[attack] = {"status": status, "gap": gap, "margin": margin}
     return flags
+
+
+def svc_over_draws(
+    models: dict[str, nn.Module | None],
+    data: ImageDataset,
+    request: ForgetRequest,
+    draws: int = 5,
+) -> dict[str, list[dict]]:
+    """Per model, the SVC attack's efficacy and AUC on `draws` draws of the attack's samples
+    (mia_samples seeds 0, 1, ...): how far one model's single-draw numbers move with the draw
+    (a quick look; the privacy audit over many models is the verdict). Missing models skipped."""
+    out: dict[str, list[dict]] = {}
+    for seed in range(draws):
+        samples = mia_samples(data, request, seed)
+        for name, model in models.items():
+            if model is None:
+                continue
+            svc = membership_inference(model, data, samples)["svc"] or {}
+            out.setdefault(name, []).append({k: svc.get(k) for k in ("efficacy", "auc")})
+    return out

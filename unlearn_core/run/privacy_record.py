@@ -7,6 +7,7 @@ from pathlib import Path
 
 from unlearn_core.privacy.store import AuditStore
 from unlearn_core.run.report import Report
+from unlearn_core.views.privacy_audit import model_attacks, relearn_note, verdict_rows
 
 PRIVACY_FILE = "privacy.json"
 
@@ -34,7 +35,7 @@ def privacy_section(privacy: dict | None, table, escape, fmt) -> str:
             "<code>privacy-audit</code> (or the Privacy page's audit) for a verdict.</p>"
         )
     rows = []
-    for name, attack in privacy["attacks"].items():
+    for name, attack in model_attacks(privacy).items():
         low, high = attack["auc_ci"]
         rows.append(
             (
@@ -53,6 +54,10 @@ def privacy_section(privacy: dict | None, table, escape, fmt) -> str:
             fmt(challenge.get("forgetting_quality_ci")),
         ),
         ("final score", fmt(challenge["final_score"]), ""),
+        *(
+            (row["measure"], escape(row["value"]), escape(row["meaning"]))
+            for row in verdict_rows(privacy)[2:]  # the control, the difference, the power
+        ),
         ("ToW", fmt(tow["mean"]), fmt([tow["ci_low"], tow["ci_high"]])),
         ("average gap (SalUn)", fmt(gap["mean"]), fmt([gap["ci_low"], gap["ci_high"]])),
     ]
@@ -60,8 +65,11 @@ def privacy_section(privacy: dict | None, table, escape, fmt) -> str:
         f"<p><strong>{escape(privacy['verdict'])}</strong>: {escape(privacy['verdict_reason'])}"
         f"</p><p>Audit {escape(privacy.get('audit_id', ''))}: {privacy['models']} models "
         f"(seeds {escape(fmt(privacy['seeds']))}), retrained by the "
-        f"{escape(privacy['oracle_convention'])} convention; its privacy.json is in this "
-        "record.</p>"
+        f"{escape(privacy['oracle_convention'])} convention; equivalence margin "
+        f"{escape(fmt(privacy.get('margin')))} on the AUC; the forget score F is the NeurIPS "
+        "2023 official scorer's; its privacy.json is in this record.</p>"
     )
     attacks = table(("attack", "AUC", "95% interval", "TPR at 1% FPR", "TPR at 0.1% FPR"), rows)
-    return head + attacks + table(("measure", "value", "95% interval"), scores)
+    relearn = relearn_note(privacy)
+    tail = f"<p>{escape(relearn[1])}</p>" if relearn else ""
+    return head + attacks + table(("measure", "value", "95% interval"), scores) + tail

@@ -102,9 +102,16 @@ def _original_passes(report: Report, n: int) -> bool:
 def _privacy_sentence(privacy: dict | None) -> str:
     if privacy is None:
         return "No privacy audit over many models was run for this request."
+    relearn = (privacy.get("attacks") or {}).get("relearn") or {}
+    beyond = (
+        " Beside it, the relearning attack: fine-tuning on retained images brings back more "
+        "forget accuracy than in the retrained models."
+        if relearn.get("beyond_retrained")
+        else ""
+    )
     return (
         f"The privacy audit over {privacy.get('models')} models says "
-        f"{privacy.get('verdict')}: {privacy.get('verdict_reason')}"
+        f"{privacy.get('verdict')}: {privacy.get('verdict_reason')}{beyond}"
     )
 
 

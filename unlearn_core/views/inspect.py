@@ -87,6 +87,20 @@ def mia_rows(mia: PerModel[dict]) -> list[dict]:
     return rows
 
 
+def svc_spread_rows(spread: dict[str, list[dict]]) -> list[dict]:
+    """metrics.mia.svc_over_draws as a row per model: the SVC's MIA-Efficacy and AUC, their
+    mean and range over the draws."""
+    rows = []
+    for model, runs in spread.items():
+        row = {"model": model, "draws": len(runs)}
+        for key, label in (("efficacy", "MIA-Efficacy"), ("auc", "AUC")):
+            values = [r[key] for r in runs if r[key] is not None]
+            row[f"{label} mean"] = sum(values) / len(values) if values else None
+            row[f"{label} range"] = f"{min(values):.3f} – {max(values):.3f}" if values else "–"
+        rows.append(row)
+    return rows
+
+
 def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
     """report.json's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
     "over-unlearning", "under-unlearning" or "matches retrained"."""

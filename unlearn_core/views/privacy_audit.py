@@ -1,6 +1,7 @@
 """What the Privacy page and the audit record show of a privacy audit (privacy.json): the
-verdict, one row per attack with its interval, ROC curves with bootstrap bands, and the
-forgotten samples an attacker singles out most."""
+verdict and what it rests on (margin, paired intervals, the models that would settle it), one
+row per attack with its interval, the relearning attack, ROC curves with bootstrap bands, the
+per-sample epsilons and the forgotten samples that leak most."""
 
 from __future__ import annotations
 
@@ -25,12 +26,143 @@ def _number(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def model_attacks(privacy: dict) -> dict[str, dict]:
+    """The attacks that score membership with an AUC (U-LiRA, loss, SVC), without the
+    relearning attack, which measures recovered accuracy instead."""
+    return {k: a for k, a in privacy["attacks"].items() if "auc" in a}
+
+
+def verdict_rows(privacy: dict) -> list[dict]:
+    """What the verdict rests on: the margin, the three paired intervals and the power
+    estimate ("–" where an older privacy.json has no such key)."""
+    margin = privacy.get("margin")
+    control = privacy.get("control") or {}
+    difference = control.get("difference") or {}
+    power = privacy.get("power") or {}
+    needed = power.get("models_needed")
+    return [
+        {
+            "measure": "equivalence margin on the AUC",
+            "value": _number(margin),
+            "meaning": "'forgotten' needs U-LiRA's interval within 0.5 ± margin",
+        },
+        {
+            "measure": "U-LiRA AUC, unlearned vs retrained",
+            "value": _interval(privacy["attacks"]["ulira"]["auc_ci"]),
+            "meaning": "0.5: chance",
+        },
+        {
+            "measure": "U-LiRA AUC, original vs retrained (control)",
+            "value": _interval((control.get("ulira") or {}).get("auc_ci")),
+            "meaning": "must lie above 0.5 + margin, or the test could not fail",
+        },
+        {
+            "measure": "paired difference, control - unlearned",
+            "value": _interval(difference.get("ci")),
+            "meaning": "above 0: the method moved the models towards the retrained ones",
+        },
+        {
+            "measure": "models that would settle it (80% power)",
+            "value": "–" if needed is None else str(needed),
+            "meaning": "simulated from the measured effects, up to "
+            f"{power.get('max_models_tried', '–')}",
+        },
+        {
+            "measure": "smallest AUC these models detect",
+            "value": _number(power.get("min_detectable_auc")),
+            "meaning": "as 'remembers', with 80% power",
+        },
+    ]
+
+
+def relearn_rows(privacy: dict) -> list[dict]:
+    """The relearning attack: per role, the forget accuracy regained after fine-tuning on
+    retained images, with its 95% interval over models; [] when it was not run."""
+    relearn = privacy["attacks"].get("relearn")
+    if not relearn:
+        return []
+    return [
+        {
+            "models": f"{role} ({len(relearn[role]['per_model'])})",
+            "forget accuracy regained": relearn[role]["recovery"],
+            "95% interval": _interval(relearn[role]["recovery_ci"]),
+            "forget accuracy after": relearn[role]["forget_acc_after"],
+        }
+        for role in ("unlearned", "retrained")
+    ]
+
+
+def relearn_note(privacy: dict) -> tuple[bool, str] | None:
+    """(beyond the retrained models?, one sentence) for the relearning attack; None if not run."""
+    relearn = privacy["attacks"].get("relearn")
+    if not relearn:
+        return None
+    steps, samples = relearn["steps"], relearn["samples"]
+    gap = f"{relearn['gap']:+.3f} {_interval(relearn['gap_ci'])}"
+    if relearn["beyond_retrained"]:
+        return True, (
+            f"After {steps} steps of fine-tuning on {samples} retained images the unlearned "
+            f"models regain more forget accuracy than the retrained models' interval allows "
+            f"(gap {gap}): what they were asked to forget was hidden, not removed."
+        )
+    return False, (
+        f"After {steps} steps of fine-tuning on {samples} retained images the unlearned models "
+        f"regain no more forget accuracy than the retrained models do (gap {gap})."
+    )
+
+
+def sample_rows(privacy: dict) -> list[dict]:
+    """privacy.json's `samples`; for an older file without them, rebuilt from U-LiRA's
+    per-sample AUCs and the challenge's epsilons (confidences unknown)."""
+    if privacy.get("samples"):
+        return privacy["samples"]
+    epsilons = privacy["challenge"].get("epsilons") or []
+    return [
+        {
+            "index": r["index"],
+            "epsilon": e,
+            "ulira_score": r["auc"],
+            "conf_unlearned": None,
+            "conf_retrained": None,
+        }
+        for r, e in zip(privacy["attacks"]["ulira"]["per_sample"], epsilons, strict=False)
+    ]
+
+
+def leaking_samples(privacy: dict, count: int = 8) -> list[dict]:
+    """The forgotten samples that leak most: largest epsilon, then largest U-LiRA AUC."""
+    return sorted(
+        sample_rows(privacy),
+        key=lambda r: (-r["epsilon"], -(r["ulira_score"] or 0.0), r["index"]),
+    )[:count]
+
+
+def epsilon_histogram(privacy: dict) -> go.Figure:
+    """How many forgotten samples have each epsilon (bins of 0.5, the challenge's buckets);
+    the dotted line is epsilon = 1, the dashed one where N models stop scoring."""
+    epsilons = [r["epsilon"] for r in sample_rows(privacy)]
+    fig = go.Figure()
+    fig.add_histogram(
+        x=epsilons,
+        xbins={"start": 0, "size": 0.5},
+        marker_color=MODEL_COLOURS["unlearned"],
+        name="forgotten samples",
+    )
+    fig.add_vline(x=1.0, line_dash="dot", annotation_text="ε = 1")
+    limit = privacy["challenge"].get("scoring_limit")
+    if limit:
+        fig.add_vline(x=limit, line_dash="dash", annotation_text=f"scores 0 from {limit:g}")
+    fig.update_xaxes(title_text="per-sample ε (unlearned vs retrained models, δ = 1e-5)")
+    fig.update_yaxes(title_text="forgotten samples")
+    return styled(fig, "Per-sample ε: 0 means no threshold tells the models apart")
+
+
 def attack_rows(privacy: dict) -> list[dict]:
     """One row per attack: AUC with its 95% interval and TPRs at low FPR for the unlearned
     models; for population attacks also the retrained and original models' AUCs, the yardsticks
     (U-LiRA's AUC is itself unlearned against retrained: 0.5 is the target)."""
     rows = []
-    for key, attack in privacy["attacks"].items():
+    for key, attack in model_attacks(privacy).items():
         original = attack.get("original") or privacy.get("control", {}).get(key) or {}
         rows.append(
             {
@@ -51,7 +183,7 @@ def score_rows(privacy: dict) -> list[dict]:
     challenge = privacy["challenge"]
     return [
         {
-            "measure": "forgetting quality F (challenge)",
+            "measure": "forget score F (NeurIPS 2023 official scorer)",
             "value": challenge["forgetting_quality"],
             "95% interval": _interval(challenge.get("forgetting_quality_ci")),
             "original models": _number(challenge.get("original_forgetting_quality")),
@@ -117,15 +249,11 @@ def _translucent(hex_colour: str) -> str:
     return f"rgba({r}, {g}, {b}, 0.2)"
 
 
-def exposed_samples(privacy: dict, count: int = 8) -> list[dict]:
-    """The forgotten samples U-LiRA tells apart best (highest per-sample AUC over models)."""
-    rows = [r for r in privacy["attacks"]["ulira"]["per_sample"] if r["auc"] is not None]
-    return sorted(rows, key=lambda r: (-r["auc"], r["index"]))[:count]
-
-
-def sample_scores(rows: list[dict]) -> go.Figure:
-    """Each exposed sample's U-LiRA score under every unlearned and every retrained model: the
-    further apart the two clouds, the better an attacker tells them apart."""
+def sample_scores(privacy: dict, indices: list[int]) -> go.Figure:
+    """Each of these forgotten samples' U-LiRA score under every unlearned and every retrained
+    model: the further apart the two clouds, the better an attacker tells them apart."""
+    by_index = {r["index"]: r for r in privacy["attacks"]["ulira"]["per_sample"]}
+    rows = [by_index[i] for i in indices if i in by_index]
     fig = go.Figure()
     for role in ("unlearned", "retrained"):
         xs = [f"#{r['index']}" for r in rows for _ in r[role]]
