@@ -88,6 +88,6 @@ def decide(
             "original models are (the paired difference's interval reaches 0)."
         )
     return "forgotten", (
-        f"U-LiRA's {unlearned.text()} lies within 0.5 ± {margin:g} of chance, while it tells "
-        f"the original models apart ({control.text()})."
+        f"the unlearned models' interval lies within 0.5 ± {margin:g} of chance, while U-LiRA "
+        f"tells the original models apart ({control.text()})."
     )
