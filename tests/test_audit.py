@@ -298,7 +298,8 @@ def test_the_record_holds_the_runs_privacy_audit(run_folder, tmp_path, capsys):
     assert privacy["audit_id"] == audit_id and privacy["verdict"] == "remembers"
     assert "U-LiRA tells &lt;them&gt; apart." in page and "another method" not in page
     cli("--verify", str(out))  # privacy.json is listed in SHA256SUMS like every other file
-    assert capsys.readouterr().out.startswith("ok:")
+    first, second = capsys.readouterr().out.splitlines()[:2]
+    assert first.startswith("unsigned:") and second.startswith("ok:")
 
 
 def test_the_record_shows_the_margin_the_paired_control_power_and_relearning():

@@ -1,6 +1,8 @@
 """Streamlit glue for re-verifying an audit record someone sent (unlearn_core.run.reproduce): an
-upload form and one green or red line per check. The upload is bounded before it is opened
-(size, members, declared sizes, names) and written only to a private temporary file."""
+upload form and one green or red line per check, the signature's first (run/signing.py: signed
+by whom with the trusted key, unsigned, or a failed signature in red). The uploads are bounded
+before they are opened (size, members, declared sizes, names) and written only to a private
+temporary folder."""
 
 from __future__ import annotations
 
@@ -13,17 +15,26 @@ from ui.state import get_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
 from unlearn_core.run.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
+from unlearn_core.run.signing import MAX_KEY_BYTES, SignatureCheck, check_signature
 
 
-def _checks(name: str, payload: bytes) -> list:
-    """The checks of an uploaded record's bytes; UserError (one line) for a hostile zip."""
+def _checks(name: str, payload: bytes, key: bytes | None) -> tuple[SignatureCheck, list]:
+    """The signature's check, then the checks of an uploaded record's bytes; UserError (one
+    line) for a hostile zip or a signature that fails."""
     if len(payload) > MAX_RECORD_MB * 2**20:
         raise UserError(f"{name} is larger than {MAX_RECORD_MB} MB; no record is that big.")
+    if key is not None and len(key) > MAX_KEY_BYTES:
+        raise UserError(f"the public key is larger than a key ({MAX_KEY_BYTES} bytes).")
     with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(payload)
         check_record_zip(path)
-        return verify_record(path, get_dataset)
+        key_path = None
+        if key is not None:
+            key_path = Path(tmp) / "trusted-key.pem"
+            key_path.write_bytes(key)
+        signature = check_signature(path, str(key_path) if key_path else None)
+        return signature, verify_record(path, get_dataset)
 
 
 def record_check_form() -> None:
@@ -36,6 +47,13 @@ def record_check_form() -> None:
             max_upload_size=MAX_RECORD_MB,
             key="verify_record_file",
         )
+        key = st.file_uploader(
+            "The signer's public key, if you have one you trust (.pem)",
+            type=["pem", "pub"],
+            key="verify_record_key",
+            help="With it the record's signature is checked first: it shows that nobody has "
+            "changed any file since the holder of the private key signed it.",
+        )
         submitted = st.form_submit_button("Verify this record")
     if not submitted:
         return
@@ -45,15 +63,27 @@ def record_check_form() -> None:
     # the messages name the user's file; a path the browser sent is never used as one
     name = f"{safe_stem(upload.name, 76, 'record')}.zip"
     try:
-        with st.spinner("Checking the hashes and recomputing the accuracies…"):
-            checks = _checks(name, upload.getvalue())
+        with st.spinner("Checking the signature and hashes, recomputing the accuracies…"):
+            signature, checks = _checks(name, upload.getvalue(), key and key.getvalue())
     except UserError as err:
         st.error(str(err))
         return
+    (st.success if signature.line.startswith("signed by") else st.warning)(signature.line)
     for check in checks:
         (st.success if check.passed else st.error)(check.line)
     if all(c.passed for c in checks):
-        st.caption(
-            "Every check passed: the files are those listed and the weights give the "
-            "accuracies the record reports."
-        )
+        st.caption(_what_it_proves(signature))
+
+
+def _what_it_proves(signature: SignatureCheck) -> str:
+    """What a passing check shows, and what it cannot without a trusted signature."""
+    proven = (
+        "Every check passed: the files are those listed and the weights give the accuracies "
+        "the record reports."
+    )
+    if signature.line.startswith("signed by"):
+        return f"{proven} The signature shows no file changed since the key's holder signed it."
+    return (
+        f"{proven} Without a signature checked against a key you trust, this cannot rule out "
+        "a forger who rewrote the weights, SHA256SUMS and report.json consistently."
+    )

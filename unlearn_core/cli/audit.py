@@ -19,8 +19,16 @@ from unlearn_core.errors import UserError
 
 
 def add_parsers(sub) -> None:
-    audit = sub.add_parser("audit", help="a run's audit record: self-contained HTML or a zip")
-    what = audit.add_mutually_exclusive_group(required=True)
+    audit = sub.add_parser(
+        "audit", help="a run's audit record: self-contained HTML or a zip; sign and verify it"
+    )
+    audit.add_argument(
+        "keygen",
+        nargs="?",
+        choices=["keygen"],
+        help="`audit keygen --out DIR`: a new ECDSA key pair for signing records",
+    )
+    what = audit.add_mutually_exclusive_group()
     what.add_argument(  # dest run_dir: `run` is the command's function (set_defaults below)
         "--run", dest="run_dir", help="run folder (or a run id in the run store)"
     )
@@ -29,7 +37,24 @@ def add_parsers(sub) -> None:
         metavar="RUN_DIR_OR_ZIP",
         help="only check a run folder, a run id or an audit zip; exit 0 when it is whole",
     )
+    what.add_argument(
+        "--sign",
+        metavar="RUN_DIR_OR_ZIP",
+        help="sign an audit zip (or make and sign a run's): every file and a verdict "
+        "attestation, with --key (written to --out, or the zip in place)",
+    )
     audit.add_argument("--out", help="FILE.html, FILE.zip or a folder (with --run)")
+    audit.add_argument(
+        "--key",
+        help="with --sign: the private key PEM (or its text in $UNLEARN_SIGNING_KEY; a password "
+        "in $UNLEARN_SIGNING_KEY_PASSWORD); never put it in a run or a record",
+    )
+    audit.add_argument("--signer", help="with --sign: the signer's name, shown to verifiers")
+    audit.add_argument(
+        "--trusted-key",
+        metavar="PUBLIC_PEM",
+        help="with --verify: the signature must verify with this public key (checked first)",
+    )
     audit.add_argument(
         "--reproduce",
         action="store_true",
@@ -75,6 +100,50 @@ def _reproduce(args: argparse.Namespace) -> None:
     print(f"ok: {args.verify}: its weights reproduce report.json's accuracies")
 
 
+def _keygen(args: argparse.Namespace) -> None:
+    from unlearn_core.run.signing import keygen
+
+    if not args.out:
+        raise UserError("audit keygen needs --out DIR, a folder of your own for the key pair.")
+    private, public = keygen(args.out)
+    print(f"wrote {private} (private: keep it out of every run, record and repository)")
+    print(f"wrote {public} (public: give it to whoever verifies your records)")
+
+
+def _sign(args: argparse.Namespace) -> None:
+    """audit --sign: a zip is signed (to --out or in place); a run gets its record made first."""
+    from unlearn_core.run.audit import write_audit_record
+    from unlearn_core.run.signing import sign_record
+    from unlearn_core.run.store import read_report
+
+    record = Path(args.sign)
+    out = args.out
+    if not (record.is_file() and record.suffix.lower() == ".zip"):
+        folder = _run_folder(args.sign)
+        report = read_report(folder)
+        target = Path(out) if out else Path(f"{folder.name}-audit.zip")
+        record = out = write_audit_record(
+            folder, target, _class_names(report.dataset, args.data_root)
+        )
+    signed = sign_record(record, args.key, args.signer, out)
+    print(f"signed {signed}")
+
+
+def _signature_line(args: argparse.Namespace) -> None:
+    """The first line of --verify for an audit zip: signed by whom, or unsigned. A run folder is
+    no record and is never signed: it gets no such line (its one "ok" line stays as it was)."""
+    from unlearn_core.run.signing import check_signature
+
+    path = Path(args.verify)
+    if path.is_file():
+        print(check_signature(path, args.trusted_key).line)
+    elif args.trusted_key:
+        raise UserError(
+            f"{args.verify} is a run folder, which carries no signature; sign its "
+            "audit zip (audit --sign) and verify that."
+        )
+
+
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
     from unlearn_core.run.audit import check_run_folder, write_audit_record
@@ -83,7 +152,14 @@ def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.run.privacy_record import latest_audit
     from unlearn_core.run.store import read_report
 
+    if args.keygen:
+        return _keygen(args)
+    if args.sign is not None:
+        return _sign(args)
+    if args.verify is None and args.run_dir is None:
+        raise UserError("audit needs --run RUN, --verify RECORD, --sign RECORD or keygen.")
     if args.verify is not None:
+        _signature_line(args)
         if args.reproduce:
             return _reproduce(args)
         checked = verify_run(_run_folder(args.verify))

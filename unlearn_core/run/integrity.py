@@ -31,6 +31,9 @@ from unlearn_core.errors import UserError
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
 RETRAINED, AUDIT_PAGE = "retrained.safetensors", "audit.html"
 PRIVACY = "privacy.json"  # an audit zip's privacy audit of the run's request, when there is one
+# a signed audit zip's signature and verdict attestation (run/signing.py checks them); they sign
+# SHA256SUMS and every file, so SHA256SUMS does not list them
+SIGNATURE_MEMBERS = ("signature.sigstore.json", "verdict.intoto.json")
 RUN_FILES = (REPORT, REQUEST, MODEL, RETRAINED)
 MAX_SUMS_BYTES = 4096  # five lines of 64 hex digits and a short name
 MAX_JSON_BYTES = 256 * 2**20  # a report with per-sample arrays of a large forget set
@@ -221,6 +224,8 @@ def _report(source, listed: dict) -> dict:
 
 def _verify(source, audit_zip: bool) -> list[str]:
     entries = source.entries()
+    if audit_zip:
+        entries = {k: v for k, v in entries.items() if k not in SIGNATURE_MEMBERS or v}
     allowed = RUN_FILES + ((AUDIT_PAGE, PRIVACY) if audit_zip else ())
     for name in (REPORT, SUMS):
         if name not in entries:
