@@ -292,3 +292,18 @@ def test_the_runs_page_names_the_signer_says_unsigned_or_fails_in_red(record, ke
     huge.write_bytes(b"x" * 70_000)
     at = _page(record, huge)
     assert [e.value for e in at.error] == ["the public key is larger than a key (65536 bytes)."]
+
+
+def test_keyless_signing_is_refused_in_one_line_offline(record, tmp_path, monkeypatch):
+    # no traffic leaves the machine in a test: the connection is made to fail as offline
+    def offline(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr("unlearn_core.run.signing.socket.create_connection", offline)
+    before = record.read_bytes()
+    with pytest.raises(UserError, match="--keyless needs the network to reach Sigstore") as err:
+        cli("--sign", str(record), "--keyless", "--out", str(tmp_path / "k.zip"))
+    assert "\n" not in str(err.value) and "--key PRIVATE_PEM" in str(err.value)
+    assert not (tmp_path / "k.zip").exists() and record.read_bytes() == before
+    with pytest.raises(UserError, match="--trusted-identity needs the network"):
+        cli("--verify", str(record), "--trusted-identity", "dpo@example.org")

@@ -51,6 +51,22 @@ def add_parsers(sub) -> None:
     )
     audit.add_argument("--signer", help="with --sign: the signer's name, shown to verifiers")
     audit.add_argument(
+        "--keyless",
+        action="store_true",
+        help="with --sign: Sigstore's keyless signing (an OpenID identity; needs the network)",
+    )
+    audit.add_argument(
+        "--trusted-identity",
+        metavar="EMAIL_OR_URI",
+        help="with --verify: the Sigstore identity a keyless signature must carry (needs the "
+        "network; with --identity-issuer)",
+    )
+    audit.add_argument(
+        "--identity-issuer",
+        default="https://accounts.google.com",
+        help="with --trusted-identity: its OpenID issuer (default Google's)",
+    )
+    audit.add_argument(
         "--trusted-key",
         metavar="PUBLIC_PEM",
         help="with --verify: the signature must verify with this public key (checked first)",
@@ -113,8 +129,11 @@ def _keygen(args: argparse.Namespace) -> None:
 def _sign(args: argparse.Namespace) -> None:
     """audit --sign: a zip is signed (to --out or in place); a run gets its record made first."""
     from unlearn_core.run.audit import write_audit_record
-    from unlearn_core.run.signing import sign_record
+    from unlearn_core.run.signing import require_sigstore, sign_record, sign_record_keyless
     from unlearn_core.run.store import read_report
+
+    if args.keyless:
+        require_sigstore("--keyless")  # before any record is made
 
     record = Path(args.sign)
     out = args.out
@@ -125,17 +144,22 @@ def _sign(args: argparse.Namespace) -> None:
         record = out = write_audit_record(
             folder, target, _class_names(report.dataset, args.data_root)
         )
-    signed = sign_record(record, args.key, args.signer, out)
+    if args.keyless:
+        signed = sign_record_keyless(record, out)
+    else:
+        signed = sign_record(record, args.key, args.signer, out)
     print(f"signed {signed}")
 
 
 def _signature_line(args: argparse.Namespace) -> None:
     """The first line of --verify for an audit zip: signed by whom, or unsigned. A run folder is
     no record and is never signed: it gets no such line (its one "ok" line stays as it was)."""
-    from unlearn_core.run.signing import check_signature
+    from unlearn_core.run.signing import check_keyless, check_signature
 
     path = Path(args.verify)
-    if path.is_file():
+    if args.trusted_identity:
+        print(check_keyless(path, args.trusted_identity, args.identity_issuer).line)
+    elif path.is_file():
         print(check_signature(path, args.trusted_key).line)
     elif args.trusted_key:
         raise UserError(

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -270,6 +271,44 @@ def _with_signer_line(folder: Path, line: str) -> None:
     (folder / SUMS).write_text("\n".join(sums) + "\n")
 
 
+SIGSTORE_HOST = "oauth2.sigstore.dev"  # keyless signing's identity provider
+
+
+def require_sigstore(flag: str) -> None:
+    """Keyless signing and its verification need Sigstore's services: one line when this
+    machine cannot reach them (nothing is signed or read then)."""
+    try:
+        socket.create_connection((SIGSTORE_HOST, 443), timeout=3).close()
+    except OSError as err:
+        raise UserError(
+            f"{flag} needs the network to reach Sigstore ({SIGSTORE_HOST}: {err.strerror or err}); "
+            "offline, sign with --key PRIVATE_PEM and verify with --trusted-key PUBLIC_PEM."
+        ) from None
+
+
+def sign_record_keyless(record: str | Path, out=None) -> Path:
+    """Sign with Sigstore's keyless flow (an OpenID identity, a short-lived certificate in the
+    bundle): the attestation's statement travels unsigned inside the bundle's coverage."""
+    from model_signing import signing
+
+    require_sigstore("--keyless")
+    record = Path(record)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        names = _unpack(record, folder)
+        statement = _statement(folder, "Sigstore identity (see the bundle's certificate)")
+        envelope = {
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [],
+            "payload": base64.b64encode(json.dumps(statement).encode()).decode(),
+        }
+        (folder / ATTESTATION).write_text(json.dumps(envelope, indent=1))
+        config = signing.Config().set_hashing_config(_hashing_config()).use_sigstore_signer()
+        config.sign(folder, folder / SIGNATURE)
+        data = _zip(folder, [*names, ATTESTATION, SIGNATURE])
+    return write_bytes_atomic(Path(out) if out else record, data)
+
+
 def sign_record(record: str | Path, key_path: str | None, signer_name: str, out=None) -> Path:
     """Sign the audit zip `record` (written to `out`, default in place): the attestation, the
     signer's line in audit.html, then model-signing's bundle over every file."""
@@ -305,6 +344,27 @@ def _zip(folder: Path, names: list[str]) -> bytes:
             info.external_attr = 0o644 << 16
             zf.writestr(info, (folder / name).read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def check_keyless(record: str | Path, identity: str, issuer: str) -> SignatureCheck:
+    """A keyless signature, verified by Sigstore for `identity` from `issuer`."""
+    from model_signing import verifying
+
+    require_sigstore("--trusted-identity")
+    record = Path(record)
+    members = _members(record)
+    if SIGNATURE not in members:
+        raise UserError(f"{record.name} is unsigned: there is no signature to check.")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _unpack_all(record, folder, members)
+        config = verifying.Config().use_sigstore_verifier(identity=identity, oidc_issuer=issuer)
+        try:
+            config.set_hashing_config(_hashing_config()).verify(folder, folder / SIGNATURE)
+        except Exception as err:  # the library raises ValueError and its own errors alike
+            problem = " ".join(str(err).split())[:300]
+            raise UserError(f"{SIGNATURE}: not signed by {identity} ({problem}).") from None
+    return SignatureCheck(True, f"signed by {identity} (Sigstore, issuer {issuer})")
 
 
 def check_signature(record: str | Path, trusted_key: str | None) -> SignatureCheck:
