@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import pytest
 
 from unlearn_core.checkpoint import save_model, sha256_file
@@ -68,12 +67,15 @@ def test_the_relearning_attack_compares_with_the_retrained_models(audits):
         assert relearn["steps"] == 20 and relearn["samples"] == 256
         for role in ("unlearned", "retrained"):
             assert len(relearn[role]["per_model"]) == MODELS
-            low, high = relearn[role]["recovery_ci"]
-            assert low <= relearn[role]["recovery"] <= high
-        gap = np.subtract(relearn["unlearned"]["per_model"], relearn["retrained"]["per_model"])
-        assert relearn["gap"] == pytest.approx(gap.mean())
-    # `none` never forgot: nothing to recover, its forget accuracy is already the original's
-    assert audits["none"]["attacks"]["relearn"]["unlearned"]["forget_acc_after"] >= 0.9
+            for key in ("recovery", "forget_acc_after"):
+                low, high = relearn[role][f"{key}_ci"]
+                assert low <= relearn[role][key] <= high
+        after = relearn["unlearned"]["forget_acc_after"] - relearn["retrained"]["forget_acc_after"]
+        assert relearn["gap"] == pytest.approx(after)
+    # `none` never forgot: after relearning it still knows the forget set better than models
+    # that never saw it; `retrain`'s models are such models, so they end level with them
+    assert audits["none"]["attacks"]["relearn"]["beyond_retrained"]
+    assert not audits["retrain"]["attacks"]["relearn"]["beyond_retrained"]
 
 
 def test_privacy_json_has_the_contracts_keys(audits):

@@ -5,8 +5,8 @@ hidden; arXiv 2505.22310).
 
 Each unlearned model and each retrained model is fine-tuned the same way (same retain subset,
 same order, the recipe's optimiser and batch size): a retrained model never saw the forget set,
-so its recovery is the yardstick, and an unlearned model that recovers beyond the retrained
-models' interval still holds what it was asked to forget.
+so its forget accuracy after the attack is the yardstick, and an unlearned model that ends above
+the retrained models' interval still holds what it was asked to forget.
 """
 
 from __future__ import annotations
@@ -73,24 +73,27 @@ def relearn_recovery(
 
 
 def summarise_relearn(per_model: dict[str, list[dict]], attack: RelearnAttack, rng) -> dict:
-    """privacy.json's attacks.relearn from each role's per-model {"before", "after"}: recovery
-    (after - before) of the unlearned and the retrained models with 95% intervals, the paired
-    gap, and whether the unlearned models recover beyond the retrained models' interval."""
+    """privacy.json's attacks.relearn from each role's per-model {"before", "after"}: the forget
+    accuracy after relearning and its recovery (after - before) for the unlearned and the
+    retrained models with 95% intervals, the paired gap in accuracy after relearning, and
+    whether the unlearned models end beyond the retrained models' interval (what the attack
+    brought back that a model which never saw the forget set does not learn)."""
     out = {"steps": attack.steps, "samples": attack.samples}
-    recovery = {}
+    after = {}
     for role, rows in per_model.items():
-        recovery[role] = np.array([r["after"] - r["before"] for r in rows])
-        after = np.array([r["after"] for r in rows])
+        recovery = np.array([r["after"] - r["before"] for r in rows])
+        after[role] = np.array([r["after"] for r in rows])
         out[role] = {
-            "recovery": float(recovery[role].mean()),
-            "recovery_ci": list(mean_bootstrap(recovery[role], rng)),
-            "forget_acc_after": float(after.mean()),
-            "per_model": [float(v) for v in recovery[role]],
+            "recovery": float(recovery.mean()),
+            "recovery_ci": list(mean_bootstrap(recovery, rng)),
+            "forget_acc_after": float(after[role].mean()),
+            "forget_acc_after_ci": list(mean_bootstrap(after[role], rng)),
+            "per_model": [float(v) for v in recovery],
         }
-    gap = recovery["unlearned"] - recovery["retrained"]
+    gap = after["unlearned"] - after["retrained"]
     out["gap"] = float(gap.mean())
     out["gap_ci"] = list(mean_bootstrap(gap, rng))
     out["beyond_retrained"] = bool(
-        out["unlearned"]["recovery"] > out["retrained"]["recovery_ci"][1]
+        out["unlearned"]["forget_acc_after"] > out["retrained"]["forget_acc_after_ci"][1]
     )
     return out

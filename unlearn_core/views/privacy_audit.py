@@ -76,17 +76,19 @@ def verdict_rows(privacy: dict) -> list[dict]:
 
 
 def relearn_rows(privacy: dict) -> list[dict]:
-    """The relearning attack: per role, the forget accuracy regained after fine-tuning on
-    retained images, with its 95% interval over models; [] when it was not run."""
+    """The relearning attack: per role, the forget accuracy after fine-tuning on retained
+    images and how much of it was regained, each with its 95% interval over models; [] when it
+    was not run."""
     relearn = privacy["attacks"].get("relearn")
     if not relearn:
         return []
     return [
         {
             "models": f"{role} ({len(relearn[role]['per_model'])})",
-            "forget accuracy regained": relearn[role]["recovery"],
-            "95% interval": _interval(relearn[role]["recovery_ci"]),
             "forget accuracy after": relearn[role]["forget_acc_after"],
+            "95% interval": _interval(relearn[role].get("forget_acc_after_ci")),
+            "forget accuracy regained": relearn[role]["recovery"],
+            "regained, 95% interval": _interval(relearn[role]["recovery_ci"]),
         }
         for role in ("unlearned", "retrained")
     ]
@@ -102,12 +104,12 @@ def relearn_note(privacy: dict) -> tuple[bool, str] | None:
     if relearn["beyond_retrained"]:
         return True, (
             f"After {steps} steps of fine-tuning on {samples} retained images the unlearned "
-            f"models regain more forget accuracy than the retrained models' interval allows "
-            f"(gap {gap}): what they were asked to forget was hidden, not removed."
+            f"models' forget accuracy ends above the retrained models' interval (gap {gap}): "
+            f"what they were asked to forget was hidden, not removed."
         )
     return False, (
-        f"After {steps} steps of fine-tuning on {samples} retained images the unlearned models "
-        f"regain no more forget accuracy than the retrained models do (gap {gap})."
+        f"After {steps} steps of fine-tuning on {samples} retained images the unlearned models' "
+        f"forget accuracy ends no higher than the retrained models' (gap {gap})."
     )
 
 
