@@ -71,10 +71,11 @@ def ulira_verdict(
 ):
     """(verdict, reason, U-LiRA score grids, Evidence per AUC) from phi grids (N, m): the
     decision alone, without the attack's other statistics; `draws` bootstrap draws."""
-    grids = {"unlearned": ulira_scores(phi["unlearned"], phi["retrained"])}
+    pairs = {"unlearned": (phi["unlearned"], phi["retrained"])}
     if "original" in phi:
-        grids["control"] = ulira_scores(phi["original"], phi["retrained"])
-    evidence = paired_evidence(grids, rng, draws)
+        pairs["control"] = (phi["original"], phi["retrained"])
+    grids = {name: ulira_scores(*pair) for name, pair in pairs.items()}
+    evidence = paired_evidence(pairs, grids, rng, draws)
     unlearned = evidence["unlearned"]
     control, difference = evidence.get("control"), evidence.get("difference")
     verdict, reason = decide(unlearned, control, difference, phi["unlearned"].shape[0], margin)
@@ -119,13 +120,17 @@ def power_sentence(settle: dict, models: int) -> str:
 
 
 def paired_evidence(
-    grids: dict[str, tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, draws: int = DRAWS
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    grids: dict[str, tuple[np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
+    draws: int = DRAWS,
 ) -> dict[str, Evidence]:
-    """Evidence for each (members, nonmembers) grid pair, and for "difference" (control -
-    unlearned) when there is a control, all from the same draws."""
-    both = paired_draws(grids, rng, draws)
-    points = {name: auc(*pair) for name, pair in grids.items()}
-    if "control" in grids:
+    """Evidence for each (phi of the tested models, phi of the retrained models) pair: the AUC
+    of its U-LiRA scores `grids[name]` and a 95% interval from the same refitted draws
+    (privacy/paired.py), and for "difference" (control - unlearned) when there is a control."""
+    both = paired_draws(pairs, rng, draws)
+    points = {name: auc(*scores) for name, scores in grids.items()}
+    if "control" in pairs:
         both["difference"] = both["control"] - both["unlearned"]
         points["difference"] = points["control"] - points["unlearned"]
     return {
