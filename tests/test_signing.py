@@ -89,42 +89,19 @@ def test_model_signings_own_verifier_accepts_it(record, keys, tmp_path):
     folder.mkdir()
     with zipfile.ZipFile(record) as zf:
         zf.extractall(folder)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model_signing",
-            "verify",
-            "key",
-            "--signature",
-            str(folder / SIGNATURE),
-            "--public_key",
-            str(keys[1]),
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def library_verify():
+        command = ["verify", "key", "--signature", str(folder / SIGNATURE)]
+        command += ["--public_key", str(keys[1]), str(folder)]
+        return subprocess.run(
+            [sys.executable, "-m", "model_signing", *command],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    done = library_verify()
     assert done.returncode == 0, done.stderr
     (folder / "model.safetensors").write_bytes(b"forged")  # and it fails on a forgery
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model_signing",
-            "verify",
-            "key",
-            "--signature",
-            str(folder / SIGNATURE),
-            "--public_key",
-            str(keys[1]),
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = library_verify()
     assert again.returncode != 0
 
 

@@ -44,6 +44,19 @@ def add_parsers(sub) -> None:
         "attestation, with --key (written to --out, or the zip in place)",
     )
     audit.add_argument("--out", help="FILE.html, FILE.zip or a folder (with --run)")
+    _add_signing_options(audit)
+    audit.add_argument(
+        "--reproduce",
+        action="store_true",
+        help="with --verify: also load the weights on the run's data set (its content hash must "
+        "match) and check that they give report.json's accuracies; one pass/FAIL line each",
+    )
+    audit.add_argument("--data-root", help="folder holding the data set (class names, --reproduce)")
+    audit.set_defaults(run=run_audit)
+
+
+def _add_signing_options(audit) -> None:
+    """--key, --signer, --keyless (signing); --trusted-key, --trusted-identity (verifying)."""
     audit.add_argument(
         "--key",
         help="with --sign: the private key PEM (or its text in $UNLEARN_SIGNING_KEY; a password "
@@ -71,14 +84,6 @@ def add_parsers(sub) -> None:
         metavar="PUBLIC_PEM",
         help="with --verify: the signature must verify with this public key (checked first)",
     )
-    audit.add_argument(
-        "--reproduce",
-        action="store_true",
-        help="with --verify: also load the weights on the run's data set (its content hash must "
-        "match) and check that they give report.json's accuracies; one pass/FAIL line each",
-    )
-    audit.add_argument("--data-root", help="folder holding the data set (class names, --reproduce)")
-    audit.set_defaults(run=run_audit)
 
 
 def _run_folder(run: str) -> Path:
