@@ -184,3 +184,24 @@ def test_inconclusive_says_why(store, monkeypatch, measured):
     at = page(store, monkeypatch)
     assert not at.exception
     assert any(w.value.startswith("**Inconclusive**") and reason in w.value for w in at.warning)
+
+
+def test_an_older_privacy_json_still_opens(store, monkeypatch, measured):
+    """privacy.json written before the paired verdict: no margin, power, samples, relearning
+    or paired difference; the page shows what it has and dashes for the rest."""
+    old = {k: v for k, v in measured.items() if k not in ("margin", "power", "samples")}
+    old["attacks"] = {k: v for k, v in measured["attacks"].items() if k != "relearn"}
+    old["control"] = {"ulira": measured["control"]["ulira"]}
+    old["challenge"] = {
+        k: v for k, v in measured["challenge"].items() if k not in ("official", "scoring_limit")
+    }
+    AuditStore(store["root"]).save(as_this_runs(old, store["report"]))
+    at = page(store, monkeypatch)
+    assert not at.exception
+    rests = next(
+        t.value.to_dict("records")
+        for t in at.dataframe
+        if t.value.to_dict("records")[0].get("measure", "").startswith("equivalence")
+    )
+    assert rests[0]["value"] == "–" and rests[4]["value"] == "–"
+    assert len(at.get("image")[0].proto.imgs) == 8  # samples rebuilt from per-sample AUCs
