@@ -189,3 +189,10 @@ def test_the_simulation_keeps_real_effects_and_shrinks_noise_away():
 def test_min_detectable_auc_grows_with_the_spread():
     assert min_detectable_auc(0.49, 0.51, 0.05) < min_detectable_auc(0.45, 0.55, 0.05) < 0.7
     assert min_detectable_auc(float("nan"), 0.5, 0.05) is None
+
+
+def test_the_simulation_keeps_the_models_own_spread():
+    rng = np.random.default_rng(9)
+    effects = fit_effects(_with_model_effects(rng, 16, 300, spread=1.0))
+    assert effects.model_spread["retrained"] == pytest.approx(1.0, abs=0.45)
+    assert fit_effects(synthetic(rng, 16, 300, 1.0, "retrained")).model_spread["retrained"] < 0.2

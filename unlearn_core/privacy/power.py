@@ -3,7 +3,8 @@ measured per-sample effects.
 
 The measured grids (N models, m samples) of logit-scaled confidences give, per forgotten
 sample, the retrained models' mean and the unlearned and original models' offsets from it, and
-each side's spread over models. A measured offset is the true one plus noise of variance
+per role the spread of a whole model's shift (one model is more confident on every sample than
+another) and of the rest. A measured offset is the true one plus noise of variance
 2 s^2 / N, so the offsets are shrunk towards their mean by the share of their variance that is
 not that noise (empirical Bayes): with no real effect the simulated audits have none either.
 Audits with N' = N, 2N, 4N, ... models are then drawn from these Gaussians and decided as the
@@ -33,20 +34,29 @@ class Effects:
     retrained: np.ndarray
     offsets: dict[str, np.ndarray]
     spread: dict[str, float]
+    model_spread: dict[str, float]  # sd of a whole model's shift over all samples, per role
 
     def draw(self, models: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """A simulated audit's phi grids (models, m)."""
+        """A simulated audit's phi grids (models, m): per-sample means, a shift per model, and
+        noise per (model, sample)."""
         shape = (models, self.retrained.size)
-        grids = {"retrained": self.retrained + rng.normal(0, self.spread["retrained"], shape)}
-        for role, offset in self.offsets.items():
-            grids[role] = self.retrained + offset + rng.normal(0, self.spread[role], shape)
+        grids = {}
+        for role in ("retrained", *self.offsets):
+            base = self.retrained + self.offsets.get(role, 0.0)
+            shift = rng.normal(0, self.model_spread[role], (models, 1))
+            grids[role] = base + shift + rng.normal(0, self.spread[role], shape)
         return grids
 
 
 def fit_effects(phi: dict[str, np.ndarray]) -> Effects:
     """Effects from measured phi grids ("unlearned", "retrained", maybe "original", (N, m))."""
-    models = phi["retrained"].shape[0]
+    models, samples = phi["retrained"].shape
     spread = {role: float(grid.std(0, ddof=1).mean()) for role, grid in phi.items()}
+    # a model's mean over samples varies by its own shift plus noise of variance spread^2 / m
+    model_spread = {
+        role: float(np.sqrt(max(grid.mean(1).var(ddof=1) - spread[role] ** 2 / samples, 0.0)))
+        for role, grid in phi.items()
+    }
     base = phi["retrained"].mean(0)
     offsets = {}
     for role in phi.keys() - {"retrained"}:
@@ -55,7 +65,7 @@ def fit_effects(phi: dict[str, np.ndarray]) -> Effects:
         signal = max(float(raw.var()) - noise, 0.0)
         shrink = signal / (signal + noise) if signal + noise > 0 else 0.0
         offsets[role] = raw.mean() + shrink * (raw - raw.mean())
-    return Effects(base, offsets, spread)
+    return Effects(base, offsets, spread, model_spread)
 
 
 def models_needed(
