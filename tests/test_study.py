@@ -73,7 +73,9 @@ def test_study_command_on_digits(tmp_path):
     assert "pearson r" in proc.stdout and "setting 3/3" in proc.stderr
     summary = json.loads((out / "study.json").read_text())
     assert len(summary["rows"]) == 3 and summary["base_recipe"]["probe_every"] == 25
-    assert summary["environment"] == {"threads": 1} and "torch threads 1" in proc.stdout
+    env = summary["environment"]  # reproducible by default: the ISA pinned by a re-exec
+    assert env["threads"] == 1 and env["pinned_isa"] == "avx2" and env["cpu_capability"] == "AVX2"
+    assert env["cpu_model"] and "torch threads 1; AVX2 kernels, ISA pinned avx2" in proc.stdout
     assert all(r["verification_error"] > 0 for r in summary["rows"])
     assert_one_line_error(
         cli("study", "--grid", "momentum=0,1", "--forget-indices", "0", "--out", out), "momentum"

@@ -28,6 +28,7 @@ from unlearn_core.metrics.linear_fit import pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
+from unlearn_core.reproducible import environment, torch_threads
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import code_commit
 from unlearn_core.training import Recipe, retrain_without, train
@@ -132,19 +133,17 @@ def run_study(
     threads: torch threads for the whole study (None: the process's). Set it: a CPU run is
     bitwise reproducible only at a fixed thread count, and here the verification error of a
     sample is no larger than the drift between thread counts (BENCHMARKS.md), so study.json
-    records the count with the versions.
+    records the count, the CPU and its kernels' ISA (pinned or not: reproducible.py) with the
+    versions.
     """
     request = ForgetRequest.for_indices(data, forget_indices)
     recipes = [dataclasses.replace(base, **combo) for combo in settings(grid)]  # validates all
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    start, before = time.perf_counter(), torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
-        used = torch.get_num_threads()
+    start = time.perf_counter()
+    with torch_threads(threads):
+        env = environment()  # the threads in use, the CPU, its kernels' ISA, pinned or not
         rows = _rows(arch, data, grid, recipes, request, progress)
-    finally:
-        torch.set_num_threads(before)
     with open(out / "study.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])
         writer.writeheader()
@@ -167,7 +166,7 @@ def run_study(
             "torch": torch.__version__,
             "git_commit": code_commit(),
         },
-        "environment": {"threads": used},
+        "environment": env,
     }
     (out / "study.json").write_text(json.dumps(summary, indent=2) + "\n")
     if progress:
