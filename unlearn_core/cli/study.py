@@ -68,6 +68,9 @@ def run_study_command(args: argparse.Namespace) -> None:
         print(" ".join(cell.rjust(len(c)) for cell, c in zip(cells, shown, strict=True)))
     r, p = summary["pearson_r"], summary["p_value"]
     print(f"pearson r {r:.4f} (p {p:.3g})" if r is not None else "pearson r undefined")
+    partial, partial_p = summary["partial_r_given_steps"], summary["partial_p_value"]
+    if partial is not None:
+        print(f"partial r given the steps t {partial:.4f} (p {partial_p:.3g})")
     env = summary["environment"]
     isa = f"pinned {env['pinned_isa']}" if env["pinned_isa"] else "not pinned"
     print(f"torch threads {env['threads']}; {env['cpu_capability']} kernels, ISA {isa}")

@@ -5,8 +5,9 @@ For every setting of a grid over the recipe (SD-loss gamma, epochs, learning rat
 train with Hessian probes, unlearn the forget set by single-gradient unlearning, retrain without it
 by the same recipe and order (the replay convention, training.py: the one single-gradient
 unlearning and its verification error are derived for), and record both errors; then their
-Pearson correlation across the settings (the paper reports 0.88 to 0.99). Writes study.csv (a
-row per setting) and study.json.
+Pearson correlation across the settings (the paper reports 0.88 to 0.99), and their partial
+correlation controlling for the step count t, which both grow with. Writes study.csv (a row per
+setting) and study.json.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method
-from unlearn_core.metrics.linear_fit import pearson
+from unlearn_core.metrics.linear_fit import partial_pearson, pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
@@ -151,6 +152,8 @@ def run_study(
     ue = [r["unlearning_error"] for r in rows]
     ve = [r["verification_error"] for r in rows]
     r, p = pearson(ue, ve) if None not in ue else (None, None)
+    steps = [row["steps"] for row in rows]
+    partial, partial_p = partial_pearson(ue, ve, steps) if None not in ue else (None, None)
     summary = {
         "dataset": data.name,
         "arch": arch,
@@ -160,6 +163,8 @@ def run_study(
         "rows": rows,
         "pearson_r": r,
         "p_value": p,
+        "partial_r_given_steps": partial,  # r once both errors' linear trend in t is removed
+        "partial_p_value": partial_p,
         "seconds": time.perf_counter() - start,
         "versions": {
             "unlearn_core": unlearn_core.__version__,
