@@ -4,6 +4,7 @@ kernels' ISA by re-executing the command line, records the environment a rerun n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -114,3 +115,25 @@ def test_verify_reproduce_says_when_a_record_was_made_on_another_cpu(record, tmp
     assert all(c.passed for c in checks), [c.line for c in checks]
     (note,) = [c for c in checks if c.name == "environment"]
     assert note.line.startswith("pass: environment: made on another CPU: Intel Xeon (AVX512")
+
+
+def test_a_reproducible_job_pins_its_threads_and_says_what_it_could_not(spec):
+    """A job (the app's switch, `sweep --reproducible`) runs in a process that loaded torch
+    already: it pins threads for its own run, restores them, carries the flag in its command,
+    and its run says when the kernels' ISA was not pinned in that process."""
+    from ui.jobs import method_specs
+    from unlearn_core.engine.runner import execute
+
+    meta = {"sha256": spec.checkpoint_sha256}
+    (made,) = method_specs(
+        spec.checkpoint, meta, "demo", spec.forget, {"finetune": {}}, False, [0], True
+    )[0]
+    assert made.reproducible and "--reproducible" in made.command()
+    before = torch.get_num_threads()
+    report = execute(dataclasses.replace(spec, reproducible=True)).record.report
+    assert torch.get_num_threads() == before
+    assert "--reproducible" in report.command and report.environment.threads == 1
+    unpinned = reproducible.pinned_isa() is None  # the suite may itself run pinned
+    assert (reproducible.NOT_PINNED in report.warnings) == unpinned
+    plain = execute(spec).record.report
+    assert "--reproducible" not in plain.command and reproducible.NOT_PINNED not in plain.warnings

@@ -69,6 +69,34 @@ def apply(threads: int) -> None:
 
 
 @contextlib.contextmanager
+def pinned(threads: int) -> Iterator[None]:
+    """`apply(threads)` for the block only (a job in a long-lived app or Ray worker process):
+    the thread count and the CUDA settings are restored after it."""
+    import torch
+
+    before = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
+    apply(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[3:]
+
+
+NOT_PINNED = (
+    "reproducible mode: the kernels' ISA is not pinned in the process that ran this job (threads "
+    "are); start the app with UNLEARN_REPRODUCIBLE=1 bash scripts/start.sh to pin it"
+)
+
+
+@contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[int]:
     """Run the block at `threads` torch threads (None: as it is), restoring the count after;
     yields the count in use."""
