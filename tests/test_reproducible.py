@@ -26,18 +26,25 @@ from unlearn_core.training import Recipe, train
 UNPINNED = {k: v for k, v in os.environ.items() if k not in reproducible.PINNED_ENV}
 
 
-def train_cli(out, *flags, env=None) -> dict:
-    """`train` on digits (logistic regression, one epoch: a second) -> its JSON sidecar."""
-    args = ["--dataset", "digits", "--arch", "logreg", "--epochs", "1", "--out", out, *flags]
+def run_unpinned(words: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    """`words` as a fresh shell in the repository runs them, without the pinned variables
+    (whatever the suite itself runs under), plus `env`; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, "-m", "unlearn_core", "train", *map(str, args)],
+        [str(w) for w in words],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={**UNPINNED, "PYTHONPATH": str(ROOT), **(env or {})},
-        timeout=600,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def train_cli(out, *flags, env=None) -> dict:
+    """`train` on digits (logistic regression, one epoch: a second) -> its JSON sidecar."""
+    args = ["--dataset", "digits", "--arch", "logreg", "--epochs", "1", "--out", out, *flags]
+    run_unpinned([sys.executable, "-m", "unlearn_core", "train", *args], env)
     return json.loads(out.with_suffix(".json").read_text())
 
 
