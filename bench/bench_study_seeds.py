@@ -1,6 +1,7 @@
 """The unlearning-error study over many seeds (issue 23): r, the partial r controlling for the
-step count t, and the SD loss's effect on both errors, each as a mean with a 95% Student-t
-interval over seeds. Markdown out, for BENCHMARKS.md.
+step count t (both as Fisher-z means with 95% Student-t intervals), and the SD loss's effect
+on both errors (mean relative change with a 95% Student-t interval) over seeds. Markdown out,
+for BENCHMARKS.md.
 
     nice -n 19 python bench/bench_study_seeds.py --seeds 0-9 --out /tmp/study-seeds \
         [--grid sd_gamma=0,1 --grid epochs=1,2,3] [--forget-indices 0] [--arch smallcnn]
@@ -12,6 +13,7 @@ run in several sittings. Not a test.
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -41,13 +43,17 @@ def run_seed(seed: int, out: Path, args) -> dict:
     return json.loads((target / "study.json").read_text())
 
 
-def interval(values: list[float]) -> str:
-    """mean [95% Student-t interval] (n)."""
-    mean = statistics.fmean(values)
+def interval(values: list[float], fisher: bool = False) -> str:
+    """mean [95% Student-t interval] (n); fisher: for correlations, the interval of the mean
+    Fisher z = atanh(r) mapped back by tanh (so it stays within [-1, 1]), its centre too."""
+    z = [math.atanh(max(min(v, 0.999999), -0.999999)) for v in values] if fisher else values
+    back = math.tanh if fisher else (lambda v: v)
+    mean = statistics.fmean(z)
     if len(values) < 2:
-        return f"{mean:.3f} (n 1)"
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return f"{mean:.3f} [{mean - half:.3f}, {mean + half:.3f}] (n {len(values)})"
+        return f"{back(mean):.3f} (n 1)"
+    half = stats.t.ppf(0.975, len(z) - 1) * statistics.stdev(z) / len(z) ** 0.5
+    low, high = back(mean - half), back(mean + half)
+    return f"{back(mean):.3f} [{low:.3f}, {high:.3f}] (n {len(values)})"
 
 
 def sd_effects(summary: dict, column: str) -> dict[int, float]:
@@ -64,8 +70,11 @@ def report(summaries: list[dict]) -> str:
         "",
         "| quantity | mean [95% interval] (n) |",
         "|---|---|",
-        f"| Pearson r | {interval([s['pearson_r'] for s in summaries])} |",
-        f"| partial r given t | {interval([s['partial_r_given_steps'] for s in summaries])} |",
+        f"| Pearson r | {interval([s['pearson_r'] for s in summaries], fisher=True)} |",
+        f"| partial r given t | "
+        f"{interval([s['partial_r_given_steps'] for s in summaries], fisher=True)} |",
+        f"| seeds with partial r > 0 | "
+        f"{sum(s['partial_r_given_steps'] > 0 for s in summaries)} of {len(summaries)} |",
     ]
     if "sd_gamma" in summaries[0]["grid"]:
         for column in ("unlearning_error", "verification_error"):
