@@ -7,7 +7,7 @@ every page works on and where computation runs. Everything that computes lives i
 import streamlit as st
 
 from ui.charts import chart_format_choice
-from ui.jobs import jobs_panel
+from ui.jobs import jobs_panel, reproducible_switch
 from ui.model_sources import provenance_captions
 from ui.session_url import restore_from_url, save_to_url
 from ui.state import get_model, selection
@@ -59,6 +59,7 @@ with st.sidebar:
             st.caption(line)
     st.caption(f"Computation runs on `{default_device()}`")
     chart_format_choice()
+    reproducible_switch()
     st.subheader("Jobs")
     jobs_panel()
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.jobs import method_specs, parse_seeds, show_my_jobs, submit
+from ui.jobs import REPRODUCIBLE_KEY, method_specs, parse_seeds, show_my_jobs, submit
 from ui.method_form import changed_settings, setting_inputs
 from ui.results import results_section
 from ui.runs import current_request, get_report, open_runs
@@ -85,7 +85,14 @@ if chosen:
         try:
             settings = {name: changed_settings(METHODS[name], values[name]) for name in chosen}
             specs, errors = method_specs(
-                path, meta, dataset_name, forget, settings, oracle, parse_seeds(seeds)
+                path,
+                meta,
+                dataset_name,
+                forget,
+                settings,
+                oracle,
+                parse_seeds(seeds),
+                reproducible=st.session_state.get(REPRODUCIBLE_KEY, False),
             )
         except UserError as err:
             specs, errors = [], [str(err)]

@@ -138,6 +138,10 @@ ADDED_KEYS = [
     "warnings",
     # issue 14: which retrain the oracle was ("standard" or "replay")
     "oracle_convention",
+    # issue 23: the CPU and kernels a run used, and whether --reproducible pinned them
+    "environment.cpu_model",
+    "environment.cpu_capability",
+    "environment.pinned_isa",
     # issue 15, item 3: the checkpoint's file name and the file as its owner supplied it
     "checkpoints.original_file",
     "checkpoints.source_file",

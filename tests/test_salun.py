@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
-from unlearn_core.methods.salun import saliency_mask
+from unlearn_core.methods.salun import authors_epoch, saliency_mask
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.request import ForgetRequest
 
@@ -35,10 +35,12 @@ def test_the_mask_is_the_top_fraction_of_the_gradient(tiny, tiny_trained):
     assert inside.min() >= outside.max() * (1 - 1e-5)
 
 
-def test_salun_moves_only_masked_weights_and_forgets(tiny, tiny_trained):
+@pytest.mark.parametrize("loop", ["mixed", "authors"])
+def test_salun_moves_only_masked_weights_and_forgets(tiny, tiny_trained, loop):
     request = ForgetRequest.for_classes(tiny, [2])
     spec = get_method("salun")
-    config = parse_config(spec.config_cls, {"keep": "0.2", "epochs": "3", "batch_size": "64"})
+    settings = {"keep": "0.2", "epochs": "3", "batch_size": "64", "loop": loop}
+    config = parse_config(spec.config_cls, settings)
     out = spec.run(tiny_trained, request, tiny, config, seed=0).model
     mask = saliency_mask(
         tiny_trained.copy_model(), tiny, request.forget_indices, 0.2, torch.device("cpu")
@@ -59,3 +61,33 @@ def test_salun_moves_only_masked_weights_and_forgets(tiny, tiny_trained):
 def test_salun_refuses_a_fraction_outside_0_1(value):
     with pytest.raises(UserError, match="keep"):
         parse_config(get_method("salun").config_cls, {"keep": value})
+
+
+def test_salun_refuses_an_unknown_loop():
+    with pytest.raises(UserError, match="mixed or authors"):
+        parse_config(get_method("salun").config_cls, {"loop": "forget-last"})
+
+
+def test_the_authors_loop_runs_forget_batches_first_each_relabelled_afresh(tiny):
+    """Their CIFAR-10 loop (unlearn/RL.py): every epoch, the forget batches, each with new
+    random labels, then the retain batches with their own; every sample once an epoch."""
+    request = ForgetRequest.for_classes(tiny, [2, 7])
+    forget, k = set(request.forget_indices.tolist()), request.forget_indices.numel()
+    generator = torch.Generator().manual_seed(0)
+    epochs = [authors_epoch(tiny, request, 32, generator) for _ in range(2)]
+    drawn = []
+    for steps in epochs:
+        f_steps = -(-k // 32)
+        assert all(set(i.tolist()) <= forget for i, _ in steps[:f_steps])
+        assert not any(set(i.tolist()) & forget for i, _ in steps[f_steps:])
+        order = torch.cat([i for i, _ in steps])
+        assert sorted(order.tolist()) == list(range(len(tiny.train_y)))
+        labels = dict(zip(order.tolist(), torch.cat([y for _, y in steps]).tolist(), strict=True))
+        for i, y in labels.items():
+            wrong = i in forget
+            assert (
+                (y != int(tiny.train_y[i]) and y not in (2, 7)) if wrong else y == tiny.train_y[i]
+            )
+        drawn.append([labels[i] for i in sorted(forget)])
+    changed = sum(a != b for a, b in zip(*drawn, strict=True))
+    assert changed > k // 2  # afresh: 8 classes left, so about 7 in 8 labels change

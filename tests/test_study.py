@@ -9,11 +9,30 @@ import pytest
 from test_cli import assert_one_line_error, cli
 
 from unlearn_core.methods import get_method
+from unlearn_core.metrics.linear_fit import partial_pearson, pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.study import parse_grid, run_study
 from unlearn_core.training import Recipe, retrain_without, train
+
+
+def textbook_partial(x, y, z) -> float:
+    """r_xy.z = (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2))."""
+    c = np.corrcoef([x, y, z])
+    return (c[0, 1] - c[0, 2] * c[1, 2]) / np.sqrt((1 - c[0, 2] ** 2) * (1 - c[1, 2] ** 2))
+
+
+def test_the_partial_r_removes_what_both_owe_to_t():
+    """Two errors that each grow with t plus independent noise: r near 1, partial r not."""
+    rng = np.random.default_rng(0)
+    t = np.repeat([94.0, 188.0, 282.0], 4)
+    x, y = t + rng.normal(0, 5, t.size), 0.01 * t + rng.normal(0, 0.05, t.size)
+    r, _ = pearson(list(x), list(y))
+    partial, p = partial_pearson(list(x), list(y), list(t))
+    assert r > 0.95 and abs(partial) < 0.7 and p > 0.05
+    assert partial == pytest.approx(textbook_partial(x, y, t))
+    assert partial_pearson([1.0, 2.0, 3.0], [2.0, 1.0, 3.0], [1.0, 1.0, 2.0]) == (None, None)
 
 
 def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
@@ -35,6 +54,8 @@ def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
     ve = [float(r["verification_error"]) for r in rows]
     assert summary["pearson_r"] == pytest.approx(np.corrcoef(ue, ve)[0, 1])
     assert 0 <= summary["p_value"] <= 1
+    steps = [r["steps"] for r in summary["rows"]]
+    assert summary["partial_r_given_steps"] == pytest.approx(textbook_partial(ue, ve, steps))
 
     # the last setting, recomputed by hand from the public pieces
     recipe = Recipe(lr=0.02, batch_size=64, probe_every=4, probe_size=32, sd_gamma=1.0, epochs=2)
@@ -73,7 +94,9 @@ def test_study_command_on_digits(tmp_path):
     assert "pearson r" in proc.stdout and "setting 3/3" in proc.stderr
     summary = json.loads((out / "study.json").read_text())
     assert len(summary["rows"]) == 3 and summary["base_recipe"]["probe_every"] == 25
-    assert summary["environment"] == {"threads": 1} and "torch threads 1" in proc.stdout
+    env = summary["environment"]  # reproducible by default: the ISA pinned by a re-exec
+    assert env["threads"] == 1 and env["pinned_isa"] == "avx2" and env["cpu_capability"] == "AVX2"
+    assert env["cpu_model"] and "torch threads 1; AVX2 kernels, ISA pinned avx2" in proc.stdout
     assert all(r["verification_error"] > 0 for r in summary["rows"])
     assert_one_line_error(
         cli("study", "--grid", "momentum=0,1", "--forget-indices", "0", "--out", out), "momentum"

@@ -215,6 +215,32 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+REPRODUCIBLE_KEY = "reproducible"
+
+
+def reproducible_switch() -> None:
+    """The sidebar's switch of reproducible mode for the jobs this session submits
+    (JobSpec.reproducible): one thread each, CUDA's deterministic algorithms, and the kernels'
+    ISA where the server was started pinned (`UNLEARN_REPRODUCIBLE=1 bash scripts/start.sh`;
+    the ISA is read when torch loads, so a running server cannot change it)."""
+    from unlearn_core.reproducible import pinned_isa
+
+    st.toggle(
+        "Reproducible mode",
+        key=REPRODUCIBLE_KEY,
+        help="Jobs run as `unlearn --reproducible` would: the same bits on a rerun where "
+        "BENCHMARKS.md (Reproducibility) says so. Their command lines carry the flag.",
+    )
+    if st.session_state.get(REPRODUCIBLE_KEY):
+        isa = pinned_isa()
+        st.caption(
+            f"Kernels pinned to {isa.upper()}, one thread per job."
+            if isa
+            else "Kernels not pinned (start the app with UNLEARN_REPRODUCIBLE=1 to pin them): "
+            "jobs pin their threads only, and their runs say so."
+        )
+
+
 def method_specs(
     checkpoint: str,
     meta: dict,
@@ -223,14 +249,24 @@ def method_specs(
     chosen: dict,
     oracle: bool,
     seeds: list[int],
+    reproducible: bool = False,
 ) -> tuple[list[JobSpec], list[str]]:
-    """One checked spec per method (with its changed settings, `chosen`) and seed; a sweep id
-    tags them when there are several. Returns (specs, one error line per refused method)."""
+    """One checked spec per method (with its changed settings, `chosen`) and seed, in
+    reproducible mode or not; a sweep id tags them when there are several. Returns (specs, one
+    error line per refused method)."""
     from unlearn_core.engine.spec import validate
     from unlearn_core.engine.sweep import new_sweep_id
 
     sweep_id = new_sweep_id() if len(chosen) * len(seeds) > 1 else None
-    base = JobSpec(checkpoint, meta["sha256"], "none", forget, oracle=oracle, dataset=dataset)
+    base = JobSpec(
+        checkpoint,
+        meta["sha256"],
+        "none",
+        forget,
+        oracle=oracle,
+        dataset=dataset,
+        reproducible=reproducible,
+    )
     specs, errors = [], []
     for method, overrides in chosen.items():
         try:

@@ -54,3 +54,24 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+def hash_tensor(digest, tensor: torch.Tensor) -> None:
+    """Feed `tensor` into a hashlib digest: its dtype and shape, then its bytes (CPU,
+    contiguous), so equal digests mean bitwise-equal tensors of the same type and shape."""
+    t = tensor.detach().cpu().contiguous()
+    digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
+    digest.update(t.reshape(-1).view(torch.uint8).numpy())
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over a state dict's names and tensors, in name order: equal for bitwise-equal
+    weights whatever file holds them (a safetensors file's own hash also covers its metadata,
+    which names versions and the command)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(f"{name}:".encode())
+        hash_tensor(digest, state[name])
+    return digest.hexdigest()

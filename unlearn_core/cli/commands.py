@@ -49,13 +49,14 @@ def unlearn_command(
     checkpoint: str, method: str, forget: Mapping, *, out: str | None = None, **flags
 ) -> str:
     """The `unlearn` command that makes the same run. flags: overrides ({key: value}, its
-    `--set key=value` options), oracle and relearn (booleans), oracle_convention (named only
-    when not the default, standard), seed (default 0). `out` defaults to
+    `--set key=value` options), oracle, relearn and reproducible (booleans), oracle_convention
+    (named only when not the default, standard), seed (default 0). `out` defaults to
     cli-runs/<method>-seed<seed>, outside the run store."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
     for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
-    words += ["--oracle"] * bool(flags.get("oracle")) + ["--relearn"] * bool(flags.get("relearn"))
+    for flag in ("oracle", "relearn", "reproducible"):
+        words += [f"--{flag}"] * bool(flags.get(flag))
     convention = flags.get("oracle_convention") or "standard"
     words += ["--oracle-convention", convention] * (convention != "standard")
     seed = flags.get("seed", 0)

@@ -12,6 +12,7 @@ import os
 import sys
 
 from unlearn_core.cli import audit, explain, listing, privacy, study, sweep, train, unlearn
+from unlearn_core.cli.options import enter_reproducible
 from unlearn_core.errors import UserError
 
 FAMILIES = (listing, train, unlearn, sweep, privacy, study, explain, audit)
@@ -29,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. argv None: sys.argv's, as `python -m unlearn_core` gives them; only
+    then may --reproducible re-execute the process to pin the kernels' ISA (options.py)."""
     args = build_parser().parse_args(argv)
     try:
+        enter_reproducible(args, sys.argv[1:] if argv is None else None)
         args.run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

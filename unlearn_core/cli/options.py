@@ -40,15 +40,63 @@ def add_oracle_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_reproducible_options(
+    parser: argparse.ArgumentParser, *, default: bool = False, threads: int | None = None
+) -> None:
+    """--reproducible (or --no-reproducible) and --threads N (default `threads`; None: torch's
+    own count, or 1 under --reproducible). main() acts on them before the command runs
+    (reproducible.py): pins the kernels' ISA by re-executing itself, the threads, and on CUDA
+    deterministic algorithms."""
+    on = "on" if default else "off"
+    shown = threads or "torch's, or 1 with --reproducible"
+    parser.add_argument(
+        "--reproducible",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help=f"pin threads, the CPU kernels' ISA (AVX2) and, on CUDA, deterministic algorithms, "
+        f"so a rerun on another x86 CPU gives the same bits where BENCHMARKS.md says (default "
+        f"{on})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=threads,
+        help=f"torch threads (default {shown}): "
+        "a CPU result is bitwise reproducible at a fixed count only",
+    )
+
+
+def enter_reproducible(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Pin what args ask for before a command runs: re-execute `python -m unlearn_core argv`
+    under the pinned ISA when `--reproducible` and not pinned yet (argv None: main() was called
+    in-process, where the ISA stays as loaded and a line on stderr says so), then threads."""
+    from unlearn_core import reproducible
+    from unlearn_core.errors import UserError
+
+    threads = getattr(args, "threads", None)
+    if threads is not None and not 1 <= threads <= 256:
+        raise UserError(f"--threads must be between 1 and 256, not {threads}.")
+    if getattr(args, "reproducible", False):
+        if not reproducible.pin_or_reexec(argv):
+            print("reproducible: ISA not pinned in this process (torch is loaded)", file=sys.stderr)
+        args.threads = threads or 1
+        reproducible.apply(args.threads)
+    elif threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def add_engine_options(parser: argparse.ArgumentParser, task: str) -> None:
     """Where a command's tasks (`task`: "job", "model") run, and what data they read:
-    --executor, --address, --workers, --threads, --dataset, --data-root, --arch, --store."""
+    --executor, --address, --workers, --threads, --reproducible, --dataset, --data-root,
+    --arch, --store."""
     parser.add_argument("--executor", choices=["ray", "inline"], default="ray")
     parser.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
     parser.add_argument(
         "--workers", type=int, help=f"{task}s at once on a local Ray (default: the machine's cores)"
     )
-    parser.add_argument("--threads", type=int, default=1, help=f"torch threads per {task}")
+    add_reproducible_options(parser, threads=1)
     parser.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
     parser.add_argument("--data-root")
     parser.add_argument("--arch", help="architecture, for weights that do not record it")

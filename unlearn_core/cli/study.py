@@ -9,6 +9,7 @@ from pathlib import Path
 from unlearn_core.cli.options import (
     TerminalProgress,
     add_probe_options,
+    add_reproducible_options,
     csv_ints,
     recipe_from_args,
 )
@@ -37,12 +38,7 @@ def add_parsers(sub) -> None:
     study.add_argument("--sd-gamma", type=float, default=0.0)
     study.add_argument("--seed", type=int, default=0)
     add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
-    study.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (default 1): results are bitwise reproducible at a fixed count only",
-    )
+    add_reproducible_options(study, default=True, threads=1)
     study.add_argument("--out", required=True, help="folder for study.csv and study.json")
     study.set_defaults(run=run_study_command)
 
@@ -52,8 +48,6 @@ def run_study_command(args: argparse.Namespace) -> None:
     from unlearn_core.run.study import COLUMNS, parse_grid, run_study
 
     grid = parse_grid(args.grid)
-    if not 1 <= args.threads <= 256:
-        raise UserError(f"--threads must be between 1 and 256, not {args.threads}.")
     if not grid:
         raise UserError("give at least one --grid KEY=V1,V2 to vary.")
     data = load_dataset(args.dataset, args.data_root)
@@ -74,5 +68,10 @@ def run_study_command(args: argparse.Namespace) -> None:
         print(" ".join(cell.rjust(len(c)) for cell, c in zip(cells, shown, strict=True)))
     r, p = summary["pearson_r"], summary["p_value"]
     print(f"pearson r {r:.4f} (p {p:.3g})" if r is not None else "pearson r undefined")
-    print(f"torch threads {summary['environment']['threads']}")
+    partial, partial_p = summary["partial_r_given_steps"], summary["partial_p_value"]
+    if partial is not None:
+        print(f"partial r given the steps t {partial:.4f} (p {partial_p:.3g})")
+    env = summary["environment"]
+    isa = f"pinned {env['pinned_isa']}" if env["pinned_isa"] else "not pinned"
+    print(f"torch threads {env['threads']}; {env['cpu_capability']} kernels, ISA {isa}")
     print(f"wrote {Path(args.out) / 'study.csv'} and study.json in {summary['seconds']:.1f} s")

@@ -48,6 +48,7 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
     except OSError:
         raise UserError(f"checkpoint {args.checkpoint} cannot be read; check the path.") from None
     names = ("oracle", "oracle_convention", "dataset", "data_root", "arch", "threads")
+    names += ("reproducible",)
     shared = {k: getattr(args, k) for k in names}
     return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 

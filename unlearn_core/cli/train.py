@@ -11,7 +11,12 @@ import sys
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
-from unlearn_core.cli.options import TerminalProgress, add_probe_options, recipe_from_args
+from unlearn_core.cli.options import (
+    TerminalProgress,
+    add_probe_options,
+    add_reproducible_options,
+    recipe_from_args,
+)
 from unlearn_core.errors import UserError
 
 
@@ -29,6 +34,7 @@ def add_parsers(sub) -> None:
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     train.add_argument("--momentum", type=float, default=0.0)
     add_probe_options(train, every=200)
+    add_reproducible_options(train)
     train.add_argument("--out", required=True, help="checkpoint file (.safetensors)")
     train.set_defaults(run=run_train)
 
@@ -51,6 +57,8 @@ def run_train(args: argparse.Namespace) -> None:
     from unlearn_core.checkpoint import check_recipe, save_checkpoint
     from unlearn_core.data import load_dataset
     from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.reproducible import environment
+    from unlearn_core.torch_utils import weights_sha256
     from unlearn_core.training import train
 
     out = _check_out(Path(args.out))
@@ -61,9 +69,14 @@ def run_train(args: argparse.Namespace) -> None:
     if not all(math.isfinite(v) for v in final.values() if isinstance(v, float)):
         raise UserError("training diverged (NaN or infinite loss); lower --lr. Nothing written.")
     command = command_line(sys.argv[1:])
+    # what a bitwise rebuild needs and what it must give (the file's own hash covers metadata)
+    env = {
+        "weights_sha256": weights_sha256(trained.model.state_dict()),
+        "environment": environment(),
+    }
     try:
         digest = save_checkpoint(trained, out, extra={"command": command})
-        sidecar = {"file": out.name, "sha256": digest, "command": command, **final}
+        sidecar = {"file": out.name, "sha256": digest, "command": command, **final, **env}
         text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
         write_bytes_atomic(out.with_suffix(".json"), text.encode())
     except OSError as err:

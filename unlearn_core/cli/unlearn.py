@@ -11,7 +11,13 @@ import tempfile
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
-from unlearn_core.cli.options import TerminalProgress, add_oracle_options, csv_ints, key_value
+from unlearn_core.cli.options import (
+    TerminalProgress,
+    add_oracle_options,
+    add_reproducible_options,
+    csv_ints,
+    key_value,
+)
 from unlearn_core.errors import UserError
 
 
@@ -34,6 +40,7 @@ def add_parsers(sub) -> None:
     unlearn.add_argument("--arch", help="architecture, for weights that do not record it")
     unlearn.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
     unlearn.add_argument("--no-store", action="store_true", help="write only --out")
+    add_reproducible_options(unlearn)
     unlearn.set_defaults(run=run_unlearn)
 
 

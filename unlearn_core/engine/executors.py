@@ -197,7 +197,11 @@ def _connect(address: str | None, workers: int | None = None) -> None:
     import ray
 
     package = str(Path(__file__).resolve().parent.parent)  # the unlearn_core folder
-    env = {k: v for k, v in os.environ.items() if k.startswith("UNLEARN_") and k != ADDRESS_ENV}
+    from unlearn_core.reproducible import PINNED_ENV
+
+    # a pinned driver's kernel ISA (--reproducible) reaches a cluster's workers too
+    ours = [k for k in os.environ if k.startswith("UNLEARN_") or k in PINNED_ENV]
+    env = {k: os.environ[k] for k in ours if k != ADDRESS_ENV}
     runtime_env = {"py_modules": [package], "env_vars": env}
     common = dict(log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
     if address:

@@ -4,14 +4,15 @@ executor's owner stores the record, so a worker killed mid-job leaves nothing be
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
+from unlearn_core import reproducible
 from unlearn_core.data import ImageDataset
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.progress import Progress
@@ -122,9 +123,8 @@ def execute(
 
     request = ForgetRequest.from_dict(inputs.data, spec.forget)
     relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
-    threads = torch.get_num_threads()
-    torch.set_num_threads(spec.threads)
-    try:
+    pin = reproducible.pinned if spec.reproducible else reproducible.torch_threads
+    with pin(spec.threads):  # the job's threads (and pins), restored after it
         record = run_unlearning(
             inputs.trained,
             inputs.meta,
@@ -140,9 +140,10 @@ def execute(
             shared_oracle=_oracle_source(oracle, waited),
             oracle_convention=spec.oracle_convention,
         )
-    finally:
-        torch.set_num_threads(threads)
     record.report = record.report.with_command(spec.command())  # the same run from a shell
+    if spec.reproducible and reproducible.pinned_isa() is None:
+        warnings = [*record.report.warnings, reproducible.NOT_PINNED]
+        record.report = dataclasses.replace(record.report, warnings=warnings)
     return JobResult(record, time.perf_counter() - start - waited[0])
 
 

@@ -32,6 +32,7 @@ class JobSpec:
     privacy_risk: bool = False
     relearn: bool = False
     threads: int = 1  # torch threads: bitwise reproducibility holds at a fixed thread count
+    reproducible: bool = False  # --reproducible: CUDA determinism, and the ISA where pinned
     sweep_id: str | None = None
 
     def to_dict(self) -> dict:
@@ -51,7 +52,7 @@ class JobSpec:
         """The `unlearn` command that makes the same run in the foreground."""
         from unlearn_core.cli.commands import unlearn_command
 
-        names = ("overrides", "oracle", "oracle_convention", "seed", "relearn")
+        names = ("overrides", "oracle", "oracle_convention", "seed", "relearn", "reproducible")
         flags = {k: getattr(self, k) for k in names}
         return unlearn_command(self.checkpoint, self.method, self.forget, **flags)
 

@@ -154,9 +154,9 @@ def _shuffled(indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     At the first max-epoch the student equals the teacher, where the KL's gradient is zero: only
     the weight decay moves it, so msteps = 1 barely forgets; the ascent acts from the second.
     rewind=true is SCRUB+R: a checkpoint per epoch, and the one whose forget error is closest to
-    the final model's error on held-out samples like the forget set is returned. Departures: the
-    authors' loop runs a max-epoch while epoch <= msteps (msteps + 1 of them), the paper's text
-    and this method in the first msteps; their step-decay of the learning rate (at epochs 3, 5, 9)
+    the final model's error on held-out samples like the forget set is returned. The max-epochs
+    are the first msteps, as in the authors' loop (`for epoch in range(1, E + 1)`, a max-epoch
+    `if epoch <= msteps`). Departures: their step-decay of the learning rate (at epochs 3, 5, 9)
     never acts within 3 epochs and is left out; weight decay is the recipe's; SCRUB+R's held-out
     set is drawn from the test split (the project has no validation split), with replacement,
     class by class like the forget set.""",

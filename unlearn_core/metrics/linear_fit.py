@@ -26,3 +26,30 @@ def linear_fit(x: Sequence[float], y: Sequence[float]) -> dict:
         raise ValueError("a line needs at least two distinct x values")
     fit = stats.linregress(x, y)
     return {"slope": float(fit.slope), "intercept": float(fit.intercept), "r": pearson(x, y)[0]}
+
+
+def partial_pearson(
+    x: Sequence[float], y: Sequence[float], z: Sequence[float]
+) -> tuple[float | None, float | None]:
+    """(r, two-sided p) of x and y controlling for z: Pearson's r of the residuals of x and of
+    y after each is regressed on z by least squares, its p-value from Student's t with n - 3
+    degrees of freedom. In the study z is the step count t, which both errors grow with (Thudi
+    et al., Eq. 9 is quadratic in t), so this r is what remains of the agreement beyond both
+    growing with training length. (None, None) below 4 points or when z leaves nothing."""
+    import numpy as np
+
+    n = len(x)
+    if n < 4 or len(set(z)) < 2:
+        return None, None
+    design = np.column_stack([np.ones(n), np.asarray(z, dtype=float)])  # (n, 2)
+
+    def residual(v: Sequence[float]):
+        v = np.asarray(v, dtype=float)
+        return v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+
+    rx, ry = residual(x), residual(y)
+    if np.allclose(rx, 0) or np.allclose(ry, 0):
+        return None, None
+    r = float(np.clip(np.corrcoef(rx, ry)[0, 1], -1.0, 1.0))
+    t = r * np.sqrt((n - 3) / max(1.0 - r * r, 1e-300))
+    return r, float(2 * stats.t.sf(abs(t), n - 3))

@@ -33,6 +33,7 @@ from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
 from unlearn_core.metrics.representations import report_summary
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
+from unlearn_core.reproducible import environment
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import (
     Checkpoints,
@@ -44,6 +45,7 @@ from unlearn_core.run.report import (
     Timing,
     Versions,
 )
+from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
 
 
@@ -168,9 +170,7 @@ def dataset_sha256(data: ImageDataset) -> str:
     digest = hashlib.sha256()
     val = () if data.val_y is None else (data.val_x, data.val_y)
     for tensor in (data.train_x, data.train_y, data.test_x, data.test_y, *val):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+        hash_tensor(digest, tensor)
     return digest.hexdigest()
 
 
@@ -360,7 +360,7 @@ def build_report(
             python=platform.python_version(),
             git_commit=code_commit(),
         ),
-        environment=Environment(threads=torch.get_num_threads()),
+        environment=Environment(**environment()),
         oracle_convention=setup.oracle_convention,
         **outcome,
     ).finite()

@@ -200,9 +200,13 @@ class Versions(_Part):
 @dataclass(frozen=True)
 class Environment(_Part):
     """What else a bitwise rerun needs: CPU results are reproducible only at the same number
-    of torch threads (reductions are split by thread)."""
+    of torch threads (reductions are split by thread) and with kernels of the same instruction
+    set (reproducible.py; BENCHMARKS.md, "Reproducibility")."""
 
     threads: int | None = None  # torch.get_num_threads() during the run
+    cpu_model: str | None = None  # e.g. "AMD EPYC 9654 96-Core Processor"
+    cpu_capability: str | None = None  # the ISA torch's CPU kernels ran: AVX512, AVX2, DEFAULT
+    pinned_isa: str | None = None  # "avx2" under --reproducible, None when not pinned
     extra: dict = field(default_factory=dict)
 
 

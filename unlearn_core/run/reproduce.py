@@ -27,6 +27,7 @@ from unlearn_core.checkpoint import sha256_file
 from unlearn_core.data import ImageDataset, load_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.evaluate import evaluate
+from unlearn_core.reproducible import other_cpu
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.integrity import extract_run, verify_run
 from unlearn_core.run.pipeline import dataset_sha256
@@ -113,11 +114,18 @@ def _reproduce(folder: Path, data_loader) -> list[Check]:
         request = ForgetRequest.from_dict(data, report.forget.to_dict())
     except UserError as err:
         return [data_check, Check("forget set", False, f"report.json's request: {err}")]
-    checks = [data_check, _request_check(report, request)]
+    checks = [data_check, _request_check(report, request), *_environment_note(report)]
     for which in ("unlearned", "retrained"):
         if (folder / MODEL_FILES[which]).is_file():
             checks.append(_metrics_check(folder, report, data, request, which))
     return checks
+
+
+def _environment_note(report: Report) -> list[Check]:
+    """A line when the record was made on another CPU or kernel ISA (issue 23): accuracies
+    still compare, the weights' bits need not (BENCHMARKS.md, "Reproducibility")."""
+    line = other_cpu(report.environment.to_dict())
+    return [Check("environment", True, line)] if line else []
 
 
 def _data_check(report: Report, data: ImageDataset) -> Check:

@@ -5,8 +5,9 @@ For every setting of a grid over the recipe (SD-loss gamma, epochs, learning rat
 train with Hessian probes, unlearn the forget set by single-gradient unlearning, retrain without it
 by the same recipe and order (the replay convention, training.py: the one single-gradient
 unlearning and its verification error are derived for), and record both errors; then their
-Pearson correlation across the settings (the paper reports 0.88 to 0.99). Writes study.csv (a
-row per setting) and study.json.
+Pearson correlation across the settings (the paper reports 0.88 to 0.99), and their partial
+correlation controlling for the step count t, which both grow with. Writes study.csv (a row per
+setting) and study.json.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method
-from unlearn_core.metrics.linear_fit import pearson
+from unlearn_core.metrics.linear_fit import partial_pearson, pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
+from unlearn_core.reproducible import environment, torch_threads
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import code_commit
 from unlearn_core.training import Recipe, retrain_without, train
@@ -132,19 +134,17 @@ def run_study(
     threads: torch threads for the whole study (None: the process's). Set it: a CPU run is
     bitwise reproducible only at a fixed thread count, and here the verification error of a
     sample is no larger than the drift between thread counts (BENCHMARKS.md), so study.json
-    records the count with the versions.
+    records the count, the CPU and its kernels' ISA (pinned or not: reproducible.py) with the
+    versions.
     """
     request = ForgetRequest.for_indices(data, forget_indices)
     recipes = [dataclasses.replace(base, **combo) for combo in settings(grid)]  # validates all
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    start, before = time.perf_counter(), torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
-        used = torch.get_num_threads()
+    start = time.perf_counter()
+    with torch_threads(threads):
+        env = environment()  # the threads in use, the CPU, its kernels' ISA, pinned or not
         rows = _rows(arch, data, grid, recipes, request, progress)
-    finally:
-        torch.set_num_threads(before)
     with open(out / "study.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])
         writer.writeheader()
@@ -152,6 +152,8 @@ def run_study(
     ue = [r["unlearning_error"] for r in rows]
     ve = [r["verification_error"] for r in rows]
     r, p = pearson(ue, ve) if None not in ue else (None, None)
+    steps = [row["steps"] for row in rows]
+    partial, partial_p = partial_pearson(ue, ve, steps) if None not in ue else (None, None)
     summary = {
         "dataset": data.name,
         "arch": arch,
@@ -161,13 +163,15 @@ def run_study(
         "rows": rows,
         "pearson_r": r,
         "p_value": p,
+        "partial_r_given_steps": partial,  # r once both errors' linear trend in t is removed
+        "partial_p_value": partial_p,
         "seconds": time.perf_counter() - start,
         "versions": {
             "unlearn_core": unlearn_core.__version__,
             "torch": torch.__version__,
             "git_commit": code_commit(),
         },
-        "environment": {"threads": used},
+        "environment": env,
     }
     (out / "study.json").write_text(json.dumps(summary, indent=2) + "\n")
     if progress:
