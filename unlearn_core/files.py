@@ -7,11 +7,15 @@ destination, flushed to disk and renamed over it in one step.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from unlearn_core.errors import UserError
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -45,3 +49,93 @@ def safe_stem(file_name: str, limit: int, default: str) -> str:
     digits, "_" and "-" kept, other runs of characters made one "_", at most `limit` characters
     ("../My model (2).pt" -> "My_model_2_"); `default` when nothing is left. Never a path."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(file_name).stem)[:limit] or default
+
+
+MAX_JSON_CONTAINERS = 1_000_000  # objects and arrays in one JSON file: a report has thousands
+MAX_JSON_DEPTH = 64  # nesting: a report nests six deep
+
+
+def read_regular(path: str | Path, limit: int, what: str | None = None) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them. UserError, one line
+    naming the cap, for anything else: a FIFO, a device (/dev/zero), a folder, a file over the
+    cap. Opened non-blocking, so a FIFO is refused rather than waited on; the check is on the
+    opened file (fstat), so a swap between check and read is refused too."""
+    what = what or Path(path).name
+    fd = _open_regular(path, what)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise UserError(f"{what} is {size} bytes, over the cap of {limit} bytes.")
+        payload = f.read(limit + 1)
+    if len(payload) > limit:
+        raise UserError(f"{what} grew past the cap of {limit} bytes while it was read.")
+    return payload
+
+
+def _open_regular(path: str | Path, what: str) -> int:
+    """A read-only descriptor of the regular file at `path` (links followed); UserError else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise UserError(f"{what} cannot be read ({err.strerror}).") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"{what} is not a regular file.")
+    return fd
+
+
+def check_regular_file(path: str | Path, limit: int, what: str | None = None) -> int:
+    """The size of the regular file at `path`; UserError, one line, for a FIFO, a device, a
+    folder, a missing file or one over `limit` bytes (named). Call it before hashing a file."""
+    what = what or Path(path).name
+    fd = _open_regular(path, what)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise UserError(f"{what} is {size} bytes, over the cap of {limit} bytes.")
+    return size
+
+
+def parse_json_bounded(
+    payload: bytes,
+    what: str,
+    max_containers: int = MAX_JSON_CONTAINERS,
+    max_depth: int = MAX_JSON_DEPTH,
+):
+    """JSON from `payload`, refused (UserError naming the cap) when it could hold more than
+    `max_containers` objects and arrays (counted on the bytes before parsing: `[{},{},…]` of
+    100 MB would take gigabytes as Python objects) or nests deeper than `max_depth`; NaN and
+    infinity are refused too (JSON has neither)."""
+    containers = payload.count(b"{") + payload.count(b"[")
+    if containers > max_containers:
+        raise UserError(
+            f"{what} holds over {max_containers} JSON objects and arrays (the cap); not ours."
+        )
+    try:
+        value = json.loads(payload, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UserError(f"{what} is not valid JSON.") from None
+    if _depth(value) > max_depth:
+        raise UserError(f"{what} nests deeper than {max_depth} levels (the cap); not ours.")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value) -> int:
+    """How deep `value` nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest

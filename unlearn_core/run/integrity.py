@@ -18,7 +18,6 @@ file (`IntegrityError.file`):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -27,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from unlearn_core.errors import UserError
+from unlearn_core.files import parse_json_bounded
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
 RETRAINED, AUDIT_PAGE = "retrained.safetensors", "audit.html"
@@ -158,10 +158,16 @@ def _parse_sums(text: bytes, allowed: tuple[str, ...], where: str) -> dict[str, 
 
 
 def _json_object(source, name: str) -> dict | list:
+    return _parse(_read(source, name), name, source.where)
+
+
+def _parse(raw: bytes, name: str, where: str):
+    """JSON of a record's file within files.parse_json_bounded's caps; IntegrityError else."""
     try:
-        return json.loads(_read(source, name))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IntegrityError(name, "is not valid JSON", source.where) from None
+        return parse_json_bounded(raw, name)
+    except UserError as err:
+        problem = str(err).removeprefix(f"{name} ").rstrip(".")
+        raise IntegrityError(name, problem, where) from None
 
 
 def _expected(report: dict, audit_zip: bool, where: str) -> dict[str, str | None]:
@@ -213,10 +219,7 @@ def _report(source, listed: dict) -> dict:
     raw = _read(source, REPORT)
     if hashlib.sha256(raw).hexdigest() != listed[REPORT]:
         raise IntegrityError(REPORT, "does not match SHA256SUMS", source.where)
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IntegrityError(REPORT, "is not valid JSON", source.where) from None
+    return _parse(raw, REPORT, source.where)
 
 
 def _verify(source, audit_zip: bool) -> list[str]:
@@ -282,3 +285,17 @@ def extract_run(zip_path: str | Path, target: str | Path) -> list[str]:
             zip_path.name, f"is not a readable zip ({err})", zip_path.name
         ) from None
     return names
+
+
+def read_member(zip_path: str | Path, name: str) -> bytes | None:
+    """The bytes of member `name` of an audit zip (None when it has none), with verify_run's
+    size bounds; run verify_run on the zip first."""
+    zip_path = Path(zip_path)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            source = _Zip(zip_path, zf)
+            return _read(source, name) if name in source.infos else None
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as err:
+        raise IntegrityError(
+            zip_path.name, f"is not a readable zip ({err})", zip_path.name
+        ) from None

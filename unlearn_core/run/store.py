@@ -24,6 +24,7 @@ from torch import nn
 from unlearn_core.checkpoint import load_into, read_weights, save_model, sha256_file
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
+from unlearn_core.files import parse_json_bounded, read_regular
 from unlearn_core.run.integrity import (
     MAX_JSON_BYTES,
     MODEL,
@@ -180,10 +181,7 @@ def read_report_dict(folder: str | Path) -> dict:
         raise UserError(f"{folder} is not a run folder (no {REPORT}).")
     if path.stat().st_size > MAX_JSON_BYTES:
         raise UserError(f"run {name}: {REPORT} is larger than {MAX_JSON_BYTES >> 20} MiB.")
-    try:
-        values = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise UserError(f"run {name}: {REPORT} is not valid JSON.") from None
+    values = parse_json_bounded(read_regular(path, MAX_JSON_BYTES), f"run {name}: {REPORT}")
     if not isinstance(values, dict):
         raise UserError(f"run {name}: {REPORT} holds a {type(values).__name__}, not a report.")
     for key, kinds in REPORT_KEY_TYPES.items():
