@@ -60,42 +60,30 @@ def read_regular(path: str | Path, limit: int, what: str | None = None) -> bytes
     naming the cap, for anything else: a FIFO, a device (/dev/zero), a folder, a file over the
     cap. Opened non-blocking, so a FIFO is refused rather than waited on; the check is on the
     opened file (fstat), so a swap between check and read is refused too."""
-    what = what or Path(path).name
-    fd = _open_regular(path, what)
-    with os.fdopen(fd, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise UserError(f"{what} is {size} bytes, over the cap of {limit} bytes.")
+    with os.fdopen(open_regular(path, limit, what), "rb") as f:
         payload = f.read(limit + 1)
     if len(payload) > limit:
-        raise UserError(f"{what} grew past the cap of {limit} bytes while it was read.")
+        raise UserError(f"{what or Path(path).name} grew past the cap of {limit} bytes.")
     return payload
 
 
-def _open_regular(path: str | Path, what: str) -> int:
-    """A read-only descriptor of the regular file at `path` (links followed); UserError else."""
+def open_regular(path: str | Path, limit: int, what: str | None = None) -> int:
+    """A read-only descriptor of the regular file at `path` (links followed) of at most
+    `limit` bytes. UserError, one line, for a FIFO, a device, a folder, a missing file or one
+    over the cap (named). Opened non-blocking, so a FIFO is refused rather than waited on, and
+    checked on the descriptor (fstat), so a swap after a check is refused too."""
+    what = what or Path(path).name
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise UserError(f"{what} cannot be read ({err.strerror}).") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
         os.close(fd)
-        raise UserError(f"{what} is not a regular file.")
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{what} is not a regular file.")
+        raise UserError(f"{what} is {info.st_size} bytes, over the cap of {limit} bytes.")
     return fd
-
-
-def check_regular_file(path: str | Path, limit: int, what: str | None = None) -> int:
-    """The size of the regular file at `path`; UserError, one line, for a FIFO, a device, a
-    folder, a missing file or one over `limit` bytes (named). Call it before hashing a file."""
-    what = what or Path(path).name
-    fd = _open_regular(path, what)
-    try:
-        size = os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-    if size > limit:
-        raise UserError(f"{what} is {size} bytes, over the cap of {limit} bytes.")
-    return size
 
 
 def parse_json_bounded(

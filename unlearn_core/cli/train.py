@@ -51,11 +51,13 @@ def run_train(args: argparse.Namespace) -> None:
     from unlearn_core.checkpoint import check_recipe, save_checkpoint
     from unlearn_core.data import load_dataset
     from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.memory import check_batch_memory
     from unlearn_core.training import train
 
     out = _check_out(Path(args.out))
     recipe = check_recipe(recipe_from_args(args), "train")
     data = load_dataset(args.dataset, args.data_root)
+    check_batch_memory(args.arch, data, recipe.batch_size, "--batch-size")
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
     final = trained.history[-1]
     if not all(math.isfinite(v) for v in final.values() if isinstance(v, float)):

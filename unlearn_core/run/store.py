@@ -21,7 +21,14 @@ from pathlib import Path
 
 from torch import nn
 
-from unlearn_core.checkpoint import load_into, read_weights, save_model, sha256_file
+from unlearn_core.checkpoint import (
+    check_fits,
+    expected_state,
+    load_into,
+    read_weights,
+    save_model,
+    sha256_file,
+)
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import parse_json_bounded, read_regular
@@ -222,11 +229,12 @@ def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearn
     path = Path(folder) / MODEL_FILES[which]
     if not path.is_file():
         raise UserError(f"run {Path(folder).name} has no {which} model; rerun it with the oracle.")
-    tensors, _ = read_weights(path)
-    state = {k.removeprefix("model."): v for k, v in tensors.items()}
     if not isinstance(report.arch, str):
         raise UserError(f"run {Path(folder).name} records no architecture.")
-    return load_into(initial_model(report.arch, data, 0), state, path.name).eval()
+    tensors, _ = read_weights(path)
+    state = {k.removeprefix("model."): v for k, v in tensors.items()}
+    check_fits(state, expected_state(report.arch, data), path.name)  # on the meta device, so
+    return load_into(initial_model(report.arch, data, 0), state, path.name).eval()  # first
 
 
 class RunStore:
