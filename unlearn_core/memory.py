@@ -5,7 +5,8 @@ refused with one line instead of swapping the machine to a halt.
 The estimate runs the architecture once on the meta device (shapes only, no memory) for one
 sample and sums the bytes of every module's output: autograd keeps about that much per sample
 for the backward pass, the gradients of the activations take as much again, and the optimiser
-step touches a few copies of the weights. STEP_FACTOR covers the first two (the sum counts in-place outputs twice: room to spare).
+step touches a few copies of the weights. STEP_FACTOR covers the first two (the sum counts
+in-place outputs twice: room to spare).
 """
 
 from __future__ import annotations
@@ -63,5 +64,6 @@ def check_batch_memory(arch: str, data: ImageDataset, batch_size: int, flag: str
         fits = max(1, budget // per_sample)
         raise UserError(
             f"{flag} {batch_size} needs about {batch_size * per_sample >> 20} MiB per step on "
-            f"{arch} (the cap is {budget >> 20} MiB, three quarters of the free memory); use at most {fits}."
+            f"{arch} (the cap is {budget >> 20} MiB, three quarters of the free memory); use "
+            f"at most {fits}."
         )
