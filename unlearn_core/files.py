@@ -51,6 +51,7 @@ def safe_stem(file_name: str, limit: int, default: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(file_name).stem)[:limit] or default
 
 
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # a run's or job's id: never a path
 MAX_JSON_CONTAINERS = 1_000_000  # objects and arrays in one JSON file: a report has thousands
 MAX_JSON_DEPTH = 64  # nesting: a report nests six deep
 

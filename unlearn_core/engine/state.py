@@ -14,14 +14,13 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import re
 import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unlearn_core.errors import UserError
-from unlearn_core.files import parse_json_bounded, read_regular, write_bytes_atomic
+from unlearn_core.files import SAFE_ID, parse_json_bounded, read_regular, write_bytes_atomic
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 CANCELLED, INTERRUPTED = "cancelled", "interrupted"
@@ -81,7 +80,6 @@ class JobRecord:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # new_id's, with room to spare
 MAX_JOB_BYTES = 1 << 20  # a job's spec and state: a few kB; a sample request's indices more
 STATES = (QUEUED, RUNNING, *FINAL)
 _FIELD_TYPES = {  # JobRecord's fields a reader relies on, and the types they must have
@@ -134,7 +132,7 @@ class JobBoard:
         return self.write(dataclasses.replace(job, **changes))
 
     def get(self, job_id: str) -> JobRecord:
-        if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        if not isinstance(job_id, str) or not SAFE_ID.fullmatch(job_id):
             raise UserError(f"no job {str(job_id)[:60]!r}; `jobs` lists them.")
         path = self.folder / f"{job_id}.json"
         if not os.path.lexists(path):
