@@ -7,6 +7,8 @@ destination, flushed to disk and renamed over it in one step.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -14,6 +16,8 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 from unlearn_core.errors import UserError
 
@@ -39,9 +43,52 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def writing(path: str | Path):
+    """Within the block, a failed write (OSError: a full disk, a read-only folder, a path below
+    a file; or safetensors' own error for the same) is one UserError naming `path`."""
+    try:
+        yield
+    except (OSError, SafetensorError) as err:
+        reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[0][:120]
+        raise UserError(f"cannot write {path} ({reason}); nothing was written there.") from None
+
+
+@contextlib.contextmanager
+def out_lock(target: str | Path):
+    """Hold `.NAME.lock` in the nearest existing folder above `target` for the block: a second
+    process writing the same --out at the same time is refused with one line rather than
+    silently replacing the first one's output. The lock file is removed when the block ends (a
+    holder checks, once locked, that the file it locked is still the one at that path); the
+    lock dies with its process."""
+    target = Path(target).absolute()
+    above = next((p for p in target.parents if p.is_dir()), Path("/"))
+    lock = above / f".{target.name}.lock"
+    with writing(lock):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:
+                raise BlockingIOError  # released and removed in between: another one runs
+        except (BlockingIOError, FileNotFoundError):
+            raise UserError(
+                f"{target} is being written by another process right now; wait for it or "
+                "choose another --out."
+            ) from None
+        try:
+            yield target
+        finally:
+            os.unlink(lock)
+    finally:
+        os.close(fd)
+
+
 def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
-    """Write `payload` to `path` atomically (atomic_write)."""
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
+    """Write `payload` to `path` atomically (atomic_write); UserError naming `path` if the
+    write fails (writing)."""
+    with writing(path):
+        return atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
 
 
 def safe_stem(file_name: str, limit: int, default: str) -> str:

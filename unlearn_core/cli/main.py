@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from safetensors import SafetensorError
+
 from unlearn_core.cli import audit, explain, listing, privacy, study, sweep, train, unlearn
 from unlearn_core.errors import UserError
 
@@ -35,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was written.", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `... | head` closed the pipe: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, SafetensorError) as err:  # a full disk, a read-only folder: one line
+        reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[0][:200]
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"error: {reason}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written.", file=sys.stderr)
+        return 130
     return 0

@@ -48,13 +48,20 @@ def _check_out(out: Path) -> Path:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    from unlearn_core.files import out_lock
+
+    out = _check_out(Path(args.out))
+    with out_lock(out):  # a second train to the same --out is refused, not overwritten
+        _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> None:
     from unlearn_core.checkpoint import check_recipe, save_checkpoint
     from unlearn_core.data import load_dataset
-    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.files import write_bytes_atomic, writing
     from unlearn_core.memory import check_batch_memory
     from unlearn_core.training import train
 
-    out = _check_out(Path(args.out))
     recipe = check_recipe(recipe_from_args(args), "train")
     data = load_dataset(args.dataset, args.data_root)
     check_batch_memory(args.arch, data, recipe.batch_size, "--batch-size")
@@ -63,11 +70,9 @@ def run_train(args: argparse.Namespace) -> None:
     if not all(math.isfinite(v) for v in final.values() if isinstance(v, float)):
         raise UserError("training diverged (NaN or infinite loss); lower --lr. Nothing written.")
     command = command_line(sys.argv[1:])
-    try:
+    with writing(out):  # a full disk, a read-only folder: one line naming it
         digest = save_checkpoint(trained, out, extra={"command": command})
         sidecar = {"file": out.name, "sha256": digest, "command": command, **final}
         text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
         write_bytes_atomic(out.with_suffix(".json"), text.encode())
-    except OSError as err:
-        raise UserError(f"cannot write {out} ({err.strerror or err}).") from None
     print(f"test accuracy {final['test_acc']:.4f}; wrote {out} (sha256 {digest})")

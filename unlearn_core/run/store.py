@@ -31,7 +31,7 @@ from unlearn_core.checkpoint import (
 )
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
-from unlearn_core.files import parse_json_bounded, read_regular
+from unlearn_core.files import parse_json_bounded, read_regular, writing
 from unlearn_core.run.integrity import (
     MAX_JSON_BYTES,
     MODEL,
@@ -128,11 +128,10 @@ def write_run_folder(record: RunRecord, target: str | Path) -> Path:
     except OSError as err:
         raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
     try:
-        _fill(record, tmp)
-        reached("written")
-        _swap_into_place(tmp, target)
-    except OSError as err:
-        raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
+        with writing(f"the run folder {target}"):  # OSError or safetensors' (a full disk)
+            _fill(record, tmp)
+            reached("written")
+            _swap_into_place(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
