@@ -84,6 +84,22 @@ def out_lock(target: str | Path):
         os.close(fd)
 
 
+def check_out_folder(out: str | Path, flag: str = "--out") -> Path:
+    """UserError, one line and before any work, unless a folder can be made or written at
+    `out`: it is a folder or absent, and the nearest existing folder above it is one this
+    process may write to (a file in the way, a read-only file system such as /proc, a
+    permission)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{flag} {out} exists and is not a folder; name a folder.")
+    above = next((p for p in out.absolute().parents if p.exists()), Path("/"))
+    if not above.is_dir():
+        raise UserError(f"{flag} {out} lies below {above}, which is not a folder.")
+    if not os.access(above if not out.is_dir() else out, os.W_OK):
+        raise UserError(f"{flag} {out}: {above if not out.is_dir() else out} is not writable.")
+    return out
+
+
 def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
     """Write `payload` to `path` atomically (atomic_write); UserError naming `path` if the
     write fails (writing)."""

@@ -19,8 +19,16 @@ from unlearn_core.errors import UserError
 FAMILIES = (listing, train, unlearn, sweep, privacy, study, explain, audit)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line (`error: PROG: message`, exit 2), like every
+    other error of the command line; --help still prints the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message.splitlines()[0] if message else ''}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m unlearn_core",
         description="Unlearning Workbench: train, unlearn and audit image classifiers.",
     )

@@ -17,6 +17,18 @@ def csv_ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(message) from None
 
 
+def seed(text: str) -> int:
+    """A seed: a whole number in [0, 2**32) (numpy and torch generators take it); anything else
+    is argparse's one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed lies in [0, 2**32), not {text[:40]}")
+    return value
+
+
 def key_value(text: str) -> tuple[str, str]:
     """`key=value` -> (key, value), the form of every `--set` option."""
     if "=" not in text:

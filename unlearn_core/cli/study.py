@@ -11,6 +11,7 @@ from unlearn_core.cli.options import (
     add_probe_options,
     csv_ints,
     recipe_from_args,
+    seed,
 )
 from unlearn_core.errors import UserError
 
@@ -35,7 +36,7 @@ def add_parsers(sub) -> None:
     study.add_argument("--batch-size", type=int, default=64)
     study.add_argument("--weight-decay", type=float, default=5e-4)
     study.add_argument("--sd-gamma", type=float, default=0.0)
-    study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--seed", type=seed, default=0)
     add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
     study.add_argument(
         "--threads",
@@ -49,8 +50,10 @@ def add_parsers(sub) -> None:
 
 def run_study_command(args: argparse.Namespace) -> None:
     from unlearn_core.data import load_dataset
+    from unlearn_core.files import check_out_folder
     from unlearn_core.run.study import COLUMNS, parse_grid, run_study
 
+    check_out_folder(args.out)  # before any training
     grid = parse_grid(args.grid)
     if not 1 <= args.threads <= 256:
         raise UserError(f"--threads must be between 1 and 256, not {args.threads}.")

@@ -64,7 +64,9 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     from unlearn_core.engine.jobs import JobManager
     from unlearn_core.engine.runner import load_inputs
     from unlearn_core.engine.sweep import new_sweep_id, run_sweep, split_overrides, sweep_specs
+    from unlearn_core.files import check_out_folder
 
+    check_out_folder(args.out)  # before any job runs
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.random_samples is not None and args.random_samples < 1:
         raise UserError("--random-samples must be at least 1.")

@@ -11,7 +11,12 @@ import sys
 from pathlib import Path
 
 from unlearn_core.cli.commands import command_line
-from unlearn_core.cli.options import TerminalProgress, add_probe_options, recipe_from_args
+from unlearn_core.cli.options import (
+    TerminalProgress,
+    add_probe_options,
+    recipe_from_args,
+    seed,
+)
 from unlearn_core.errors import UserError
 
 
@@ -23,7 +28,7 @@ def add_parsers(sub) -> None:
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--lr", type=float, default=0.05)
     train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--sd-gamma", type=float, default=0.0, help="SD-loss weight (Eq. 10)")
     train.add_argument("--weight-decay", type=float, default=5e-4)
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
