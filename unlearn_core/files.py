@@ -95,8 +95,11 @@ def check_out_folder(out: str | Path, flag: str = "--out") -> Path:
     above = next((p for p in out.absolute().parents if p.exists()), Path("/"))
     if not above.is_dir():
         raise UserError(f"{flag} {out} lies below {above}, which is not a folder.")
-    if not os.access(above if not out.is_dir() else out, os.W_OK):
-        raise UserError(f"{flag} {out}: {above if not out.is_dir() else out} is not writable.")
+    folder = out if out.is_dir() else above
+    try:  # a real probe: /proc passes os.access for root but takes no folder
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".probe-"))
+    except OSError as err:
+        raise UserError(f"{flag} {out}: {folder} is not writable ({err.strerror}).") from None
     return out
 
 

@@ -23,6 +23,16 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with its usage errors as one line (`error: PROG: message`, exit 2), like every
     other error of the command line; --help still prints the usage."""
 
+    def _get_value(self, action, arg_string):
+        """Numbers in ASCII only: int() and float() also take "٣" or "３" (3), which no one
+        types for a seed, an epoch count or a learning rate on purpose."""
+        if action.type in (int, float) and not arg_string.isascii():
+            self.error(
+                f"argument {'/'.join(action.option_strings)}: {arg_string[:40]!r} is "
+                "not a number in ASCII digits"
+            )
+        return super()._get_value(action, arg_string)
+
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message.splitlines()[0] if message else ''}\n")
 

@@ -100,11 +100,13 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
             f"Ray address {address[:80]!r} is not host:port with a port of 1 to 65535 "
             "(e.g. 127.0.0.1:6379)."
         )
+    if len(host) > 253:  # DNS's limit; idna raises on a longer name
+        raise UserError(f"Ray address {address[:80]!r}…: the host name is too long.")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise UserError(f"cannot reach a Ray cluster at {address}: {reason}.") from None
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise UserError(f"cannot reach a Ray cluster at {address[:80]}: {reason}.") from None
 
 
 class RayHandle:

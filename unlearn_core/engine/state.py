@@ -110,6 +110,8 @@ def read_job(path: Path) -> JobRecord:
         raise UserError(f"{where}: its state or progress is not one a job has.")
     if "id" not in values or "spec" not in values:
         raise UserError(f"{where} lacks its id or spec.")
+    if f"{values['id']}.json" != path.name:
+        raise UserError(f"{where} holds the job {values['id'][:60]!r}, not its own.")
     return JobRecord.from_dict(values)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from unlearn_core.errors import UserError
 from unlearn_core.files import parse_json_bounded
+from unlearn_core.run.report import Report
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
 RETRAINED, AUDIT_PAGE = "retrained.safetensors", "audit.html"
@@ -233,6 +234,11 @@ def _verify(source, audit_zip: bool) -> list[str]:
             raise IntegrityError(name, entries[name], source.where)
     listed = _parse_sums(_read(source, SUMS), allowed, source.where)
     report = _report(source, listed)
+    try:
+        report_from_values(report, f"run {source.where}")
+    except UserError as err:
+        problem = str(err).split(f"{REPORT} ", 1)[-1].rstrip(".")
+        raise IntegrityError(REPORT, problem, source.where) from None
     expected = _expected(report, audit_zip, source.where)
     if audit_zip and PRIVACY in entries:
         expected[PRIVACY] = None
@@ -299,3 +305,39 @@ def read_member(zip_path: str | Path, name: str) -> bytes | None:
         raise IntegrityError(
             zip_path.name, f"is not a readable zip ({err})", zip_path.name
         ) from None
+
+
+REPORT_KEY_TYPES = {"method": str, "forget": dict, "metrics": dict, "checkpoints": dict}
+# optional keys a reader relies on: text, a number or a block, or null
+OPTIONAL_TYPES = {
+    **dict.fromkeys(("dataset", "arch", "created", "run_id", "data_sha256", "command"), str),
+    "seed": int,
+    "config": dict,
+}
+
+
+def report_from_values(values, where: str) -> Report:
+    """The Report of report.json's parsed `values`; UserError, one line beginning with `where`,
+    unless it is an object with the keys every report has, a forget block of whole numbers and
+    the optional keys of their types (the checks of a stored run and of a record alike)."""
+    if not isinstance(values, dict):
+        raise UserError(f"{where}: {REPORT} holds a {type(values).__name__}, not a report.")
+    for key, kinds in REPORT_KEY_TYPES.items():
+        if key not in values:
+            raise UserError(f"{where}: {REPORT} lacks the key {key!r}.")
+        if not isinstance(values[key], kinds):
+            raise UserError(f"{where}: {REPORT} has a malformed {key!r}.")
+    forget = values["forget"]
+    lists = [forget.get(k) or [] for k in ("classes", "indices")]
+    if not all(isinstance(part, list) for part in lists) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for part in lists for n in part
+    ):
+        raise UserError(f"{where}: {REPORT} has a malformed forget block.")
+    for key, kind in OPTIONAL_TYPES.items():
+        value = values.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UserError(f"{where}: {REPORT} has a malformed {key!r}.")
+    try:
+        return Report.from_dict(values)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise UserError(f"{where}: {REPORT} is malformed ({type(err).__name__}).") from None

@@ -55,7 +55,9 @@ def method_check(report: Report, request: ForgetRequest):
     try:
         spec = get_method(report.method)
         check_request(spec, request)
-        config = report.config if isinstance(report.config, dict) else {}
+        if not isinstance(report.config, dict) or not isinstance(report.seed, int):
+            raise UserError("report.json records no config or no seed")
+        config = report.config
         fields = {f.name for f in dataclasses.fields(spec.config_cls)}
         if set(config) != fields:
             odd = sorted(set(config) ^ fields)[:3]

@@ -39,6 +39,7 @@ from unlearn_core.run.integrity import (
     REQUEST,
     RETRAINED,
     SUMS,
+    report_from_values,
     verify_run,
 )
 from unlearn_core.run.pipeline import RunRecord
@@ -188,37 +189,14 @@ def read_report_dict(folder: str | Path) -> dict:
     if path.stat().st_size > MAX_JSON_BYTES:
         raise UserError(f"run {name}: {REPORT} is larger than {MAX_JSON_BYTES >> 20} MiB.")
     values = parse_json_bounded(read_regular(path, MAX_JSON_BYTES), f"run {name}: {REPORT}")
-    if not isinstance(values, dict):
-        raise UserError(f"run {name}: {REPORT} holds a {type(values).__name__}, not a report.")
-    for key, kinds in REPORT_KEY_TYPES.items():
-        if key not in values:
-            raise UserError(f"run {name}: {REPORT} lacks the key {key!r}.")
-        if not isinstance(values[key], kinds):
-            raise UserError(f"run {name}: {REPORT} has a malformed {key!r}.")
+    report_from_values(values, f"run {name}")  # UserError unless it reads as a report
     return values
-
-
-REPORT_KEY_TYPES = {"method": str, "forget": dict, "metrics": dict, "checkpoints": dict}
-_NAMES = ("dataset", "arch", "created", "run_id")  # shown in lists: text or null
 
 
 def read_report(folder: str | Path) -> Report:
     """A run folder's report; one written by an older version reads with None where it lacks a
     key. UserError if the folder holds no report.json or it is malformed."""
-    values = read_report_dict(folder)
-    name = Path(folder).name
-    forget = values["forget"]
-    numbers = [*(forget.get("classes") or []), *(forget.get("indices") or [])]
-    if not all(isinstance(forget.get(k) or [], list) for k in ("classes", "indices")) or not all(
-        isinstance(n, int) for n in numbers
-    ):
-        raise UserError(f"run {name}: {REPORT} has a malformed forget block.")
-    if any(values.get(k) is not None and not isinstance(values[k], str) for k in _NAMES):
-        raise UserError(f"run {name}: {REPORT} names its data set or architecture wrongly.")
-    try:
-        return Report.from_dict(values)
-    except (AttributeError, TypeError, ValueError) as err:
-        raise UserError(f"run {name}: {REPORT} is malformed ({type(err).__name__}).") from None
+    return report_from_values(read_report_dict(folder), f"run {Path(folder).name}")
 
 
 def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearned") -> nn.Module:
