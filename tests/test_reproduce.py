@@ -17,7 +17,7 @@ from conftest import ROOT
 from safetensors.torch import load, save
 from streamlit.testing.v1 import AppTest
 
-from unlearn_core.checkpoint import load_checkpoint, save_checkpoint
+from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
@@ -27,29 +27,23 @@ from unlearn_core.run.integrity import SUMS
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import check_record_zip, verify_record
 from unlearn_core.run.store import RunStore, write_run_folder
-from unlearn_core.training import Recipe, train
 
 PAGE = str(ROOT / "pages" / "runs_and_audit.py")
 
 
 @pytest.fixture(scope="module")
-def original(demo, tmp_path_factory) -> Path:
-    """A logistic regression trained one epoch on the demo data, saved as a checkpoint."""
-    recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
-    trained = train("logreg", demo, recipe, device="cpu", probes=False)
-    path = tmp_path_factory.mktemp("original") / "original.safetensors"
-    save_checkpoint(trained, path)
-    return path
+def original(logreg_checkpoint) -> Path:
+    return logreg_checkpoint
 
 
 @pytest.fixture(scope="module")
-def record(demo, original) -> Path:
+def record(demo, original, tmp_path_factory) -> Path:
     """The audit zip of a finetune run with the oracle (class 3) on `original`: seconds on 2
     CPU cores."""
     trained, meta = load_checkpoint(original, demo)
     request = ForgetRequest.for_classes(demo, [3])
     run = run_unlearning(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
-    folder = write_run_folder(run, original.parent / "run")
+    folder = write_run_folder(run, tmp_path_factory.mktemp("run") / "run")
     return write_audit_record(folder, folder.parent / "record.zip")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load, save
 
-from unlearn_core.checkpoint import load_checkpoint, save_checkpoint
+from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.audit import write_audit_record
@@ -22,25 +22,20 @@ from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.report import Report
 from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
-from unlearn_core.training import Recipe, train
 
 
 @pytest.fixture(scope="module")
-def original(demo, tmp_path_factory) -> Path:
-    recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
-    trained = train("logreg", demo, recipe, device="cpu", probes=False)
-    path = tmp_path_factory.mktemp("forge") / "original.safetensors"
-    save_checkpoint(trained, path)
-    return path
+def original(logreg_checkpoint) -> Path:
+    return logreg_checkpoint
 
 
 @pytest.fixture(scope="module")
-def run_folder(demo, original) -> Path:
+def run_folder(demo, original, tmp_path_factory) -> Path:
     """A finetune run with the oracle (class 3): its honest verdict is "forgotten"."""
     trained, meta = load_checkpoint(original, demo)
     request = ForgetRequest.for_classes(demo, [3])
     run = run_unlearning(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
-    return write_run_folder(run, original.parent / "run")
+    return write_run_folder(run, tmp_path_factory.mktemp("forge") / "run")
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,15 @@ import pytest
 from safetensors import SafetensorError
 
 from unlearn_core import checkpoint
-from unlearn_core.checkpoint import save_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.files import out_lock, write_bytes_atomic
-from unlearn_core.training import Recipe, train
 
 READ_ONLY = "/proc/unlearn-store"  # a read-only file system, for root too
 
 
 @pytest.fixture(scope="module")
-def logreg(demo, tmp_path_factory) -> Path:
-    """A logistic regression on the demo data: a run on it takes seconds."""
-    recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
-    path = tmp_path_factory.mktemp("ckpt") / "logreg.safetensors"
-    save_checkpoint(train("logreg", demo, recipe, device="cpu", probes=False), path)
-    return path
+def logreg(logreg_checkpoint) -> Path:
+    return logreg_checkpoint
 
 
 def unlearn(checkpoint_path: Path, out: Path, *more: str) -> int:

@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # a usage error (its one line printed) or --help: its code
+        return done.code if isinstance(done.code, int) else 2
     try:
         args.run(args)
     except UserError as err:
