@@ -29,6 +29,16 @@ def demo():
 
 
 @pytest.fixture(scope="session")
+def logreg_checkpoint(demo, tmp_path_factory) -> Path:
+    """A logistic regression trained one epoch on the demo data, saved as a checkpoint: a run
+    on it takes seconds on 2 CPU cores."""
+    recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
+    path = tmp_path_factory.mktemp("logreg") / "original.safetensors"
+    save_checkpoint(train("logreg", demo, recipe, device="cpu", probes=False), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny(demo):
     """60 training and 20 test images per class of the demo set (600 / 200)."""
     tr, te = first_per_class(demo.train_y, 60), first_per_class(demo.test_y, 20)

@@ -70,3 +70,40 @@ def test_an_address_cannot_open_a_file_the_picker_does_not_offer(tmp_path):
     assert Path(at.session_state["checkpoint_path"]) == DEMO  # the demo model, not the stray
     assert "forget" not in at.session_state  # an index out of range: dropped, said in a toast
     assert any("not restored" in t.value for t in at.toast)
+
+
+# Issue 28, finding 6: hostile addresses end in one note each, never an exception.
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [t.value for t in at.toast]
+
+
+def test_unicode_digits_and_huge_numbers_in_the_address_are_one_note_each():
+    for query, word in (
+        ({"classes": "²"}, "?classes="),
+        ({"indices": "¹²"}, "?indices="),
+        ({"classes": "9" * 5000}, "?classes="),
+    ):
+        at = session(query)
+        assert not at.exception, query
+        assert any(t.startswith(f"{word} in the address was not restored:") for t in toasts(at))
+        assert "forget" not in at.session_state or not at.session_state["forget"]
+
+
+def test_a_request_date_in_the_future_is_dropped_not_raised():
+    at = session({"model": DEMO.name, "classes": "3", "request_date": "2999-01-01"})
+    assert not at.exception
+    assert any("lies in the future" in t for t in toasts(at))
+    again = at.run()  # and the next rerun too
+    assert not again.exception
+
+
+def test_runs_accepts_run_ids_only_and_keeps_the_valid_ones(app_store, monkeypatch):
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", app_store["root"])
+    valid = app_store["unsir"]
+    for bad in ("/root", "../runs", "no-such-run", "models"):
+        at = session({"runs": f"{bad},{valid}"})
+        assert not at.exception
+        assert at.session_state["open_runs"] == [valid], bad
+        assert toasts(at) == [f"Not opened, no run of this store: {bad!r}."], bad

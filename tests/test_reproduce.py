@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from conftest import ROOT
 from safetensors.torch import load, save
 from streamlit.testing.v1 import AppTest
 
+from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
@@ -24,20 +26,23 @@ from unlearn_core.run.audit import write_audit_record
 from unlearn_core.run.integrity import SUMS
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import check_record_zip, verify_record
-from unlearn_core.run.store import write_run_folder
-from unlearn_core.training import Recipe, train
+from unlearn_core.run.store import RunStore, write_run_folder
 
 PAGE = str(ROOT / "pages" / "runs_and_audit.py")
 
 
 @pytest.fixture(scope="module")
-def record(demo, tmp_path_factory) -> Path:
-    """The audit zip of a finetune run with the oracle (class 3) on a logistic regression
-    trained one epoch on the demo data: seconds on 2 CPU cores."""
-    recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
-    trained = train("logreg", demo, recipe, device="cpu", probes=False)
+def original(logreg_checkpoint) -> Path:
+    return logreg_checkpoint
+
+
+@pytest.fixture(scope="module")
+def record(demo, original, tmp_path_factory) -> Path:
+    """The audit zip of a finetune run with the oracle (class 3) on `original`: seconds on 2
+    CPU cores."""
+    trained, meta = load_checkpoint(original, demo)
     request = ForgetRequest.for_classes(demo, [3])
-    run = run_unlearning(trained, {}, demo, request, "finetune", {"epochs": "1"}, oracle=True)
+    run = run_unlearning(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
     folder = write_run_folder(run, tmp_path_factory.mktemp("run") / "run")
     return write_audit_record(folder, folder.parent / "record.zip")
 
@@ -78,13 +83,31 @@ def lines(checks) -> list[str]:
     return [c.line for c in checks]
 
 
-def test_an_untouched_record_reproduces_every_check(record):
-    checks = verify_record(record)
+NAMES = [
+    "weights", "hashes", "data set", "forget set", "method and config", "oracle",
+    "original model", "unlearned model", "retrained model", "attacks and gaps", "verdict",
+]  # fmt: skip
+
+
+def test_an_untouched_record_reproduces_every_check(record, original):
+    checks = verify_record(record, checkpoint=original)
     assert all(c.passed for c in checks), lines(checks)
-    names = [c.name for c in checks]
-    assert names == ["hashes", "data set", "forget set", "unlearned model", "retrained model"]
-    assert "600 training images, the training images of its classes" in checks[2].line
-    assert "reproduce report.json (within 1e-06)" in checks[3].line
+    assert [c.name for c in checks] == NAMES
+    assert "600 training images, the training images of its classes" in checks[3].line
+    assert "reproduce report.json (accuracies within 1e-06)" in checks[7].line
+    assert checks[-1].line.startswith("pass: verdict: forgotten")
+
+
+def test_without_the_original_a_forgotten_verdict_does_not_reproduce(record):
+    """The verdict "forgotten" rests on the original model being told apart: without its
+    weights its recorded numbers are not used, and the recomputed verdict is inconclusive."""
+    checks = verify_record(record)
+    assert next(c for c in checks if c.name == "original model").line.startswith("skip: ")
+    assert all(c.passed for c in checks[:-1]), lines(checks)
+    assert checks[-1].line == (
+        "FAIL: verdict: audit.html says 'forgotten'; the recomputed numbers give 'inconclusive' "
+        "(without --checkpoint ORIGINAL the original's numbers are not used)"
+    )
 
 
 def test_changed_weights_with_remade_hashes_fail_the_reproduction(record, tmp_path):
@@ -155,11 +178,13 @@ def test_a_hostile_zip_is_refused_with_one_line(record, tmp_path, monkeypatch, c
     check_record_zip(record)  # the control: the real record passes the same bounds
 
 
-def test_the_command_line_reproduces_and_fails_a_forgery(record, tmp_path, capsys):
-    assert main(["audit", "--verify", str(record), "--reproduce"]) == 0
+def test_the_command_line_reproduces_and_fails_a_forgery(record, original, tmp_path, capsys):
+    assert (
+        main(["audit", "--verify", str(record), "--reproduce", "--checkpoint", str(original)]) == 0
+    )
     out = capsys.readouterr().out.splitlines()
-    assert out[-1].endswith("its weights reproduce report.json's accuracies")
-    assert sum(line.startswith("pass: ") for line in out) == 5
+    assert out[-1].endswith("its weights reproduce report.json's numbers and verdict")
+    assert sum(line.startswith("pass: ") for line in out) == len(NAMES)
     forged = rewrite(record, tmp_path / "forged.zip", changed_weight)
     assert main(["audit", "--verify", str(forged)]) == 0  # the hashes alone pass
     capsys.readouterr()
@@ -176,14 +201,17 @@ def uploaded(record: Path, name: str = "run-audit.zip") -> AppTest:
     return at
 
 
-def test_the_page_verifies_an_uploaded_record(record, tmp_path):
-    at = uploaded(record)
+def test_the_page_verifies_an_uploaded_record(record, original, tmp_path):
+    at = uploaded(record)  # its original is not stored here: the verdict cannot reproduce
+    assert not at.exception and [e.value.split(":")[1].strip() for e in at.error] == ["verdict"]
+    models = RunStore().root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    shutil.copy(original, models / "original.safetensors")
+    at = uploaded(record)  # now it is found by its sha256 and recomputed too
     assert not at.exception and not at.error
-    assert [s.value.split(":")[1].strip() for s in at.success] == [
-        "hashes", "data set", "forget set", "unlearned model", "retrained model",
-    ]  # fmt: skip
+    assert [s.value.split(":")[1].strip() for s in at.success] == NAMES
     at = uploaded(rewrite(record, tmp_path / "forged.zip", changed_weight))
-    assert len(at.error) == 1 and at.error[0].value.startswith("FAIL: unlearned model")
+    assert at.error and at.error[0].value.startswith("FAIL: unlearned model")
     at = uploaded(rewrite(record, tmp_path / "bad.zip", lambda f: {**f, "../x": b""}), "../b.zip")
     assert not at.exception and not at.success
     assert [e.value for e in at.error] == ["b.zip: member '../x' is a path, not a file name."]

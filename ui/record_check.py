@@ -34,7 +34,23 @@ def _checks(name: str, payload: bytes, key: bytes | None) -> tuple[SignatureChec
             key_path = Path(tmp) / "trusted-key.pem"
             key_path.write_bytes(key)
         signature = check_signature(path, str(key_path) if key_path else None)
-        return signature, verify_record(path, get_dataset)
+        return signature, verify_record(path, get_dataset, checkpoint=original_here(path))
+
+
+def original_here(record: Path) -> Path | None:
+    """The record's original checkpoint when it is among the models stored here (same sha256),
+    so that its numbers are recomputed too; None otherwise."""
+    from ui.model_sources import stored_models
+    from unlearn_core.checkpoint import sha256_file
+    from unlearn_core.files import parse_json_bounded
+    from unlearn_core.run.integrity import REPORT, read_member
+
+    try:
+        report = parse_json_bounded(read_member(record, REPORT) or b"{}", REPORT)
+        wanted = report["checkpoints"]["original_sha256"]
+    except (UserError, KeyError, TypeError):
+        return None
+    return next((Path(p) for p in stored_models() if wanted and sha256_file(p) == wanted), None)
 
 
 def record_check_form() -> None:
@@ -70,7 +86,7 @@ def record_check_form() -> None:
         return
     (st.success if signature.line.startswith("signed by") else st.warning)(signature.line)
     for check in checks:
-        (st.success if check.passed else st.error)(check.line)
+        (st.info if check.kind else st.success if check.passed else st.error)(check.line)
     if all(c.passed for c in checks):
         st.caption(_what_it_proves(signature))
 

@@ -17,17 +17,42 @@ from pathlib import Path
 import streamlit as st
 
 from ui.model_sources import stored_models
-from ui.runs import set_forget
+from ui.runs import run_store, set_forget
 from ui.state import get_dataset, known_checkpoints, select_checkpoint, selection
 from unlearn_core.errors import UserError
-from unlearn_core.request import ForgetRequest
+from unlearn_core.files import SAFE_ID
+from unlearn_core.request import ForgetRequest, parse_indices
+from unlearn_core.run.integrity import REPORT
 
 ORIGIN = ("requester", "request_date")  # who asked and when, kept with the request
 RESTORED = "url_restored"  # session-state flag: this session already read its address
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(word) for word in text.split(",") if word.strip().isdigit()]
+MAX_OPEN_RUNS = 20  # runs an address may open at once
+
+
+def _numbers(params, key: str) -> list[int]:
+    """?classes= or ?indices= parsed as the request form parses them (request.parse_indices);
+    a bad one is dropped with its one-line error."""
+    try:
+        return parse_indices(params.get(key, ""))
+    except UserError as err:
+        st.toast(f"?{key}= in the address was not restored: {err}")
+        return []
+
+
+def _runs(text: str) -> list[str]:
+    """The run ids of ?runs= that name a run in the store. Anything else (a path, an id with no
+    run) gets the same one note, so an address cannot probe which folders exist; the valid ids
+    are kept."""
+    root = run_store().root
+    wanted = [r for r in text.split(",") if r][:MAX_OPEN_RUNS]
+    found = [r for r in wanted if SAFE_ID.fullmatch(r) and (root / r / REPORT).is_file()]
+    unknown = [r for r in wanted if r not in found]
+    if unknown:
+        shown = ", ".join(repr(r[:40]) for r in unknown[:3])
+        st.toast(f"Not opened, no run of this store: {shown}.")
+    return found
 
 
 def restore_from_url() -> None:
@@ -39,11 +64,11 @@ def restore_from_url() -> None:
     offered = {Path(p).name: p for p in known_checkpoints() + stored_models()}
     if params.get("model") in offered:
         select_checkpoint(offered[params["model"]])
-    classes, indices = _numbers(params.get("classes", "")), _numbers(params.get("indices", ""))
+    classes, indices = _numbers(params, "classes"), _numbers(params, "indices")
     if classes or indices:
         origin = {k: params.get(k) for k in ORIGIN}
         _restore_request({"classes": classes, "indices": indices, **origin})
-    if runs := [r for r in params.get("runs", "").split(",") if r]:
+    if runs := _runs(params.get("runs", "")):
         st.session_state["open_runs"] = runs
 
 

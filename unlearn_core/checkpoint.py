@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import warnings
 import zipfile
@@ -22,7 +23,7 @@ from torch import nn
 import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
-from unlearn_core.files import atomic_write
+from unlearn_core.files import atomic_write, open_regular, parse_json_bounded
 from unlearn_core.models import build_model
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
@@ -31,10 +32,16 @@ META_KEY = "unlearn_core"
 MAX_CHECKPOINT_BYTES = 2 * 1024**3
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
+def sha256_file(path: str | Path, limit: int = MAX_CHECKPOINT_BYTES) -> str:
+    """sha256 of the regular file at `path`, of at most `limit` bytes. UserError, one line,
+    for a FIFO, a device such as /dev/zero (which would never end), a folder or a larger file:
+    it is checked on the opened descriptor before a byte is hashed (files.open_regular)."""
+    digest, total = hashlib.sha256(), 0
+    with os.fdopen(open_regular(path, limit), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
+            total += len(block)
+            if total > limit:
+                raise UserError(f"{Path(path).name} grew past the cap of {limit} bytes.")
             digest.update(block)
     return digest.hexdigest()
 
@@ -112,11 +119,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise UserError(f"{path.name} is not a valid safetensors file ({first}).") from None
     if not raw:
         return tensors, {}
-    try:
-        meta = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise UserError(f"{path.name} has malformed training metadata (not JSON).") from None
-    return tensors, meta
+    return tensors, parse_json_bounded(raw.encode(), f"{path.name}'s training metadata")
 
 
 def _read_pt(path: Path, size: int):

@@ -136,6 +136,9 @@ def check_origin(requester, request_date) -> tuple[str | None, str | None]:
             raise UserError(
                 f"request date {date[:20]!r} is not a date written YYYY-MM-DD (e.g. 2025-03-31)."
             )
+        latest = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)  # any time zone
+        if valid > latest:
+            raise UserError(f"request date {date} lies in the future; give the day it was made.")
     return requester or None, date or None
 
 

@@ -51,6 +51,12 @@ def add_parsers(sub) -> None:
         help="with --verify: also load the weights on the run's data set (its content hash must "
         "match) and check that they give report.json's accuracies; one pass/FAIL line each",
     )
+    audit.add_argument(
+        "--checkpoint",
+        metavar="ORIGINAL",
+        help="with --reproduce: the run's original checkpoint (its sha256 must be the recorded "
+        "one); its numbers are recomputed too, which a verdict of forgotten needs",
+    )
     audit.add_argument("--data-root", help="folder holding the data set (class names, --reproduce)")
     audit.set_defaults(run=run_audit)
 
@@ -111,14 +117,16 @@ def _reproduce(args: argparse.Namespace) -> None:
     from unlearn_core.run.reproduce import verify_record
 
     checks = verify_record(
-        _run_folder(args.verify), lambda name: load_dataset(name, args.data_root)
+        _run_folder(args.verify),
+        lambda name: load_dataset(name, args.data_root),
+        checkpoint=args.checkpoint,
     )
     failed = [c for c in checks if not c.passed]
     for check in checks[: checks.index(failed[0])] if failed else checks:
         print(check.line)
     if failed:
         raise UserError(failed[0].line)
-    print(f"ok: {args.verify}: its weights reproduce report.json's accuracies")
+    print(f"ok: {args.verify}: its weights reproduce report.json's numbers and verdict")
 
 
 def _keygen(args: argparse.Namespace) -> None:
@@ -194,8 +202,8 @@ def run_audit(args: argparse.Namespace) -> None:
         checked = verify_run(_run_folder(args.verify))
         print(f"ok: {args.verify}: {len(checked)} files match ({', '.join(checked)})")
         return
-    if args.reproduce:
-        raise UserError("--reproduce goes with --verify RUN_DIR_OR_ZIP.")
+    if args.reproduce or args.checkpoint:
+        raise UserError("--reproduce (and --checkpoint) go with --verify RUN_DIR_OR_ZIP.")
     if not args.out:
         raise UserError("audit --run needs --out FILE.zip, FILE.html or a folder.")
     folder = _run_folder(args.run_dir)

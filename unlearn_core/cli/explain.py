@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from unlearn_core.cli.options import csv_ints
+from unlearn_core.cli.options import csv_ints, seed
 from unlearn_core.errors import UserError
 
 MAP_KINDS = ("gradcam", "activation")
@@ -54,7 +54,7 @@ def add_parsers(sub) -> None:
         "--fraction", type=float, default=0.1, help="share of pixels the deletion check removes"
     )
     explain.add_argument(
-        "--seed", type=int, default=0, help="seeds the random-pixel control, sample and maps"
+        "--seed", type=seed, default=0, help="seeds the random-pixel control, sample and maps"
     )
     explain.add_argument("--out", required=True, help="folder for maps.npz and panel.png")
     explain.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
@@ -98,6 +98,9 @@ def _models(args: argparse.Namespace):
 
 
 def run_explain(args: argparse.Namespace) -> None:
+    from unlearn_core.files import check_out_folder
+
+    check_out_folder(args.out)  # before any model is loaded
     if args.kind in FEATURE_KINDS:
         return run_feature_kind(args)
     if not args.indices:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import time
 
@@ -11,10 +12,23 @@ import time
 def csv_ints(text: str) -> list[int]:
     """`3,5` -> [3, 5]; anything else is argparse's one-line usage error."""
     try:
+        if not text.isascii():  # int() also takes "٣" or "３"
+            raise ValueError(text)
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         message = f"expected comma-separated integers, got {text!r}"
         raise argparse.ArgumentTypeError(message) from None
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number in [0, 2**32) (numpy and torch generators take it); anything else
+    is argparse's one-line usage error."""
+    if not re.fullmatch(r"[0-9]{1,10}", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}")
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed lies in [0, 2**32), not {text[:40]}")
+    return value
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -153,12 +153,10 @@ def _summary_line(privacy: dict) -> str:
 def run_privacy_audit(args: argparse.Namespace) -> None:
     from unlearn_core.cli.sweep import make_cli_executor
     from unlearn_core.engine.jobs import JobManager
-    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.files import check_out_folder, write_bytes_atomic
     from unlearn_core.privacy.store import AuditStore, privacy_json
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; name a folder for privacy.json.")
+    out = check_out_folder(args.out)  # a file, a read-only folder: one line before any work
     if args.scores:
         return run_scores_audit(args, out)
     _require_model_audit(args)

@@ -12,6 +12,7 @@ from unlearn_core.cli.options import (
     add_reproducible_options,
     csv_ints,
     recipe_from_args,
+    seed,
 )
 from unlearn_core.errors import UserError
 
@@ -36,7 +37,7 @@ def add_parsers(sub) -> None:
     study.add_argument("--batch-size", type=int, default=64)
     study.add_argument("--weight-decay", type=float, default=5e-4)
     study.add_argument("--sd-gamma", type=float, default=0.0)
-    study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--seed", type=seed, default=0)
     add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
     add_reproducible_options(study, default=True, threads=1)
     study.add_argument("--out", required=True, help="folder for study.csv and study.json")
@@ -45,8 +46,10 @@ def add_parsers(sub) -> None:
 
 def run_study_command(args: argparse.Namespace) -> None:
     from unlearn_core.data import load_dataset
+    from unlearn_core.files import check_out_folder
     from unlearn_core.run.study import COLUMNS, parse_grid, run_study
 
+    check_out_folder(args.out)  # before any training
     grid = parse_grid(args.grid)
     if not grid:
         raise UserError("give at least one --grid KEY=V1,V2 to vary.")

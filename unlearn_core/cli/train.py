@@ -16,6 +16,7 @@ from unlearn_core.cli.options import (
     add_probe_options,
     add_reproducible_options,
     recipe_from_args,
+    seed,
 )
 from unlearn_core.errors import UserError
 
@@ -28,7 +29,7 @@ def add_parsers(sub) -> None:
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--lr", type=float, default=0.05)
     train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--sd-gamma", type=float, default=0.0, help="SD-loss weight (Eq. 10)")
     train.add_argument("--weight-decay", type=float, default=5e-4)
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
@@ -54,16 +55,25 @@ def _check_out(out: Path) -> Path:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    from unlearn_core.files import out_lock
+
+    out = _check_out(Path(args.out))
+    with out_lock(out):  # a second train to the same --out is refused, not overwritten
+        _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: Path) -> None:
     from unlearn_core.checkpoint import check_recipe, save_checkpoint
     from unlearn_core.data import load_dataset
-    from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.files import write_bytes_atomic, writing
+    from unlearn_core.memory import check_batch_memory
     from unlearn_core.reproducible import environment
     from unlearn_core.torch_utils import weights_sha256
     from unlearn_core.training import train
 
-    out = _check_out(Path(args.out))
     recipe = check_recipe(recipe_from_args(args), "train")
     data = load_dataset(args.dataset, args.data_root)
+    check_batch_memory(args.arch, data, recipe.batch_size, "--batch-size")
     trained = train(args.arch, data, recipe, progress=TerminalProgress())
     final = trained.history[-1]
     if not all(math.isfinite(v) for v in final.values() if isinstance(v, float)):
@@ -74,11 +84,9 @@ def run_train(args: argparse.Namespace) -> None:
         "weights_sha256": weights_sha256(trained.model.state_dict()),
         "environment": environment(),
     }
-    try:
+    with writing(out):  # a full disk, a read-only folder: one line naming it
         digest = save_checkpoint(trained, out, extra={"command": command})
         sidecar = {"file": out.name, "sha256": digest, "command": command, **final, **env}
         text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
         write_bytes_atomic(out.with_suffix(".json"), text.encode())
-    except OSError as err:
-        raise UserError(f"cannot write {out} ({err.strerror or err}).") from None
     print(f"test accuracy {final['test_acc']:.4f}; wrote {out} (sha256 {digest})")

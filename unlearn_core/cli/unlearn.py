@@ -159,23 +159,45 @@ def _run(args: argparse.Namespace, trained, meta, data):
 def run_unlearn(args: argparse.Namespace) -> None:
     from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
     from unlearn_core.data import load_dataset
-    from unlearn_core.run.store import RunStore, write_run_folder
+    from unlearn_core.files import out_lock
+    from unlearn_core.run.store import write_run_folder
 
     _check_combinations(args)
     _check_out(args)
-    dataset = args.dataset or checkpoint_dataset(args.checkpoint) or "demo"
-    data = load_dataset(dataset, args.data_root)
-    trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
-    record = _run(args, trained, meta, data)
-    report = record.report.with_origin(args.requester, args.request_date)
-    record.report = report.with_command(command_line(sys.argv[1:]))
-    if not args.no_store:
-        run_id = RunStore(args.store).save(record)
-        print(f"stored as run {run_id}")
-    write_run_folder(record, args.out)
+    with out_lock(args.out):  # a second unlearn to the same --out is refused, not overwritten
+        dataset = args.dataset or checkpoint_dataset(args.checkpoint) or "demo"
+        data = load_dataset(dataset, args.data_root)
+        trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
+        record = _run(args, trained, meta, data)
+        report = record.report.with_origin(args.requester, args.request_date)
+        record.report = report.with_command(command_line(sys.argv[1:]))
+        store_error = _store(record, args)
+        write_run_folder(record, args.out)  # even when the store failed
+    _print_summary(record, args.out)
+    if store_error is not None:
+        raise UserError(f"wrote {args.out}, but the run store failed: {store_error}")
+
+
+def _store(record, args: argparse.Namespace) -> str | None:
+    """Keep the run in the run store unless --no-store; the store's one-line error, or None."""
+    from unlearn_core.files import writing
+    from unlearn_core.run.store import RunStore
+
+    if args.no_store:
+        return None
+    try:
+        with writing(args.store or "the run store"):
+            run_id = RunStore(args.store).save(record)
+    except UserError as err:
+        return str(err)
+    print(f"stored as run {run_id}")
+    return None
+
+
+def _print_summary(record, out) -> None:
     m = record.report.metrics.to_dict()
     summary = {
         k: m[k] and {x: m[k][x] for x in ("forget_acc", "retain_acc", "test_acc")} for k in m
     }
     print(json.dumps(summary))
-    print(f"wrote {Path(args.out) / 'report.json'}")
+    print(f"wrote {Path(out) / 'report.json'}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,13 +95,18 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
     before Ray itself would wait a minute or more for it."""
     hostport = address.removeprefix("ray://")
     host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"Ray address {address!r} is not host:port (e.g. 127.0.0.1:6379).")
+    if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
+        raise UserError(
+            f"Ray address {address[:80]!r} is not host:port with a port of 1 to 65535 "
+            "(e.g. 127.0.0.1:6379)."
+        )
+    if len(host) > 253:  # DNS's limit; idna raises on a longer name
+        raise UserError(f"Ray address {address[:80]!r}…: the host name is too long.")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise UserError(f"cannot reach a Ray cluster at {address}: {reason}.") from None
+    except (OSError, UnicodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise UserError(f"cannot reach a Ray cluster at {address[:80]}: {reason}.") from None
 
 
 class RayHandle:

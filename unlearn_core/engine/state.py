@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from unlearn_core.errors import UserError
-from unlearn_core.files import write_bytes_atomic
+from unlearn_core.files import SAFE_ID, parse_json_bounded, read_regular, write_bytes_atomic
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 CANCELLED, INTERRUPTED = "cancelled", "interrupted"
@@ -80,6 +80,41 @@ class JobRecord:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+MAX_JOB_BYTES = 1 << 20  # a job's spec and state: a few kB; a sample request's indices more
+STATES = (QUEUED, RUNNING, *FINAL)
+_FIELD_TYPES = {  # JobRecord's fields a reader relies on, and the types they must have
+    "id": str,
+    "spec": dict,
+    "state": str,
+    "progress": int | float,
+    "phase": str,
+    "owner": dict,
+}
+
+
+def read_job(path: Path) -> JobRecord:
+    """The job in the file at `path`, read by files.read_regular (a regular file of at most
+    MAX_JOB_BYTES: a link to /dev/zero or a FIFO is refused, never read or waited on) and
+    checked field by field. UserError, one line, for anything else."""
+    where = f"job file {path.name[:80]}"
+    values = parse_json_bounded(read_regular(path, MAX_JOB_BYTES, where), where)
+    if not isinstance(values, dict):
+        raise UserError(f"{where} holds a {type(values).__name__}, not a job.")
+    for key, kind in _FIELD_TYPES.items():
+        if key in values and (not isinstance(values[key], kind) or isinstance(values[key], bool)):
+            raise UserError(f"{where}: {key!r} is not a {getattr(kind, '__name__', 'number')}.")
+    owner = values.get("owner", {})
+    if not isinstance(owner.get("pid"), int) or not isinstance(owner.get("host"), str):
+        raise UserError(f"{where}: its owner lacks a host or a pid.")
+    if values.get("state", QUEUED) not in STATES or not 0 <= values.get("progress", 0) <= 1:
+        raise UserError(f"{where}: its state or progress is not one a job has.")
+    if "id" not in values or "spec" not in values:
+        raise UserError(f"{where} lacks its id or spec.")
+    if f"{values['id']}.json" != path.name:
+        raise UserError(f"{where} holds the job {values['id'][:60]!r}, not its own.")
+    return JobRecord.from_dict(values)
+
+
 class JobBoard:
     """The jobs folder of a run store."""
 
@@ -99,10 +134,12 @@ class JobBoard:
         return self.write(dataclasses.replace(job, **changes))
 
     def get(self, job_id: str) -> JobRecord:
+        if not isinstance(job_id, str) or not SAFE_ID.fullmatch(job_id):
+            raise UserError(f"no job {str(job_id)[:60]!r}; `jobs` lists them.")
         path = self.folder / f"{job_id}.json"
-        if "/" in job_id or job_id.startswith(".") or not path.is_file():
+        if not os.path.lexists(path):
             raise UserError(f"no job {job_id!r}; `jobs` lists them.")
-        return self._seen(JobRecord.from_dict(json.loads(path.read_text())))
+        return self._seen(read_job(path))  # a link or a FIFO there: read_job says so
 
     def list(self) -> list[JobRecord]:
         """Every job, newest first; a job whose owner died shows as interrupted."""
@@ -111,9 +148,9 @@ class JobBoard:
         jobs = []
         for path in self.folder.glob("job-*.json"):
             try:
-                jobs.append(self._seen(JobRecord.from_dict(json.loads(path.read_text()))))
-            except (OSError, ValueError, TypeError):
-                continue  # a file being replaced or damaged: the listing goes on
+                jobs.append(self._seen(read_job(path)))
+            except UserError:
+                continue  # a file being replaced, damaged or no file: the listing goes on
         return sorted(jobs, key=lambda j: j.id, reverse=True)
 
     def _seen(self, job: JobRecord) -> JobRecord:

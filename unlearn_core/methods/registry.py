@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,21 +38,81 @@ class MethodSpec:
 
 
 METHODS: dict[str, MethodSpec] = {}
+OWNERS: dict[str, str] = {}  # method name -> who registered it (BUILTIN or "plug-in NAME")
+BUILTIN = "unlearn_core"
+_registering: contextvars.ContextVar[str | None] = contextvars.ContextVar("owner", default=None)
+
+
+@contextlib.contextmanager
+def registering_as(owner: str):
+    """Within the block, `register` credits every method to `owner` (an entry point's name, as
+    "plug-in NAME", or BUILTIN): identity comes from who is being loaded, never from the
+    function's own __module__ or __qualname__, which any code can set."""
+    token = _registering.set(owner)
+    try:
+        yield
+    finally:
+        _registering.reset(token)
 
 
 def register(name: str, config_cls: type, card: str, requests=("classes", "samples")):
-    """Decorator: register `fn` as method `name`. A name taken by another function (a plug-in
-    shadowing a built-in, say) is refused, so no method is ever replaced silently."""
+    """Decorator: register `fn` as method `name`. A name registered by another owner (a
+    plug-in shadowing a built-in, or another plug-in) is refused, so no method is ever replaced.
+    A method's result is checked (check_result); a plug-in's failure, even SystemExit, becomes
+    one UserError line naming it."""
 
     def wrap(fn):
-        known = METHODS.get(name)
-        where = (fn.__module__, fn.__qualname__)
-        if known is not None and (known.run.__module__, known.run.__qualname__) != where:
-            raise UserError(f"method {name!r} is already registered by {known.run.__module__}.")
-        METHODS[name] = MethodSpec(name, config_cls, fn, " ".join(card.split()), tuple(requests))
+        owner = _registering.get() or f"the module {fn.__module__}"
+        known = OWNERS.get(name)
+        if known is not None and known != owner:
+            raise UserError(f"method {name!r} is already registered by {known}.")
+        run = _guarded(name, fn, contain=owner != BUILTIN)
+        METHODS[name] = MethodSpec(name, config_cls, run, " ".join(card.split()), tuple(requests))
+        OWNERS[name] = owner
         return fn
 
     return wrap
+
+
+def unregister_owner(owner: str) -> None:
+    """Remove every method `owner` registered (a plug-in that failed half-way)."""
+    for name in [n for n, o in OWNERS.items() if o == owner]:
+        METHODS.pop(name, None)
+        OWNERS.pop(name, None)
+
+
+def _guarded(name: str, fn: Callable[..., UnlearnResult], contain: bool):
+    """`fn` with its return value checked; for a plug-in (contain=True), also any exception but
+    UserError and KeyboardInterrupt (SystemExit included) turned into one UserError line."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+        except (UserError, KeyboardInterrupt):
+            raise
+        except BaseException as err:
+            if not contain:
+                raise
+            raise UserError(f"method {name!r} failed: {one_line(err)}") from None
+        return check_result(name, result)
+
+    return run
+
+
+def one_line(err: BaseException) -> str:
+    """`Type: first line of the message` of an exception (the type alone when it says nothing)."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__
+
+
+def check_result(name: str, result) -> UnlearnResult:
+    """`result` if it is an UnlearnResult holding a model and a dict; UserError otherwise."""
+    if not isinstance(result, UnlearnResult):
+        raise UserError(f"method {name!r} returned {type(result).__name__}, not an UnlearnResult.")
+    if not isinstance(result.model, nn.Module) or not isinstance(result.info, dict):
+        raise UserError(f"method {name!r} returned no model (or info that is not a dict).")
+    return result
 
 
 def method_names() -> list[str]:

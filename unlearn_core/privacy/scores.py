@@ -105,6 +105,25 @@ def audit_power(
     }
 
 
+def rederive_verdict(privacy: dict) -> tuple[str, str]:
+    """(verdict, reason) of a privacy.json from its own stored intervals, margin and power, as
+    score_audit derived them (a record's check that nobody edited the verdict). KeyError,
+    TypeError or ValueError when a needed key is missing or malformed."""
+    ulira, control = privacy["attacks"]["ulira"], privacy.get("control")
+    unlearned = Evidence(float(ulira["auc"]), *map(float, ulira["auc_ci"]))
+    paired = difference = None
+    if control is not None:
+        block = control["ulira"]
+        paired = Evidence(float(block["auc"]), *map(float, block["auc_ci"]))
+        diff = control["difference"]
+        difference = Evidence(float(diff["value"]), *map(float, diff["ci"]))
+    models = int(privacy["models"])
+    verdict, reason = decide(unlearned, paired, difference, models, float(privacy["margin"]))
+    if verdict == "inconclusive" and paired is not None:
+        reason = f"{reason} {power_sentence(privacy['power'], models)}"
+    return verdict, reason
+
+
 def power_sentence(settle: dict, models: int) -> str:
     """What would settle an inconclusive audit, in one sentence."""
     needed = settle["models_needed"]

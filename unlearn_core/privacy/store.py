@@ -8,8 +8,10 @@ import secrets
 from pathlib import Path
 
 from unlearn_core.errors import UserError
-from unlearn_core.files import write_bytes_atomic
+from unlearn_core.files import parse_json_bounded, read_regular, write_bytes_atomic
 from unlearn_core.run.store import default_store_root
+
+MAX_PRIVACY_BYTES = 64 * 2**20  # per-sample arrays of a large forget set, with room
 
 
 def privacy_json(privacy: dict) -> bytes:
@@ -40,9 +42,11 @@ class AuditStore:
         found = []
         for path in sorted(self.folder.glob("audit-*/privacy.json"), reverse=True):
             try:
-                privacy = json.loads(path.read_text())
-            except (OSError, ValueError):
+                privacy = parse_json_bounded(read_regular(path, MAX_PRIVACY_BYTES), path.name)
+            except UserError:
                 continue  # one damaged file must not hide the others
+            if not isinstance(privacy, dict):
+                continue
             same = (
                 privacy.get("checkpoint_sha256") == checkpoint_sha256
                 and privacy.get("method") == method

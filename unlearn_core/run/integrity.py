@@ -18,7 +18,6 @@ file (`IntegrityError.file`):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -27,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from unlearn_core.errors import UserError
+from unlearn_core.files import parse_json_bounded
+from unlearn_core.run.report import Report
 
 REPORT, MODEL, REQUEST, SUMS = "report.json", "model.safetensors", "request.json", "SHA256SUMS"
 RETRAINED, AUDIT_PAGE = "retrained.safetensors", "audit.html"
@@ -161,10 +162,16 @@ def _parse_sums(text: bytes, allowed: tuple[str, ...], where: str) -> dict[str, 
 
 
 def _json_object(source, name: str) -> dict | list:
+    return _parse(_read(source, name), name, source.where)
+
+
+def _parse(raw: bytes, name: str, where: str):
+    """JSON of a record's file within files.parse_json_bounded's caps; IntegrityError else."""
     try:
-        return json.loads(_read(source, name))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IntegrityError(name, "is not valid JSON", source.where) from None
+        return parse_json_bounded(raw, name)
+    except UserError as err:
+        problem = str(err).removeprefix(f"{name} ").rstrip(".")
+        raise IntegrityError(name, problem, where) from None
 
 
 def _expected(report: dict, audit_zip: bool, where: str) -> dict[str, str | None]:
@@ -216,10 +223,7 @@ def _report(source, listed: dict) -> dict:
     raw = _read(source, REPORT)
     if hashlib.sha256(raw).hexdigest() != listed[REPORT]:
         raise IntegrityError(REPORT, "does not match SHA256SUMS", source.where)
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IntegrityError(REPORT, "is not valid JSON", source.where) from None
+    return _parse(raw, REPORT, source.where)
 
 
 def _verify(source, audit_zip: bool) -> list[str]:
@@ -235,6 +239,11 @@ def _verify(source, audit_zip: bool) -> list[str]:
             raise IntegrityError(name, entries[name], source.where)
     listed = _parse_sums(_read(source, SUMS), allowed, source.where)
     report = _report(source, listed)
+    try:
+        report_from_values(report, f"run {source.where}")
+    except UserError as err:
+        problem = str(err).split(f"{REPORT} ", 1)[-1].rstrip(".")
+        raise IntegrityError(REPORT, problem, source.where) from None
     expected = _expected(report, audit_zip, source.where)
     if audit_zip and PRIVACY in entries:
         expected[PRIVACY] = None
@@ -287,3 +296,53 @@ def extract_run(zip_path: str | Path, target: str | Path) -> list[str]:
             zip_path.name, f"is not a readable zip ({err})", zip_path.name
         ) from None
     return names
+
+
+def read_member(zip_path: str | Path, name: str) -> bytes | None:
+    """The bytes of member `name` of an audit zip (None when it has none), with verify_run's
+    size bounds; run verify_run on the zip first."""
+    zip_path = Path(zip_path)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            source = _Zip(zip_path, zf)
+            return _read(source, name) if name in source.infos else None
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as err:
+        raise IntegrityError(
+            zip_path.name, f"is not a readable zip ({err})", zip_path.name
+        ) from None
+
+
+REPORT_KEY_TYPES = {"method": str, "forget": dict, "metrics": dict, "checkpoints": dict}
+# optional keys a reader relies on: text, a number or a block, or null
+OPTIONAL_TYPES = {
+    **dict.fromkeys(("dataset", "arch", "created", "run_id", "data_sha256", "command"), str),
+    "seed": int,
+    "config": dict,
+}
+
+
+def report_from_values(values, where: str) -> Report:
+    """The Report of report.json's parsed `values`; UserError, one line beginning with `where`,
+    unless it is an object with the keys every report has, a forget block of whole numbers and
+    the optional keys of their types (the checks of a stored run and of a record alike)."""
+    if not isinstance(values, dict):
+        raise UserError(f"{where}: {REPORT} holds a {type(values).__name__}, not a report.")
+    for key, kinds in REPORT_KEY_TYPES.items():
+        if key not in values:
+            raise UserError(f"{where}: {REPORT} lacks the key {key!r}.")
+        if not isinstance(values[key], kinds):
+            raise UserError(f"{where}: {REPORT} has a malformed {key!r}.")
+    forget = values["forget"]
+    lists = [forget.get(k) or [] for k in ("classes", "indices")]
+    if not all(isinstance(part, list) for part in lists) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for part in lists for n in part
+    ):
+        raise UserError(f"{where}: {REPORT} has a malformed forget block.")
+    for key, kind in OPTIONAL_TYPES.items():
+        value = values.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UserError(f"{where}: {REPORT} has a malformed {key!r}.")
+    try:
+        return Report.from_dict(values)
+    except (AttributeError, TypeError, ValueError) as err:
+        raise UserError(f"{where}: {REPORT} is malformed ({type(err).__name__}).") from None

@@ -21,9 +21,17 @@ from pathlib import Path
 
 from torch import nn
 
-from unlearn_core.checkpoint import load_into, read_weights, save_model, sha256_file
+from unlearn_core.checkpoint import (
+    check_fits,
+    expected_state,
+    load_into,
+    read_weights,
+    save_model,
+    sha256_file,
+)
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
+from unlearn_core.files import parse_json_bounded, read_regular, writing
 from unlearn_core.run.integrity import (
     MAX_JSON_BYTES,
     MODEL,
@@ -31,6 +39,7 @@ from unlearn_core.run.integrity import (
     REQUEST,
     RETRAINED,
     SUMS,
+    report_from_values,
     verify_run,
 )
 from unlearn_core.run.pipeline import RunRecord
@@ -120,11 +129,10 @@ def write_run_folder(record: RunRecord, target: str | Path) -> Path:
     except OSError as err:
         raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
     try:
-        _fill(record, tmp)
-        reached("written")
-        _swap_into_place(tmp, target)
-    except OSError as err:
-        raise UserError(f"cannot write the run folder {target} ({err.strerror or err}).") from None
+        with writing(f"the run folder {target}"):  # OSError or safetensors' (a full disk)
+            _fill(record, tmp)
+            reached("written")
+            _swap_into_place(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -180,41 +188,15 @@ def read_report_dict(folder: str | Path) -> dict:
         raise UserError(f"{folder} is not a run folder (no {REPORT}).")
     if path.stat().st_size > MAX_JSON_BYTES:
         raise UserError(f"run {name}: {REPORT} is larger than {MAX_JSON_BYTES >> 20} MiB.")
-    try:
-        values = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise UserError(f"run {name}: {REPORT} is not valid JSON.") from None
-    if not isinstance(values, dict):
-        raise UserError(f"run {name}: {REPORT} holds a {type(values).__name__}, not a report.")
-    for key, kinds in REPORT_KEY_TYPES.items():
-        if key not in values:
-            raise UserError(f"run {name}: {REPORT} lacks the key {key!r}.")
-        if not isinstance(values[key], kinds):
-            raise UserError(f"run {name}: {REPORT} has a malformed {key!r}.")
+    values = parse_json_bounded(read_regular(path, MAX_JSON_BYTES), f"run {name}: {REPORT}")
+    report_from_values(values, f"run {name}")  # UserError unless it reads as a report
     return values
-
-
-REPORT_KEY_TYPES = {"method": str, "forget": dict, "metrics": dict, "checkpoints": dict}
-_NAMES = ("dataset", "arch", "created", "run_id")  # shown in lists: text or null
 
 
 def read_report(folder: str | Path) -> Report:
     """A run folder's report; one written by an older version reads with None where it lacks a
     key. UserError if the folder holds no report.json or it is malformed."""
-    values = read_report_dict(folder)
-    name = Path(folder).name
-    forget = values["forget"]
-    numbers = [*(forget.get("classes") or []), *(forget.get("indices") or [])]
-    if not all(isinstance(forget.get(k) or [], list) for k in ("classes", "indices")) or not all(
-        isinstance(n, int) for n in numbers
-    ):
-        raise UserError(f"run {name}: {REPORT} has a malformed forget block.")
-    if any(values.get(k) is not None and not isinstance(values[k], str) for k in _NAMES):
-        raise UserError(f"run {name}: {REPORT} names its data set or architecture wrongly.")
-    try:
-        return Report.from_dict(values)
-    except (AttributeError, TypeError, ValueError) as err:
-        raise UserError(f"run {name}: {REPORT} is malformed ({type(err).__name__}).") from None
+    return report_from_values(read_report_dict(folder), f"run {Path(folder).name}")
 
 
 def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearned") -> nn.Module:
@@ -224,11 +206,12 @@ def load_run_model(folder: str | Path, data: ImageDataset, which: str = "unlearn
     path = Path(folder) / MODEL_FILES[which]
     if not path.is_file():
         raise UserError(f"run {Path(folder).name} has no {which} model; rerun it with the oracle.")
-    tensors, _ = read_weights(path)
-    state = {k.removeprefix("model."): v for k, v in tensors.items()}
     if not isinstance(report.arch, str):
         raise UserError(f"run {Path(folder).name} records no architecture.")
-    return load_into(initial_model(report.arch, data, 0), state, path.name).eval()
+    tensors, _ = read_weights(path)
+    state = {k.removeprefix("model."): v for k, v in tensors.items()}
+    check_fits(state, expected_state(report.arch, data), path.name)  # on the meta device, so
+    return load_into(initial_model(report.arch, data, 0), state, path.name).eval()  # first
 
 
 class RunStore:

@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import itertools
 import json
+import math
 import time
 from pathlib import Path
 
@@ -50,6 +51,9 @@ COLUMNS = (
 )
 
 
+MAX_SETTINGS = 1000  # a study trains twice per setting: more would run for weeks
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
     """["sd_gamma=0,1", "epochs=1,2,3"] -> {"sd_gamma": [0.0, 1.0], "epochs": [1, 2, 3]}."""
     grid: dict[str, list] = {}
@@ -66,6 +70,10 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             raise UserError(f"--grid {item}: expected comma-separated numbers.") from None
         if not grid[key]:
             raise UserError(f"--grid {item}: give at least one value.")
+        if not all(math.isfinite(v) for v in grid[key]):
+            raise UserError(f"--grid {item}: every value must be a finite number.")
+    if math.prod(len(v) for v in grid.values()) > MAX_SETTINGS:
+        raise UserError(f"--grid gives more than {MAX_SETTINGS} settings (the cap); vary fewer.")
     return grid
 
 

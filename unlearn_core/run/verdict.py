@@ -46,7 +46,7 @@ def _run_evidence(report: Report) -> tuple[str, str]:
     attacks of the unlearned and of the original model, each against the retrained model."""
     m, n = report.metrics, report.forget.count or 0
     u, r = (getattr(m.unlearned, "forget_acc", None), getattr(m.retrained, "forget_acc", None))
-    if u is None or r is None or not n:
+    if not (_finite(u) and _finite(r)) or not n:  # NaN compares false: it must not pass
         return "inconclusive", (
             "This run has no retrained model to compare with (rerun it with --oracle), so its "
             "numbers alone cannot show forgetting."
@@ -85,10 +85,14 @@ def _run_evidence(report: Report) -> tuple[str, str]:
     )
 
 
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def _original_passes(report: Report, n: int) -> bool:
     """Whether the original model would pass the same tests against the retrained one."""
     o, r = report.metrics.original, report.metrics.retrained
-    if o is None or o.forget_acc is None:
+    if o is None or not _finite(o.forget_acc):
         return True  # no control: nothing shows the tests can fail
     if abs(o.forget_acc - r.forget_acc) > accuracy_margin(o.forget_acc, r.forget_acc, n):
         return False
