@@ -64,6 +64,16 @@ def tiny_trained(tiny, tiny_recipe):
 
 
 @pytest.fixture(autouse=True)
+def same_torch_threads():
+    """Every test starts at the session's torch thread count: a command run in-process with
+    --reproducible or --threads sets it for the process, and a later test comparing bitwise with
+    a session fixture trained at another count would compare two summation orders."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
 def isolated_run_store(tmp_path, monkeypatch):
     """Every test gets its own run store, runs on the CPU, and the app's jobs run inline (the
     marked Ray tests start Ray themselves)."""
