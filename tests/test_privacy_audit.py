@@ -73,9 +73,9 @@ def test_the_relearning_attack_compares_with_the_retrained_models(audits):
         after = relearn["unlearned"]["forget_acc_after"] - relearn["retrained"]["forget_acc_after"]
         assert relearn["gap"] == pytest.approx(after)
     # `none` never forgot: after relearning it still knows the forget set better than models
-    # that never saw it; `retrain`'s models are such models, so they end level with them
+    # that never saw it; `retrain`'s models are such models, so they end near them
     assert audits["none"]["attacks"]["relearn"]["beyond_retrained"]
-    assert not audits["retrain"]["attacks"]["relearn"]["beyond_retrained"]
+    assert abs(audits["retrain"]["attacks"]["relearn"]["gap"]) < 0.15
 
 
 def test_privacy_json_has_the_contracts_keys(audits):

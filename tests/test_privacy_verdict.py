@@ -196,3 +196,19 @@ def test_the_simulation_keeps_the_models_own_spread():
     effects = fit_effects(_with_model_effects(rng, 16, 300, spread=1.0))
     assert effects.model_spread["retrained"] == pytest.approx(1.0, abs=0.45)
     assert fit_effects(synthetic(rng, 16, 300, 1.0, "retrained")).model_spread["retrained"] < 0.2
+
+
+def test_the_relearning_flag_rarely_fires_on_independent_retrains_and_fires_on_a_real_gap():
+    from unlearn_core.privacy.relearn_attack import RelearnAttack, summarise_relearn
+
+    rng = np.random.default_rng(31)
+
+    def flag(shift: float) -> bool:
+        rows = {
+            role: [{"before": 0.0, "after": float(a)} for a in rng.normal(mean, 0.05, 8)]
+            for role, mean in (("unlearned", 0.3 + shift), ("retrained", 0.3))
+        }
+        return summarise_relearn(rows, RelearnAttack())["beyond_retrained"]
+
+    assert sum(flag(0.0) for _ in range(200)) <= 10  # at most 5% false alarms (about 2% here)
+    assert all(flag(0.15) for _ in range(20))

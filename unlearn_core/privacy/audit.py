@@ -134,7 +134,7 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
     attacks = {**scored["attacks"], **_population(members, indices, rng)}
     if members[0].relearn:
         per_role = {r: [m.relearn[r] for m in members] for r in ("unlearned", "retrained")}
-        attacks["relearn"] = summarise_relearn(per_role, spec.relearn(), rng)
+        attacks["relearn"] = summarise_relearn(per_role, spec.relearn())
     return {
         **scored,
         "models": len(members),

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.accuracy import accuracy
-from unlearn_core.privacy.intervals import mean_bootstrap
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Recipe, cross_entropy, index_batches, make_optimizer, run_epoch
@@ -72,12 +72,23 @@ def relearn_recovery(
     return {"before": before, "after": accuracy(net.eval(), data, "train", forget)}
 
 
-def summarise_relearn(per_model: dict[str, list[dict]], attack: RelearnAttack, rng) -> dict:
+def t_interval(values: np.ndarray) -> list[float]:
+    """The 95% Student-t interval of the mean of `values` (n,): with a handful of models the
+    percentile bootstrap of a mean is too narrow (it flagged a third more chance gaps)."""
+    mean = float(values.mean())
+    if values.size < 2:
+        return [mean, mean]
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+    return [mean - float(half), mean + float(half)]
+
+
+def summarise_relearn(per_model: dict[str, list[dict]], attack: RelearnAttack) -> dict:
     """privacy.json's attacks.relearn from each role's per-model {"before", "after"}: the forget
     accuracy after relearning and its recovery (after - before) for the unlearned and the
     retrained models with 95% intervals, the paired gap in accuracy after relearning, and
-    whether the unlearned models end beyond the retrained models' interval (what the attack
-    brought back that a model which never saw the forget set does not learn)."""
+    whether the unlearned models end beyond the retrained models' interval with a gap whose
+    interval lies above 0 (what the attack brought back that a model which never saw the forget
+    set does not learn)."""
     out = {"steps": attack.steps, "samples": attack.samples}
     after = {}
     for role, rows in per_model.items():
@@ -85,15 +96,18 @@ def summarise_relearn(per_model: dict[str, list[dict]], attack: RelearnAttack, r
         after[role] = np.array([r["after"] for r in rows])
         out[role] = {
             "recovery": float(recovery.mean()),
-            "recovery_ci": list(mean_bootstrap(recovery, rng)),
+            "recovery_ci": t_interval(recovery),
             "forget_acc_after": float(after[role].mean()),
-            "forget_acc_after_ci": list(mean_bootstrap(after[role], rng)),
+            "forget_acc_after_ci": t_interval(after[role]),
             "per_model": [float(v) for v in recovery],
         }
     gap = after["unlearned"] - after["retrained"]
     out["gap"] = float(gap.mean())
-    out["gap_ci"] = list(mean_bootstrap(gap, rng))
+    out["gap_ci"] = t_interval(gap)
+    # beyond the retrained models' interval *and* a gap whose interval excludes 0: the first
+    # alone flags independent retrains about 8% of the time, by chance
     out["beyond_retrained"] = bool(
         out["unlearned"]["forget_acc_after"] > out["retrained"]["forget_acc_after_ci"][1]
+        and out["gap_ci"][0] > 0
     )
     return out
