@@ -15,7 +15,8 @@ from ui.state import get_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
 from unlearn_core.run.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
-from unlearn_core.run.signing import MAX_KEY_BYTES, SignatureCheck, check_signature
+from unlearn_core.run.signing import SignatureCheck, check_signature
+from unlearn_core.run.signing_keys import MAX_KEY_BYTES
 
 
 def _checks(name: str, payload: bytes, key: bytes | None) -> tuple[SignatureCheck, list]:
@@ -84,7 +85,7 @@ def record_check_form() -> None:
     except UserError as err:
         st.error(str(err))
         return
-    (st.success if signature.line.startswith("signed by") else st.warning)(signature.line)
+    (st.success if signature.trusted else st.warning)(signature.line)
     for check in checks:
         (st.info if check.kind else st.success if check.passed else st.error)(check.line)
     if all(c.passed for c in checks):
@@ -97,7 +98,7 @@ def _what_it_proves(signature: SignatureCheck) -> str:
         "Every check passed: the files are those listed and the weights give the accuracies "
         "the record reports."
     )
-    if signature.line.startswith("signed by"):
+    if signature.trusted:
         return f"{proven} The signature shows no file changed since the key's holder signed it."
     return (
         f"{proven} Without a signature checked against a key you trust, this cannot rule out "

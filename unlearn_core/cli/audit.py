@@ -130,7 +130,7 @@ def _reproduce(args: argparse.Namespace) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> None:
-    from unlearn_core.run.signing import keygen
+    from unlearn_core.run.signing_keys import keygen
 
     if not args.out:
         raise UserError("audit keygen needs --out DIR, a folder of your own for the key pair.")

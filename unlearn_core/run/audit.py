@@ -54,7 +54,7 @@ def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None
     if privacy is not None:
         files[PRIVACY_FILE] = privacy_json(privacy)
     files[AUDIT_PAGE] = audit_html(report, class_names=class_names, privacy=privacy).encode()
-    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
+    sums = sums_text(files)
     for name, digest in _recorded(report).items():  # no change between the check and the read
         if (
             name in files
@@ -62,10 +62,21 @@ def audit_record_bytes(run_folder: str | Path, class_names: Sequence[str] | None
             and hashlib.sha256(files[name]).hexdigest() != digest
         ):
             raise IntegrityError(name, "changed while the record was made", folder.name)
+    return zip_bytes({**files, SUMS: sums.encode()})
+
+
+def sums_text(files: dict[str, bytes]) -> str:
+    """SHA256SUMS for `files` (name -> bytes), in their order, as `sha256sum -c` reads it."""
+    return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A record's zip of `files` (name -> bytes), in their order: fixed dates and modes, so the
+    same files give the same bytes each time."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in [*files.items(), (SUMS, sums.encode())]:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # same bytes each time
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
