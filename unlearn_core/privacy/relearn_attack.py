@@ -74,7 +74,8 @@ def relearn_recovery(
 
 def t_interval(values: np.ndarray) -> list[float]:
     """The 95% Student-t interval of the mean of `values` (n,): with a handful of models the
-    percentile bootstrap of a mean is too narrow (it flagged a third more chance gaps)."""
+    percentile bootstrap of a mean is too narrow (with 8 models the rule below flagged 5.1% of
+    1000 pairs of independent retrains with it, 2.1% with this)."""
     mean = float(values.mean())
     if values.size < 2:
         return [mean, mean]
@@ -105,7 +106,7 @@ def summarise_relearn(per_model: dict[str, list[dict]], attack: RelearnAttack) -
     out["gap"] = float(gap.mean())
     out["gap_ci"] = t_interval(gap)
     # beyond the retrained models' interval *and* a gap whose interval excludes 0: the first
-    # alone flags independent retrains about 8% of the time, by chance
+    # alone flagged 12.6% of 1000 pairs of independent 8-model retrains (percentile intervals)
     out["beyond_retrained"] = bool(
         out["unlearned"]["forget_acc_after"] > out["retrained"]["forget_acc_after_ci"][1]
         and out["gap_ci"][0] > 0

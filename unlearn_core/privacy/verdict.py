@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 MARGIN = 0.05  # default equivalence margin on the AUC
-Z = 1.959963984540054  # two-sided 95%
 Z_POWER = 0.8416212335729143  # one-sided 80% power
 
 
