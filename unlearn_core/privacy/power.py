@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unlearn_core.privacy.verdict import Z_POWER, Z
+from unlearn_core.metrics.probe import Z_95 as Z
+from unlearn_core.privacy.verdict import Z_POWER
 
 POWER = 0.8
 SIMULATIONS = 10  # simulated audits per candidate N'
