@@ -177,12 +177,15 @@ def test_the_simulation_keeps_real_effects_and_shrinks_noise_away():
     null = fit_effects(synthetic(rng, 8, 400, 1.0, "retrained"))
     assert np.abs(null.offsets["unlearned"]).max() < 0.1  # noise of sd 0.5 per sample, shrunk
     assert null.offsets["original"].mean() == pytest.approx(1.0, abs=0.1)
-    effect = fit_effects(
-        {
-            **synthetic(rng, 8, 400, 0.0, "retrained"),
-            "unlearned": synthetic(rng, 8, 400, 0.0, "retrained")["retrained"],
-        }
-    )
+    # a real per-sample effect: the unlearned models' confidence 0.8 higher on half the samples
+    phi = synthetic(rng, 8, 400, 0.0, "retrained")
+    phi["unlearned"] = phi["unlearned"] + np.where(np.arange(400) < 200, 0.8, 0.0)
+    effect = fit_effects(phi)
+    # by hand: offsets 0 or 0.8 around their mean 0.4 have variance 0.16; each measured offset
+    # adds noise of variance (1 + 1) / 8 = 0.25, so deviations keep 0.16 / 0.41 of themselves
+    kept = effect.offsets["unlearned"]
+    assert kept[:200].mean() == pytest.approx(0.4 + 0.4 * 0.16 / 0.41, abs=0.05)
+    assert kept[200:].mean() == pytest.approx(0.4 - 0.4 * 0.16 / 0.41, abs=0.05)
     assert effect.spread["unlearned"] == pytest.approx(1.0, abs=0.05)
 
 

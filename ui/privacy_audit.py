@@ -16,8 +16,7 @@ from ui.runs import run_store
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.errors import UserError
 from unlearn_core.privacy.scores import INDISTINGUISHABLE_EPSILON, indistinguishable_share
-from unlearn_core.privacy.spec import AuditSpec
-from unlearn_core.privacy.spec import check_margin as validate_margin
+from unlearn_core.privacy.spec import AuditSpec, check_margin
 from unlearn_core.privacy.store import AuditStore, same_forget
 from unlearn_core.views.model_summary import image_tiles
 from unlearn_core.views.privacy_audit import (
@@ -102,7 +101,7 @@ def audit_section(report, card_key: str) -> None:
         return
     if submitted:
         try:
-            validate_margin(spec.margin)
+            check_margin(spec.margin)
             job = job_manager().submit_task(spec)
             st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
         except UserError as err:
