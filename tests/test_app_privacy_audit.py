@@ -205,3 +205,35 @@ def test_an_older_privacy_json_still_opens(store, monkeypatch, measured):
     )
     assert rests[0]["value"] == "–" and rests[4]["value"] == "–"
     assert len(at.get("image")[0].proto.imgs) == 8  # samples rebuilt from per-sample AUCs
+
+
+def test_a_model_without_a_recipe_is_audited_by_the_recipe_typed(store, monkeypatch):
+    """An uploaded model records no recipe: the form asks for it (prefilled from the demo
+    model's) and the queued audit trains its models by what was typed."""
+    import ui.privacy_audit
+
+    real = ui.privacy_audit.get_model
+
+    def handed(path, dataset):  # the run's checkpoint, as if uploaded without its recipe
+        trained, meta = real(path, dataset)
+        return trained, {**meta, "recipe_recorded": False}
+
+    monkeypatch.setattr(ui.privacy_audit, "get_model", handed)
+    queued = []
+
+    def submit_task(self, spec):
+        queued.append(spec)
+        return JobRecord(id="job-x", spec=spec.to_dict())
+
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    at = page(store, monkeypatch)
+    assert not at.exception
+    assert any("records no training recipe" in m.value for m in at.markdown)
+    labels = [n.label for n in at.number_input]
+    assert at.number_input[labels.index("Epochs")].value == 12  # the demo model's recipe
+    at.number_input[labels.index("Epochs")].set_value(3)
+    at.button[[b.label for b in at.button].index("Run the audit as a job")].click().run()
+    assert not at.exception and len(queued) == 1
+    recipe = queued[0].recipe
+    assert (recipe["epochs"], recipe["lr"], recipe["arch"]) == (3, 0.05, "smallcnn")
+    assert ui.privacy_audit.check_given_recipe(recipe) == recipe  # complete and valid

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from unlearn_core.checkpoint import save_model, sha256_file
+from unlearn_core.checkpoint import load_checkpoint, read_weights, save_model, sha256_file
 from unlearn_core.cli.main import main
 from unlearn_core.data import load_dataset
 from unlearn_core.engine.jobs import JobManager
@@ -112,10 +112,7 @@ def test_privacy_json_has_the_contracts_keys(audits):
 
 
 def test_the_pool_is_trained_once_and_reused(memorising, audits, monkeypatch):
-    def no_training(*args, **kwargs):
-        raise AssertionError("the pool should have been read from the store")
-
-    monkeypatch.setattr("unlearn_core.privacy.pool.train", no_training)
+    monkeypatch.setattr("unlearn_core.privacy.pool.train", _no_training)
     again = run_audit(audit_spec(memorising, "none")).privacy
     assert again["attacks"]["ulira"] == audits["none"]["attacks"]["ulira"]  # bitwise the same
 
@@ -162,7 +159,102 @@ def test_a_checkpoint_without_a_recipe_is_refused(memorising, tmp_path, capsys):
         + ["--method", "none", "--forget-indices", "1", "--executor", "inline"]
         + ["--out", str(tmp_path / "o")]
     )
-    assert code != 0 and "records no training recipe" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "bare.safetensors records no training recipe" in err
+    assert "--recipe" in err and str(tmp_path) not in err and "\n" not in err
+
+
+HANDED_RECIPE = {  # the memorising fixture's recipe, as an auditor would write it down
+    "dataset": "demo-300",
+    "arch": "mlp",
+    "epochs": 40,
+    "lr": 0.05,
+    "batch_size": 32,
+    "weight_decay": 0.0,
+    "optimizer": "sgd",
+    "seed": 0,
+}
+
+
+def _handed_model(memorising, folder) -> str:
+    """The memorising model's weights alone, as a model handed to an auditor: no recipe."""
+    data = load_dataset("demo-300")
+    path = folder / "handed.safetensors"
+    save_model(load_checkpoint(memorising["path"], data)[0].model, path)
+    assert "recipe" not in read_weights(path)[1]
+    return str(path)
+
+
+def test_a_handed_model_is_audited_by_the_recipe_given(
+    memorising, audits, tmp_path, capsys, monkeypatch
+):
+    """Given its true recipe, a model without one gets the audit of the checkpoint that
+    records it, from the same pool (the pool key ignores seed and probe settings), bitwise."""
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(HANDED_RECIPE))
+    monkeypatch.setattr("unlearn_core.privacy.pool.train", _no_training)
+    out = tmp_path / "out"
+    code = main(
+        ["privacy-audit", "--checkpoint", _handed_model(memorising, tmp_path), "--method"]
+        + ["none", "--recipe", str(recipe), "--forget-indices", ",".join(map(str, FORGET))]
+        + ["--models", str(MODELS), "--attack-seeds", "2", "--executor", "inline"]
+        + ["--store", memorising["store"], "--out", str(out)]
+    )
+    assert code == 0, capsys.readouterr().err
+    written = json.loads((out / "privacy.json").read_text())
+    assert written["attacks"]["ulira"] == audits["none"]["attacks"]["ulira"]
+    given = {**Recipe.from_dict(HANDED_RECIPE).to_dict(), **HANDED_RECIPE, "source": "given"}
+    assert written["recipe"] == given
+    assert audits["none"]["recipe"]["source"] == "checkpoint"
+    assert audits["none"]["recipe"]["probe_every"] == 0  # the memorising checkpoint's own
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("the pool should have been read from the store")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"lr": None}, "lacks lr"),
+        ({"learning_rate": 0.1}, "unknown key 'learning_rate'"),
+        ({"lr": "fast"}, "lr must be a finite number"),
+        ({"epochs": 2.5}, "epochs must be a whole number"),
+        ({"batch_size": 10**9}, "batch_size must lie in"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer"),
+        ({"arch": 7}, "arch must be a name"),
+    ],
+)
+def test_a_bad_recipe_file_is_one_line_and_writes_nothing(
+    memorising, tmp_path, capsys, change, says
+):
+    values = {k: v for k, v in {**HANDED_RECIPE, **change}.items() if v is not None}
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(values))
+    code = main(
+        ["privacy-audit", "--checkpoint", _handed_model(memorising, tmp_path), "--method"]
+        + ["none", "--recipe", str(recipe), "--forget-indices", "1", "--executor", "inline"]
+        + ["--store", str(tmp_path / "store"), "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and says in err and "\n" not in err, err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"{", b'{"lr": NaN}', None])
+def test_a_recipe_that_is_not_a_json_object_file_is_refused(memorising, tmp_path, capsys, content):
+    recipe = tmp_path / "recipe.json"
+    if content is None:
+        recipe.mkdir()
+    else:
+        recipe.write_bytes(content)
+    code = main(
+        ["privacy-audit", "--checkpoint", memorising["path"], "--method", "none"]
+        + ["--recipe", str(recipe), "--forget-indices", "1", "--executor", "inline"]
+        + ["--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "recipe" in err and "\n" not in err, err
 
 
 def test_a_cancelled_audit_stores_nothing(memorising, tmp_path):

@@ -13,8 +13,10 @@ import streamlit as st
 from ui.charts import plot
 from ui.jobs import follow_jobs, job_manager
 from ui.runs import run_store
-from ui.state import get_dataset, get_model, selection
+from ui.state import DEMO_CHECKPOINT, get_dataset, get_model, selection
+from unlearn_core.checkpoint import read_weights
 from unlearn_core.errors import UserError
+from unlearn_core.privacy.given_recipe import check_given_recipe
 from unlearn_core.privacy.scores import INDISTINGUISHABLE_EPSILON, indistinguishable_share
 from unlearn_core.privacy.spec import AuditSpec, check_margin
 from unlearn_core.privacy.store import AuditStore, same_forget
@@ -37,9 +39,12 @@ RATE = st.column_config.NumberColumn(format="%.3f")
 VERDICT_BOX = {"forgotten": st.success, "remembers": st.error, "inconclusive": st.warning}
 
 
-def run_spec(report, models: int, attack_seeds: int, margin: float = 0.05) -> AuditSpec | None:
-    """The audit of the run's request, method and settings on the current checkpoint; None
-    (after saying why) when the current checkpoint is not the run's."""
+def run_spec(
+    report, models: int, attack_seeds: int, margin: float = 0.05, recipe: dict | None = None
+) -> AuditSpec | None:
+    """The audit of the run's request, method and settings on the current checkpoint (trained
+    by `recipe` when given: a checkpoint without one); None (after saying why) when the current
+    checkpoint is not the run's."""
     path, dataset = selection()
     meta = get_model(path, dataset)[1]
     if meta["sha256"] != report.checkpoints.original_sha256:
@@ -61,7 +66,46 @@ def run_spec(report, models: int, attack_seeds: int, margin: float = 0.05) -> Au
         store_root=str(run_store().root.resolve()),
         margin=margin,
         dataset=dataset,
+        recipe=recipe,
     )
+
+
+def _recipe_fields() -> dict | None:
+    """For a checkpoint that records no training recipe (an uploaded model), the auditor's
+    account of how it was trained, prefilled from the demo checkpoint's recipe; None for a
+    checkpoint that records its own. The audit's N models are trained by it."""
+    path, dataset = selection()
+    trained, meta = get_model(path, dataset)
+    if meta.get("recipe_recorded", True):
+        return None
+    st.markdown(
+        f"**How was this model trained?** {meta['file']} records no training recipe, and the "
+        "audit trains its N models the same way: give the recipe (prefilled from the demo "
+        "model's)."
+    )
+    demo = demo_recipe()
+    left, middle, right = st.columns(3)
+    values = {
+        "dataset": dataset,
+        "arch": trained.arch,
+        "epochs": left.number_input("Epochs", 1, 10_000, demo["epochs"]),
+        "lr": middle.number_input("Learning rate", 1e-6, 10.0, demo["lr"], format="%.4f"),
+        "batch_size": right.number_input("Batch size", 1, 65_536, demo["batch_size"]),
+        "weight_decay": left.number_input(
+            "Weight decay", 0.0, 1.0, demo["weight_decay"], format="%.5f"
+        ),
+        "optimizer": middle.selectbox(
+            "Optimizer", ["sgd", "adam"], ["sgd", "adam"].index(demo["optimizer"])
+        ),
+        "momentum": right.number_input("Momentum", 0.0, 0.999, demo["momentum"]),
+    }
+    return check_given_recipe(values, "the recipe")  # the inputs' bounds keep it in range
+
+
+@st.cache_data(show_spinner=False)
+def demo_recipe() -> dict:
+    """The demo checkpoint's recorded recipe: what the recipe fields start from."""
+    return read_weights(DEMO_CHECKPOINT)[1]["recipe"]
 
 
 def _same(job_spec: dict, spec: AuditSpec) -> bool:
@@ -95,8 +139,9 @@ def audit_section(report, card_key: str) -> None:
             help="'Forgotten' needs U-LiRA's 95% interval within 0.5 ± this margin (and the "
             "original models told apart beyond it); a wider margin is a weaker claim.",
         )
+        recipe = _recipe_fields()
         submitted = st.form_submit_button("Run the audit as a job")
-    spec = run_spec(report, int(models), int(seeds), float(margin))
+    spec = run_spec(report, int(models), int(seeds), float(margin), recipe)
     if spec is None:
         return
     if submitted:

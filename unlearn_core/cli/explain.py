@@ -36,8 +36,15 @@ def add_parsers(sub) -> None:
         "retrained.safetensors; may be the --unlearned folder) or a run of method retrain",
     )
     explain.add_argument("--indices", type=csv_ints, help="samples to map (gradcam, activation)")
-    explain.add_argument("--split", choices=["train", "test"], default="train")
-    explain.add_argument("--kind", choices=[*MAP_KINDS, *FEATURE_KINDS], default="gradcam")
+    explain.add_argument(
+        "--split", choices=["train", "test"], default="train", help="where --indices point"
+    )
+    explain.add_argument(
+        "--kind",
+        choices=[*MAP_KINDS, *FEATURE_KINDS],
+        default="gradcam",
+        help="saliency maps (gradcam, activation) or representations (embedding, cka, probe)",
+    )
     explain.add_argument(
         "--layer",
         help="module name (maps: default the last convolutional layer; embedding and probe: "
@@ -46,7 +53,9 @@ def add_parsers(sub) -> None:
     explain.add_argument(
         "--sample-size", type=int, default=200, help="images per group (forget, retain, test)"
     )
-    explain.add_argument("--embedding", choices=["umap", "pca"], default="umap")
+    explain.add_argument(
+        "--embedding", choices=["umap", "pca"], default="umap", help="the 2-D map (default umap)"
+    )
     explain.add_argument(
         "--target-class", type=int, help="class every map explains (default: each true class)"
     )
@@ -58,7 +67,7 @@ def add_parsers(sub) -> None:
     )
     explain.add_argument("--out", required=True, help="folder for maps.npz and panel.png")
     explain.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
-    explain.add_argument("--data-root")
+    explain.add_argument("--data-root", help="folder holding the data set's files")
     explain.add_argument("--arch", help="architecture, for weights that do not record it")
     explain.set_defaults(run=run_explain)
 

@@ -105,14 +105,19 @@ def add_engine_options(parser: argparse.ArgumentParser, task: str) -> None:
     """Where a command's tasks (`task`: "job", "model") run, and what data they read:
     --executor, --address, --workers, --threads, --reproducible, --dataset, --data-root,
     --arch, --store."""
-    parser.add_argument("--executor", choices=["ray", "inline"], default="ray")
+    parser.add_argument(
+        "--executor",
+        choices=["ray", "inline"],
+        default="ray",
+        help=f"ray (default): {task}s in parallel on Ray; inline: one after another here",
+    )
     parser.add_argument("--address", help="Ray cluster address (or $UNLEARN_RAY_ADDRESS)")
     parser.add_argument(
         "--workers", type=int, help=f"{task}s at once on a local Ray (default: the machine's cores)"
     )
     add_reproducible_options(parser, threads=1)
     parser.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
-    parser.add_argument("--data-root")
+    parser.add_argument("--data-root", help="folder holding the data set's files")
     parser.add_argument("--arch", help="architecture, for weights that do not record it")
     parser.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
 

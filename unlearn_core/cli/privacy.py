@@ -32,6 +32,13 @@ def add_parsers(sub) -> None:
         help="FILE.npz of arrays unlearned, retrained[, original], each (models, samples) of "
         "logit-scaled confidences: decide from these instead of training models",
     )
+    audit.add_argument(
+        "--recipe",
+        metavar="FILE.json",
+        help="how the audited model was trained, for a checkpoint that records no recipe: a JSON "
+        "object of dataset, arch, epochs, lr, batch_size, weight_decay, optimizer[, seed, "
+        "momentum] (the N models are trained by it)",
+    )
     audit.add_argument("--models", type=int, default=8, help="N models (seeds 0..N-1), at least 4")
     audit.add_argument(
         "--set",
@@ -76,6 +83,7 @@ def add_parsers(sub) -> None:
 
 def audit_spec(args: argparse.Namespace):
     from unlearn_core.checkpoint import sha256_file
+    from unlearn_core.privacy.given_recipe import read_recipe_file
     from unlearn_core.privacy.spec import AuditSpec
     from unlearn_core.run.store import default_store_root
 
@@ -88,6 +96,7 @@ def audit_spec(args: argparse.Namespace):
         digest = sha256_file(args.checkpoint)
     except OSError:
         raise UserError(f"checkpoint {args.checkpoint} cannot be read; check the path.") from None
+    recipe = read_recipe_file(args.recipe) if args.recipe else None
     return AuditSpec(
         checkpoint=args.checkpoint,
         checkpoint_sha256=digest,
@@ -105,6 +114,7 @@ def audit_spec(args: argparse.Namespace):
         margin=args.margin,
         relearn_steps=args.relearn_steps,
         relearn_samples=args.relearn_samples,
+        recipe=recipe,
     )
 
 
@@ -131,10 +141,10 @@ def run_scores_audit(args: argparse.Namespace, out: Path) -> None:
     from unlearn_core.privacy.spec import check_margin
     from unlearn_core.privacy.store import privacy_json
 
-    if args.checkpoint or args.method or args.forget_classes is not None:
+    if args.checkpoint or args.method or args.recipe or args.forget_classes is not None:
         raise UserError(
-            "--scores decides from the scores alone: leave out --checkpoint, --method and "
-            "--forget-classes (--forget-indices may name the samples)."
+            "--scores decides from the scores alone: leave out --checkpoint, --method, --recipe "
+            "and --forget-classes (--forget-indices may name the samples)."
         )
     privacy = scores_audit(args.scores, args.forget_indices, check_margin(args.margin))
     write_bytes_atomic(out / "privacy.json", privacy_json(privacy))

@@ -21,9 +21,9 @@ def add_parsers(sub) -> None:
     study = sub.add_parser(
         "study", help="unlearning vs verification error over a grid of recipes (Unrolling SGD)"
     )
-    study.add_argument("--dataset", default="demo")
-    study.add_argument("--data-root")
-    study.add_argument("--arch", default="smallcnn")
+    study.add_argument("--dataset", default="demo", help="data set (default demo)")
+    study.add_argument("--data-root", help="folder holding the data set's files")
+    study.add_argument("--arch", default="smallcnn", help="architecture (default smallcnn)")
     study.add_argument(
         "--grid",
         action="append",
@@ -31,13 +31,15 @@ def add_parsers(sub) -> None:
         metavar="KEY=V1,V2",
         help="sd_gamma, epochs, lr or batch_size and its values; repeat per key (all combinations)",
     )
-    study.add_argument("--forget-indices", type=csv_ints, required=True)
-    study.add_argument("--epochs", type=int, default=1)
-    study.add_argument("--lr", type=float, default=0.05)
-    study.add_argument("--batch-size", type=int, default=64)
-    study.add_argument("--weight-decay", type=float, default=5e-4)
-    study.add_argument("--sd-gamma", type=float, default=0.0)
-    study.add_argument("--seed", type=seed, default=0)
+    study.add_argument(
+        "--forget-indices", type=csv_ints, required=True, help="training indices to unlearn, e.g. 0"
+    )
+    study.add_argument("--epochs", type=int, default=1, help="unless the grid sets it")
+    study.add_argument("--lr", type=float, default=0.05, help="unless the grid sets it")
+    study.add_argument("--batch-size", type=int, default=64, help="unless the grid sets it")
+    study.add_argument("--weight-decay", type=float, default=5e-4, help="L2 coefficient")
+    study.add_argument("--sd-gamma", type=float, default=0.0, help="SD-loss weight (Eq. 10)")
+    study.add_argument("--seed", type=seed, default=0, help="seeds w_0 and the data order")
     add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
     add_reproducible_options(study, default=True, threads=1)
     study.add_argument("--out", required=True, help="folder for study.csv and study.json")

@@ -12,7 +12,7 @@ from unlearn_core.errors import UserError
 
 def add_parsers(sub) -> None:
     sweep = sub.add_parser("sweep", help="run every method x seed as a job; summary.csv")
-    sweep.add_argument("--checkpoint", required=True)
+    sweep.add_argument("--checkpoint", required=True, help="the model to unlearn from")
     sweep.add_argument("--methods", required=True, help="comma-separated, e.g. unsir,finetune")
     target = sweep.add_mutually_exclusive_group(required=True)
     target.add_argument("--forget-classes", type=csv_ints, help="e.g. 3,5")
@@ -21,7 +21,14 @@ def add_parsers(sub) -> None:
         "--random-samples", type=int, help="N training samples drawn at random per seed"
     )
     sweep.add_argument("--seeds", type=csv_ints, default=[0], help="e.g. 0,1,2")
-    sweep.add_argument("--set", type=key_value, action="append", default=[], metavar="METHOD.K=V")
+    sweep.add_argument(
+        "--set",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="METHOD.K=V",
+        help="a setting of one method, e.g. unsir.lr=0.01 (repeatable; list-methods --verbose)",
+    )
     add_oracle_options(sweep)
     add_engine_options(sweep, "job")
     sweep.add_argument("--out", required=True, help="folder for sweep.json and summary.csv")

@@ -23,20 +23,27 @@ from unlearn_core.errors import UserError
 
 def add_parsers(sub) -> None:
     unlearn = sub.add_parser("unlearn", help="forget classes or samples; write a run folder")
-    unlearn.add_argument("--checkpoint", required=True)
-    unlearn.add_argument("--method", required=True)
+    unlearn.add_argument("--checkpoint", required=True, help="the model to unlearn from")
+    unlearn.add_argument("--method", required=True, help="see list-methods")
     target = unlearn.add_mutually_exclusive_group(required=True)
     target.add_argument("--forget-classes", type=csv_ints, help="e.g. 3,5")
     target.add_argument("--forget-indices", type=csv_ints, help="training indices, e.g. 1,7,9")
-    unlearn.add_argument("--set", type=key_value, action="append", default=[], metavar="K=V")
+    unlearn.add_argument(
+        "--set",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a setting of the method, e.g. lr=0.01 (repeatable; list-methods --verbose)",
+    )
     add_oracle_options(unlearn)
     _add_extra_metric_options(unlearn)
-    unlearn.add_argument("--seed", type=int, default=0)
+    unlearn.add_argument("--seed", type=int, default=0, help="seeds the method's randomness")
     unlearn.add_argument("--requester", help="who asked for the deletion (for the audit record)")
     unlearn.add_argument("--request-date", help="when the deletion was asked for, YYYY-MM-DD")
     unlearn.add_argument("--out", required=True, help="run folder to write")
     unlearn.add_argument("--dataset", help="data set (default: the one the checkpoint records)")
-    unlearn.add_argument("--data-root")
+    unlearn.add_argument("--data-root", help="folder holding the data set's files")
     unlearn.add_argument("--arch", help="architecture, for weights that do not record it")
     unlearn.add_argument("--store", help="run store folder (default: $UNLEARN_RUNS_DIR or ./runs)")
     unlearn.add_argument("--no-store", action="store_true", help="write only --out")

@@ -5,10 +5,11 @@ in the run store and reused by later audits of the same recipe and data.
     <store>/pools/<recipe key>/seed-<j>.safetensors                 the original model j
     <store>/pools/<recipe key>/retrained-<forget key>/seed-<j>.safetensors
 
-The recipe key hashes the architecture, the data set's content and the recipe without its seed;
-the forget key hashes the indices left out and the oracle convention. Files are written
-atomically, so a worker killed mid-training leaves no half model, and two audits that need the
-same model at once both end with a whole one (the last writer's, bitwise the same on the CPU).
+The recipe key hashes the architecture, the data set's content and the recipe without its seed
+and probe settings (NOT_IN_KEY); the forget key hashes the indices left out and the oracle
+convention. Files are written atomically, so a worker killed mid-training leaves no half model,
+and two audits that need the same model at once both end with a whole one (the last writer's,
+bitwise the same on the CPU).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from unlearn_core.progress import Progress
 from unlearn_core.training import TrainedModel, initial_model, train
 
 
+# recipe fields that do not change a pool model's weights: the seed (each model has its own),
+# and the Hessian probes (pool models train without them), so a recipe given without probe
+# settings finds the pool of the same recipe recorded with them
+NOT_IN_KEY = ("seed", "probe_every", "probe_size", "probe_iters")
+
+
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -43,7 +50,7 @@ class ModelPool:
     def __init__(
         self, root: str | Path, template: TrainedModel, data: ImageDataset, data_sha256: str
     ):
-        recipe = {k: v for k, v in template.recipe.to_dict().items() if k != "seed"}
+        recipe = {k: v for k, v in template.recipe.to_dict().items() if k not in NOT_IN_KEY}
         key = _digest({"arch": template.arch, "data": data_sha256, "recipe": recipe})
         self.folder = Path(root) / "pools" / key
         self.template, self.data = template, data

@@ -67,6 +67,18 @@ def _mean_progress(board, job_id: str, models: int, done: int) -> float:
     return max(mean, done / models)  # a finished task's last report may fall short of 1
 
 
+def recipe_used(spec: AuditSpec, trained) -> dict:
+    """privacy.json's record of the recipe the pool was trained by and where it came from."""
+    template = spec.pool_template(trained)
+    source = "given" if spec.recipe is not None else "checkpoint"
+    return {
+        "dataset": template.dataset,
+        "arch": template.arch,
+        "source": source,
+        **template.recipe.to_dict(),
+    }
+
+
 def run_audit(
     spec: AuditSpec,
     progress: Progress | None = None,
@@ -84,8 +96,10 @@ def run_audit(
 
     results = members(spec, sub_progress(report, 0.0, MODELS_SHARE, "models"))
     report(MODELS_SHARE, "attacks and intervals")
-    request = ForgetRequest.from_dict(load_inputs(spec.job_spec()).data, spec.forget)
+    inputs = load_inputs(spec.job_spec())
+    request = ForgetRequest.from_dict(inputs.data, spec.forget)
     seconds = time.perf_counter() - start
     privacy = summarise(spec, sorted(results, key=lambda m: m.seed), request, seconds)
+    privacy["recipe"] = recipe_used(spec, inputs.trained)
     report(1.0, "done")
     return AuditResult(privacy, seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from unlearn_core.engine.task_spec import TaskSpec
@@ -45,6 +46,8 @@ class AuditSpec(TaskSpec):
     margin: float = 0.05  # equivalence margin on U-LiRA's AUC (privacy/verdict.py)
     relearn_steps: int = 20  # the relearning attack's fine-tuning steps (0: not run)
     relearn_samples: int = 256  # retained images it fine-tunes on
+    recipe: dict | None = None  # the training recipe given (--recipe) for a checkpoint that
+    # records none, or to replace the one it records (privacy/given_recipe.py)
 
     def relearn(self):
         from unlearn_core.privacy.relearn_attack import RelearnAttack
@@ -61,17 +64,29 @@ class AuditSpec(TaskSpec):
             method=self.method,
             forget=self.forget,
             overrides=dict(self.overrides),
-            dataset=self.dataset,
+            dataset=self.dataset or (self.recipe or {}).get("dataset"),
             data_root=self.data_root,
-            arch=self.arch,
+            arch=self.arch or (self.recipe or {}).get("arch"),
             threads=self.threads,
         )
+
+    def pool_template(self, trained):
+        """The audited model with the recipe the pool trains by: the given one, if any."""
+        import dataclasses
+
+        from unlearn_core.training import Recipe
+
+        if self.recipe is None:
+            return trained
+        settings = {k: v for k, v in self.recipe.items() if k not in ("dataset", "arch")}
+        return dataclasses.replace(trained, recipe=Recipe.from_dict(settings))
 
 
 def validate_audit(spec: AuditSpec) -> None:
     """One UserError line for anything a worker would trip over, before any model trains."""
     from unlearn_core.checkpoint import read_weights
     from unlearn_core.engine.spec import validate
+    from unlearn_core.privacy.given_recipe import check_given_recipe
     from unlearn_core.training import check_convention
 
     if not isinstance(spec.models, int) or not MIN_MODELS <= spec.models <= MAX_MODELS:
@@ -87,9 +102,13 @@ def validate_audit(spec: AuditSpec) -> None:
     check_margin(spec.margin)
     spec.relearn()
     validate(spec.job_spec())
+    if spec.recipe is not None:
+        check_given_recipe(spec.recipe, "the given recipe")
+        return
     _, meta = read_weights(spec.checkpoint)
     if "recipe" not in meta:
         raise UserError(
-            f"{spec.checkpoint} records no training recipe, which the audit's models are "
-            "trained by; make the checkpoint with `train`."
+            f"{Path(spec.checkpoint).name} records no training recipe, which the audit's models "
+            "are trained by: give it (--recipe FILE.json, or the recipe fields on the Privacy "
+            "page), or make the checkpoint with `train`."
         )
