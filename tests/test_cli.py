@@ -207,3 +207,24 @@ def test_a_pt_checkpoint_is_recorded_by_its_name_and_hash_with_who_asked(tmp_pat
     digest = sha256_file(weights)
     assert checkpoints["source_file"] == checkpoints["original_file"] == "theirs.pt"
     assert checkpoints["source_sha256"] == checkpoints["original_sha256"] == digest
+
+
+def test_every_option_of_every_command_says_what_it_is_for():
+    """`--help` of each command explains each option (issue 24: sweep's and privacy-audit's
+    --checkpoint, --method and --set had none)."""
+    import argparse
+
+    from unlearn_core.cli.main import build_parser
+
+    silent = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, [*path, name])
+            elif action.option_strings and action.dest != "help" and not action.help:
+                silent.append(f"{' '.join(path)} {action.option_strings[0]}")
+
+    walk(build_parser(), [])
+    assert not silent
