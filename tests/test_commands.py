@@ -66,3 +66,37 @@ def test_train_command_names_each_option_as_its_flag():
     words = shlex.split(train_command({"dataset": "demo", "batch-size": 64, "out": "a b.st"}))
     assert words[3:] == ["train", "--dataset", "demo", "--batch-size", "64", "--out", "a b.st"]
     assert words[1:3] == ["-m", "unlearn_core"]
+
+
+def test_a_jobs_command_run_in_a_shell_gives_bitwise_its_weights(logreg_checkpoint, tmp_path):
+    """Issue 24: app jobs ran at 1 torch thread and the printed command at torch's default, so
+    the command's weights differed. The command now names the job's threads and settings: run
+    in a shell (another process), it makes the job's unlearned and retrained weights bitwise."""
+    from unlearn_core.checkpoint import read_weights, sha256_file
+    from unlearn_core.engine.executors import InlineExecutor
+    from unlearn_core.engine.jobs import JobManager
+    from unlearn_core.engine.spec import JobSpec
+    from unlearn_core.run.store import RunStore
+
+    spec = JobSpec(
+        checkpoint=str(logreg_checkpoint),
+        checkpoint_sha256=sha256_file(logreg_checkpoint),
+        method="finetune",
+        forget={"indices": [0, 5, 17]},
+        seed=3,
+        overrides={"epochs": "1"},
+        oracle=True,
+        threads=1,
+    )
+    jobs = JobManager(tmp_path / "store", InlineExecutor())
+    (done,) = jobs.wait([jobs.submit(spec).id])
+    job_run = RunStore(tmp_path / "store").path(done.run_id)
+    command = RunStore(tmp_path / "store").open(done.run_id).command
+    words = shlex.split(command)
+    assert words[words.index("--threads") + 1] == "1"
+    shell = f"{command} --out {shlex.quote(str(tmp_path / 'shell'))} --no-store"
+    subprocess.run(shell, shell=True, cwd=REPO, check=True, capture_output=True)
+    for name in ("model.safetensors", "retrained.safetensors"):
+        ours, theirs = read_weights(job_run / name)[0], read_weights(tmp_path / "shell" / name)[0]
+        assert ours.keys() == theirs.keys()
+        assert all(ours[k].equal(theirs[k]) for k in ours), name

@@ -49,14 +49,19 @@ def unlearn_command(
     checkpoint: str, method: str, forget: Mapping, *, out: str | None = None, **flags
 ) -> str:
     """The `unlearn` command that makes the same run. flags: overrides ({key: value}, its
-    `--set key=value` options), oracle, relearn and reproducible (booleans), oracle_convention
-    (named only when not the default, standard), seed (default 0). `out` defaults to
+    `--set key=value` options), oracle, relearn, privacy_risk and reproducible (booleans),
+    oracle_convention (named only when not the default, standard), seed (default 0), threads
+    (torch threads: a CPU result is bitwise the same at the same count only, so a job's command
+    names its count), dataset, data_root and arch (named when given). `out` defaults to
     cli-runs/<method>-seed<seed>, outside the run store."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
     for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
-    for flag in ("oracle", "relearn", "reproducible"):
-        words += [f"--{flag}"] * bool(flags.get(flag))
+    for flag in ("oracle", "relearn", "privacy_risk", "reproducible"):
+        words += [f"--{flag.replace('_', '-')}"] * bool(flags.get(flag))
+    for option in ("threads", "dataset", "data_root", "arch"):
+        if flags.get(option) is not None:
+            words += [f"--{option.replace('_', '-')}", str(flags[option])]
     convention = flags.get("oracle_convention") or "standard"
     words += ["--oracle-convention", convention] * (convention != "standard")
     seed = flags.get("seed", 0)

@@ -75,12 +75,17 @@ class InlineExecutor:
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
 
-    def oracle(self, inputs: SharedInputs, request, convention: str = "standard") -> list:
-        """The retrain without the request's forget set by `convention`, queued before the jobs
-        that need it: [future of (model, seconds)]."""
+    def oracle(
+        self, inputs: SharedInputs, request, convention: str, threads: int, reproducible: bool
+    ) -> list:
+        """The retrain without the request's forget set by `convention` at the jobs' `threads`
+        (and reproducible mode), queued before the jobs that need it: [future of (model,
+        seconds)]."""
         from unlearn_core.run.pipeline import oracle_retrain
 
-        retrain = functools.partial(oracle_retrain, convention=convention)
+        retrain = functools.partial(
+            oracle_retrain, convention=convention, threads=threads, reproducible=reproducible
+        )
         return [self.pool.submit(retrain, inputs.trained, inputs.data, request)]
 
     def progress(self) -> dict[str, tuple[float, str]]:
@@ -176,11 +181,12 @@ class RayExecutor:
         task = remote_task("task").options(num_cpus=1, num_gpus=0, max_retries=0)
         return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
 
-    def oracle(self, inputs, request, convention: str = "standard") -> list:
-        """A task retraining without the request's forget set by `convention`: [object ref of
-        (model, seconds)] (in a list, so a job handed it starts before the retrain ends)."""
-        task = remote_task("oracle").options(**self._resources(1))
-        return [task.remote(inputs, request.forget_indices, convention)]
+    def oracle(self, inputs, request, convention: str, threads: int, reproducible: bool) -> list:
+        """A task retraining without the request's forget set by `convention` at the jobs'
+        `threads` (and reproducible mode): [object ref of (model, seconds)] (in a list, so a job
+        handed it starts before the retrain ends)."""
+        task = remote_task("oracle").options(**self._resources(threads))
+        return [task.remote(inputs, request.forget_indices, convention, threads, reproducible)]
 
     def _resources(self, threads: int) -> dict:
         from unlearn_core.device import default_device
@@ -255,12 +261,19 @@ def remote_task(name: str):
             return result, ray.get_runtime_context().get_node_id()
 
         @ray.remote
-        def run_oracle(inputs, forget_indices, convention):
+        def run_oracle(inputs, forget_indices, convention, threads, reproducible):
             from unlearn_core.request import ForgetRequest
             from unlearn_core.run.pipeline import oracle_retrain
 
             request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
-            return oracle_retrain(inputs.trained, inputs.data, request, convention=convention)
+            return oracle_retrain(
+                inputs.trained,
+                inputs.data,
+                request,
+                convention=convention,
+                threads=threads,
+                reproducible=reproducible,
+            )
 
         @ray.remote
         def run_task_remotely(job_id: str, spec: dict, board):

@@ -66,9 +66,10 @@ class SharedCache:
         from unlearn_core.request import ForgetRequest
 
         request = ForgetRequest.from_dict(inputs.data, spec.forget)
-        key = (self.key(spec), forget_key(request), spec.oracle_convention)
+        mode = (spec.oracle_convention, spec.threads, spec.reproducible)  # the retrain's bits
+        key = (self.key(spec), forget_key(request), *mode)
         if key not in self.oracles:
-            self.oracles[key] = executor.oracle(shared, request, spec.oracle_convention)
+            self.oracles[key] = executor.oracle(shared, request, *mode)
             self._bound(self.oracles)
         return self.oracles[key]
 

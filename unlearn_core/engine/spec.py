@@ -52,7 +52,10 @@ class JobSpec:
         """The `unlearn` command that makes the same run in the foreground."""
         from unlearn_core.cli.commands import unlearn_command
 
-        names = ("overrides", "oracle", "oracle_convention", "seed", "relearn", "reproducible")
+        names = (
+            *("overrides", "oracle", "oracle_convention", "seed", "relearn", "privacy_risk"),
+            *("reproducible", "threads", "dataset", "data_root", "arch"),
+        )
         flags = {k: getattr(self, k) for k in names}
         return unlearn_command(self.checkpoint, self.method, self.forget, **flags)
 

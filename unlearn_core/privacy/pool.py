@@ -33,7 +33,6 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.progress import Progress
 from unlearn_core.training import TrainedModel, initial_model, train
 
-
 # recipe fields that do not change a pool model's weights: the seed (each model has its own),
 # and the Hessian probes (pool models train without them), so a recipe given without probe
 # settings finds the pool of the same recipe recorded with them

@@ -140,12 +140,23 @@ def oracle_retrain(
     progress=None,
     *,
     convention: str = "standard",
+    threads: int | None = None,
+    reproducible: bool = False,
 ) -> tuple[nn.Module, float]:
     """The oracle: `trained`'s recipe replayed without what `request` leaves out, by
-    `convention` (training.retrain_without); and its seconds."""
+    `convention` (training.retrain_without); and its seconds. threads (None: as they are) and
+    reproducible: as the job that asked for it runs (a sweep's shared oracle is trained in
+    another thread or process, whose count would otherwise differ from the job's, and with it
+    the bits of the retrain its printed command makes)."""
+    from unlearn_core import reproducible as modes
+
     start = time.perf_counter()
     left_out = request.outside_retain(data.train_y.numel())
-    retrained = retrain_without(trained, data, left_out, convention=convention, progress=progress)
+    pin = modes.pinned if reproducible else modes.torch_threads
+    with pin(threads):
+        retrained = retrain_without(
+            trained, data, left_out, convention=convention, progress=progress
+        )
     return retrained, time.perf_counter() - start
 
 
