@@ -100,6 +100,8 @@ def test_running_shows_the_jobs_progress(store, monkeypatch, measured):
         and "privacy audit of unsir" in bars[0].proto.text
         and "3 of 8 models" in bars[0].proto.text
     )
+    notes = " ".join(i.value for i in at.info)  # not "no audit yet" while one runs (issue 24)
+    assert "audit is running" in notes and "No audit of this run yet" not in notes
 
 
 def test_done_shows_the_verdict_table_roc_bands_and_exposed_samples(store, monkeypatch, measured):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.charts import plot
-from ui.jobs import follow_jobs, job_manager
+from ui.jobs import LIVE, follow_jobs, job_manager
 from ui.runs import run_store
 from ui.state import DEMO_CHECKPOINT, get_dataset, get_model, selection
 from unlearn_core.checkpoint import read_weights
@@ -152,12 +152,16 @@ def audit_section(report, card_key: str) -> None:
         except UserError as err:
             st.error(str(err))
     follow_jobs("audit", lambda job_spec: _same(job_spec, spec))
-    _latest_result(spec, card_key)
+    live = any(j.state in LIVE and _same(j.spec, spec) for j in job_manager().board.list())
+    _latest_result(spec, card_key, live)
 
 
-def _latest_result(spec: AuditSpec, card_key: str) -> None:
+def _latest_result(spec: AuditSpec, card_key: str, live: bool) -> None:
     store = AuditStore(run_store().root)
     found = store.matching(spec.checkpoint_sha256, spec.method, spec.forget, spec.overrides)
+    if not found and live:
+        st.info("This run's audit is running (above); its verdict appears here when it ends.")
+        return
     if not found:
         st.info(
             "No audit of this run yet. An audit trains N models by the checkpoint's recipe, "
