@@ -9,7 +9,7 @@ from ui.runs import current_request, get_report, open_runs
 from ui.state import get_dataset, get_model, selection
 from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.errors import UserError
-from unlearn_core.methods import METHODS
+from unlearn_core.methods import all_methods
 
 st.title("Unlearn")
 st.subheader("What am I looking at")
@@ -44,6 +44,7 @@ else:
     st.markdown(f"Forgetting **{request.count:,} training samples**.")
 st.caption(f"{request.retain_indices.numel():,} training images are retained.")
 
+METHODS = all_methods()  # the plug-ins' too
 usable = [name for name, spec in METHODS.items() if request.kind in spec.requests]
 for name, spec in METHODS.items():
     if name not in usable:

@@ -118,6 +118,19 @@ def test_a_slow_import_is_named(plugins, monkeypatch, capsys):
     assert "warning: plug-in slow took 0." in capsys.readouterr().err
 
 
+def test_a_slow_plugin_is_named_by_the_command_that_waited_for_it(plugins, monkeypatch, capsys):
+    monkeypatch.setattr(methods, "SLOW_PLUGIN_SECONDS", 0.1)
+    monkeypatch.setattr(methods.registry, "PENDING_LOADERS", [methods.load_plugins])
+    plugins("slow", SLOW)
+    code = main(
+        ["unlearn", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "nope",
+         "--forget-indices", "1", "--no-store", "--out", "unused"]
+    )  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("warning: plug-in slow took 0.")
+    assert lines[-1].startswith("error: unknown method 'nope'")
+
+
 @pytest.mark.parametrize(
     "body, message",
     [

@@ -110,3 +110,25 @@ def test_a_plugin_cannot_replace_a_builtin(site):
     assert "plug-in impostor could not be loaded: UserError: method 'finetune' is already" in (
         listed.stderr
     )
+
+
+def test_a_command_that_needs_no_plugin_never_imports_one(site, tmp_path):
+    """Issue 28: a plug-in whose import took 90 s delayed every command. Plug-ins are imported
+    only when a method no built-in has is named (or all are listed): a marker the plug-in
+    writes on import shows whether it was."""
+    marker = tmp_path / "imported"
+    source = f"from pathlib import Path\nPath({str(marker)!r}).write_text('yes')\n"
+    install(site, "marking-plugin", "marking_plugin", source)
+    builtin = cli(
+        site, "unlearn", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "finetune",
+        "--forget-indices", "999999", "--no-store", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert builtin.returncode == 2 and "out of range" in builtin.stderr
+    assert not marker.exists()
+    assert cli(site, "list-datasets").returncode == 0 and not marker.exists()
+    unknown = cli(
+        site, "unlearn", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "nope",
+        "--forget-indices", "1", "--no-store", "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert unknown.returncode == 2 and "unknown method 'nope'" in unknown.stderr
+    assert "shrink" in unknown.stderr and marker.exists()  # the plug-ins were looked in

@@ -25,15 +25,13 @@ def add_parsers(sub) -> None:
 
 def list_methods(args: argparse.Namespace) -> None:
     """One name per line; --verbose adds each card and its settings (default: help). Plug-ins
-    that could not be loaded are named on stderr with their error."""
-    from unlearn_core.methods import METHODS, PLUGIN_ERRORS, PLUGIN_WARNINGS
+    that could not be loaded are named on stderr with their error (slow ones by main())."""
+    from unlearn_core.methods import PLUGIN_ERRORS, all_methods
 
-    for spec in METHODS.values():
+    for spec in all_methods().values():
         print(_describe(spec) if args.verbose else spec.name)
     for name, error in PLUGIN_ERRORS.items():
         print(f"warning: plug-in {name} could not be loaded: {error}", file=sys.stderr)
-    for name, note in PLUGIN_WARNINGS.items():
-        print(f"warning: plug-in {name} {note}", file=sys.stderr)
 
 
 def _describe(spec) -> str:

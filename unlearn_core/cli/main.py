@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         enter_reproducible(args, sys.argv[1:] if argv is None else None)
         args.run(args)
     except UserError as err:
+        _name_slow_plugins()
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `... | head` closed the pipe: the reader has what it wanted
@@ -73,4 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    _name_slow_plugins()
     return 0
+
+
+def _name_slow_plugins() -> None:
+    """A plug-in that took long to import, named on stderr by whichever command loaded it (the
+    user waited for it: it is theirs to fix or uninstall)."""
+    methods = sys.modules.get("unlearn_core.methods")  # not imported: no plug-in was loaded
+    for name, note in getattr(methods, "PLUGIN_WARNINGS", {}).items():
+        print(f"warning: plug-in {name} {note}", file=sys.stderr)

@@ -5,10 +5,13 @@ with `model` a TrainedModel (the trained weights and their recipe), which it nev
 works on `model.copy_model()`; every random draw comes from `seed` (randomness.as_generator),
 none from the global torch RNG. Request kinds are checked once, by `check_request`.
 
-Importing this package registers every method: each module of this package (a new file is
-found without being listed anywhere; CONTRIBUTING.md, "Add a method"), then the plug-ins that
-installed distributions declare under the entry-point group `unlearn_core.methods`. A plug-in
-that fails to import is kept in PLUGIN_ERRORS with its one-line error and never breaks the rest.
+Importing this package registers every built-in method: each module of this package (a new file
+is found without being listed anywhere; CONTRIBUTING.md, "Add a method"). The plug-ins that
+installed distributions declare under the entry-point group `unlearn_core.methods` are imported
+the first time something needs them (all_methods, method_names, or get_method of a name no
+built-in has), so a slow or broken plug-in costs nothing to a command that does not. A plug-in
+that fails to import is kept in PLUGIN_ERRORS with its one-line error and never breaks the rest;
+one slow to import is named in PLUGIN_WARNINGS, which the command line prints.
 """
 
 import importlib
@@ -19,8 +22,10 @@ from importlib.metadata import entry_points
 from unlearn_core.methods.registry import (
     BUILTIN,
     METHODS,
+    PENDING_LOADERS,
     MethodSpec,
     UnlearnResult,
+    all_methods,
     check_request,
     field_help,
     get_method,
@@ -73,7 +78,7 @@ def load_plugins() -> dict[str, str]:
 
 
 _register_builtin()
-load_plugins()
+PENDING_LOADERS.append(load_plugins)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -82,6 +87,7 @@ __all__ = [
     "PLUGIN_WARNINGS",
     "MethodSpec",
     "UnlearnResult",
+    "all_methods",
     "check_request",
     "field_help",
     "get_method",

@@ -115,11 +115,26 @@ def check_result(name: str, result) -> UnlearnResult:
     return result
 
 
+# run once, the first time something needs more than the built-in methods (methods/__init__.py
+# adds the plug-ins' loader): a command that names a built-in method, or none, never waits for
+# a plug-in's import
+PENDING_LOADERS: list[Callable[[], object]] = []
+
+
+def all_methods() -> dict[str, MethodSpec]:
+    """Every method, plug-ins included (loading them on first use)."""
+    while PENDING_LOADERS:
+        PENDING_LOADERS.pop()()
+    return METHODS
+
+
 def method_names() -> list[str]:
-    return list(METHODS)
+    return list(all_methods())
 
 
 def get_method(name: str) -> MethodSpec:
+    if name not in METHODS:  # a plug-in's, perhaps: a plug-in never shadows a built-in name
+        all_methods()
     if name not in METHODS:
         raise UserError(f"unknown method {name!r}; known: {', '.join(METHODS)}.")
     return METHODS[name]
