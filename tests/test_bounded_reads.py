@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_CHECKPOINT
 
 from unlearn_core.cli.main import main
 from unlearn_core.engine.state import JobBoard, JobRecord
@@ -222,3 +223,39 @@ def test_the_record_json_readers_name_the_cap(tmp_path):
     (folder / "report.json").write_text(json.dumps([{}] * 20))
     with pytest.raises(UserError, match="holds a list, not a report"):
         read_report_dict(folder)
+
+
+@pytest.mark.parametrize(
+    ("method", "setting"),
+    [("salun", "batch_size=6000"), ("scrub", "forget_batch_size=6000")],
+)
+def test_a_methods_batch_that_cannot_fit_is_refused_before_it_runs(
+    tmp_path, capsys, monkeypatch, method, setting
+):
+    """Issue 28: only `train --batch-size` was bounded by memory; a method's batch setting is
+    too, in one line. A batch holds at most the 6000 demo images (about 4 GiB on the CNN):
+    refused with 1 GiB free."""
+    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    out = tmp_path / "run"
+    with bounded(120, 300):
+        code = main(
+            ["unlearn", "--checkpoint", str(DEMO_CHECKPOINT), "--method", method,
+             "--forget-classes", "3", "--set", setting, "--no-store", "--out", str(out)]
+        )  # fmt: skip
+    line = one_error(capsys)
+    name = setting.split("=")[0]
+    assert code == 2 and f"--set {name} 6000 needs about" in line and "use at most" in line
+    assert not out.exists()
+
+
+def test_an_audits_batch_that_cannot_fit_is_refused_at_submit(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    with bounded(120, 300):
+        code = main(
+            ["privacy-audit", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "salun",
+             "--forget-classes", "3", "--set", "batch_size=6000", "--executor", "inline",
+             "--store", str(tmp_path / "store"), "--out", str(tmp_path / "o")]
+        )  # fmt: skip
+    line = one_error(capsys)
+    assert code == 2 and "--set batch_size 6000 needs about" in line
+    assert not (tmp_path / "o").exists() and not (tmp_path / "store" / "pools").exists()

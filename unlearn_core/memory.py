@@ -57,13 +57,28 @@ def memory_budget() -> int:
 
 def check_batch_memory(arch: str, data: ImageDataset, batch_size: int, flag: str) -> None:
     """UserError, one line naming the cap and the largest batch that fits, when a training step
-    of `batch_size` samples of `data` on `arch` would not fit memory_budget()."""
+    of `batch_size` samples of `data` on `arch` would not fit memory_budget(). A batch never
+    holds more than the training split, so a larger setting costs what the whole split does."""
     per_sample = bytes_per_sample(arch, data) * STEP_FACTOR
     budget = memory_budget()
-    if batch_size * per_sample > budget:
+    held = min(batch_size, data.train_y.numel())
+    if held * per_sample > budget:
         fits = max(1, budget // per_sample)
         raise UserError(
-            f"{flag} {batch_size} needs about {batch_size * per_sample >> 20} MiB per step on "
+            f"{flag} {batch_size} needs about {held * per_sample >> 20} MiB per step on "
             f"{arch} (the cap is {budget >> 20} MiB, three quarters of the free memory); use "
             f"at most {fits}."
         )
+
+
+def check_config_batches(config, arch: str, data: ImageDataset) -> None:
+    """check_batch_memory for each batch-size setting of a method's config (a field named
+    *batch_size or *_batch, e.g. SCRUB's forget_batch_size, UNSIR's noise_batch), named as the
+    `--set` that gave it."""
+    import dataclasses
+
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        batch = field.name.endswith("batch_size") or field.name.endswith("_batch")
+        if batch and isinstance(value, int) and not isinstance(value, bool):
+            check_batch_memory(arch, data, value, f"--set {field.name}")

@@ -101,14 +101,28 @@ def validate_audit(spec: AuditSpec) -> None:
     check_convention(spec.oracle_convention)
     check_margin(spec.margin)
     spec.relearn()
-    validate(spec.job_spec())
+    data = validate(spec.job_spec())
+    _, meta = read_weights(spec.checkpoint)
     if spec.recipe is not None:
         check_given_recipe(spec.recipe, "the given recipe")
-        return
-    _, meta = read_weights(spec.checkpoint)
-    if "recipe" not in meta:
+    elif "recipe" not in meta:
         raise UserError(
             f"{Path(spec.checkpoint).name} records no training recipe, which the audit's models "
             "are trained by: give it (--recipe FILE.json, or the recipe fields on the Privacy "
             "page), or make the checkpoint with `train`."
         )
+    _check_memory(spec, data, spec.job_spec().arch or meta.get("arch"), spec.recipe or meta)
+
+
+def _check_memory(spec: AuditSpec, data, arch: str | None, recipe: dict) -> None:
+    """The method's batch settings and the pool's training batch, against the free memory."""
+    from unlearn_core.memory import check_batch_memory, check_config_batches
+    from unlearn_core.methods import get_method, parse_config
+
+    if arch is None:  # validate's loading names a missing architecture
+        return
+    config = parse_config(get_method(spec.method).config_cls, spec.overrides)
+    check_config_batches(config, arch, data)
+    batch = (recipe.get("recipe") or recipe).get("batch_size")
+    if isinstance(batch, int):
+        check_batch_memory(arch, data, batch, "the recipe's batch_size")

@@ -24,6 +24,7 @@ import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
+from unlearn_core.memory import check_config_batches
 from unlearn_core.methods import check_request, get_method, parse_config
 from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
@@ -90,6 +91,7 @@ def run_unlearning(
     spec = get_method(method)
     check_request(spec, request)
     config = parse_config(spec.config_cls, overrides)
+    check_config_batches(config, trained.arch, data)  # before a batch that cannot fit swaps
     oracle = oracle or shared_oracle is not None
     unlearn_share = 0.45 if oracle and shared_oracle is None else 0.9
     method_progress = sub_progress(progress, 0.0, unlearn_share, spec.name)
