@@ -98,15 +98,19 @@ def test_an_untouched_record_reproduces_every_check(record, original):
     assert checks[-1].line.startswith("pass: verdict: forgotten")
 
 
-def test_without_the_original_a_forgotten_verdict_does_not_reproduce(record):
-    """The verdict "forgotten" rests on the original model being told apart: without its
-    weights its recorded numbers are not used, and the recomputed verdict is inconclusive."""
+def test_without_the_original_an_honest_verdict_reproduces_and_says_what_it_took_on_trust(
+    record,
+):
+    """The verdict "forgotten" rests on the original model's numbers too, which the record
+    cannot recompute without its weights: an honest record passes, and the verdict's line says
+    those numbers were taken as recorded (an honest record used to fail here, issue 28)."""
     checks = verify_record(record)
     assert next(c for c in checks if c.name == "original model").line.startswith("skip: ")
-    assert all(c.passed for c in checks[:-1]), lines(checks)
+    assert all(c.passed for c in checks), lines(checks)
     assert checks[-1].line == (
-        "FAIL: verdict: audit.html says 'forgotten'; the recomputed numbers give 'inconclusive' "
-        "(without --checkpoint ORIGINAL the original's numbers are not used)"
+        "pass: verdict: forgotten: audit.html's verdict follows from the recomputed numbers and "
+        "the original model's recorded ones (not in the record: pass --checkpoint ORIGINAL to "
+        "check those too)"
     )
 
 
@@ -202,8 +206,9 @@ def uploaded(record: Path, name: str = "run-audit.zip") -> AppTest:
 
 
 def test_the_page_verifies_an_uploaded_record(record, original, tmp_path):
-    at = uploaded(record)  # its original is not stored here: the verdict cannot reproduce
-    assert not at.exception and [e.value.split(":")[1].strip() for e in at.error] == ["verdict"]
+    at = uploaded(record)  # its original is not stored here: taken as recorded, and said so
+    assert not at.exception and not at.error
+    assert "pass --checkpoint ORIGINAL" in " ".join(s.value for s in at.success)
     models = RunStore().root / "models"
     models.mkdir(parents=True, exist_ok=True)
     shutil.copy(original, models / "original.safetensors")

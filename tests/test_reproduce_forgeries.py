@@ -306,3 +306,16 @@ def test_audit_run_refuses_a_nan_report(run_folder, tmp_path, capsys):
     assert main(["audit", "--run", str(folder), "--out", str(tmp_path / "a.html")]) == 2
     assert "is not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "a.html").exists()
+
+
+def test_an_edited_original_number_fails_with_or_without_the_checkpoint(record, original, tmp_path):
+    """The original's weights are not in a record: without --checkpoint its numbers are taken
+    as recorded, yet audit.html's verdict sentence, made from the true ones, no longer follows
+    from them; with the checkpoint the number itself fails."""
+    forged = forge(record, tmp_path / "orig.zip", edit("metrics.original.forget_acc", 0.999))
+    assert first_failure(verify_record(forged)) == (
+        "FAIL: verdict: audit.html's verdict sentence is not the one the recomputed numbers give"
+    )
+    assert first_failure(verify_record(forged, checkpoint=original)).startswith(
+        "FAIL: original model: forget_acc is"
+    )

@@ -176,15 +176,15 @@ def _privacy_verdict(privacy: dict) -> tuple[str, str]:
         ) from None
 
 
-def recomputed_report(report: Report, got: dict) -> Report:
+def recomputed_report(report: Report, got: dict, keep_original: bool = False) -> Report:
     """`report` with every number the models give replaced by its recomputed value (a model
-    not in the record, the original without --checkpoint, as not measured)."""
-    return dataclasses.replace(
-        report,
-        metrics=got["metrics"],
-        mia=PerModel.from_dict(got["mia"]),
-        mia_flags=got["mia_flags"],
-    )
+    not in the record as not measured). keep_original: the original model's numbers stay the
+    recorded ones (it was not recomputed: no --checkpoint)."""
+    metrics, mia = got["metrics"], PerModel.from_dict(got["mia"])
+    if keep_original:
+        metrics = dataclasses.replace(metrics, original=report.metrics.original)
+        mia = dataclasses.replace(mia, original=report.mia.original)
+    return dataclasses.replace(report, metrics=metrics, mia=mia, mia_flags=got["mia_flags"])
 
 
 def verdict_check(
@@ -199,14 +199,14 @@ def verdict_check(
     names = list(data.class_names)
     expected = [verdict(recomputed, privacy, n) for n in (names, None)]
     if any(v.outcome == said and v.paragraph == sentence for v in expected):
-        return _check(
-            "verdict", True, f"{said}: audit.html's verdict follows from the recomputed numbers"
+        source = (
+            "the recomputed numbers"
+            if original is not None
+            else "the recomputed numbers and the original model's recorded ones (not in the "
+            "record: pass --checkpoint ORIGINAL to check those too)"
         )
-    note = (
-        ""
-        if original is not None
-        else " (without --checkpoint ORIGINAL the original's numbers are not used)"
-    )
+        return _check("verdict", True, f"{said}: audit.html's verdict follows from {source}")
+    note = "" if original is not None else " (with the original model's recorded numbers)"
     if said != expected[0].outcome:
         detail = (
             f"audit.html says {said!r}; the recomputed numbers give {expected[0].outcome!r}{note}"

@@ -132,7 +132,7 @@ def _reproduce(folder: Path, data_loader, extras: dict, checkpoint) -> list[Chec
     privacy_check, privacy = record_checks.privacy_check(report, extras.get(PRIVACY))
     checks += [privacy_check] if privacy_check is not None else []
     if extras.get(AUDIT_PAGE) is not None:
-        recomputed = record_checks.recomputed_report(report, got)
+        recomputed = record_checks.recomputed_report(report, got, keep_original=original is None)
         page = extras[AUDIT_PAGE]
         checks.append(record_checks.verdict_check(recomputed, privacy, page, data, original))
     return checks
