@@ -27,7 +27,10 @@ class NegGradConfig(SgdSettings):
     """NegGrad (Golatkar et al., 2020; the UNSIR paper's baseline): SGD that maximises the
     cross-entropy on the forget set, pushing the model away from it. Needs the forget set only;
     changes every weight. Fast, but unbounded ascent also damages the retained classes, so the
-    learning rate and epochs must stay small.""",
+    learning rate and epochs must stay small. Reference code: Jia et al.'s GA (Unlearn-Sparse,
+    NeurIPS 2023): SGD with momentum 0.9 and weight decay 5e-4 ascending the forget set's mean
+    cross-entropy, 5 epochs at lr 1e-4, batch 256. Departures: plain SGD (no momentum, no
+    weight decay), 1 epoch at lr 0.01 and batch 64 by default.""",
 )
 def unlearn(
     model: TrainedModel,

@@ -47,7 +47,14 @@ def random_other_labels(
     forget sample relabelled once at random to a class other than its own (and, for a class
     request, other than any forgotten class), so the model unlearns the true labels while the
     retain set holds the rest in place. Needs the forget set and the retain set; changes every
-    weight. The forgotten samples' predictions spread over the other classes by design.""",
+    weight. The forgotten samples' predictions spread over the other classes by design.
+    Reference code: the RL of Fan et al.'s SalUn repository (the benchmarks' RL): on CIFAR-10
+    each epoch runs every forget batch first, each relabelled afresh with any class (its own
+    included), then every retain batch; SGD with momentum 0.9 and weight decay 5e-4, 10 epochs
+    at lr 0.013, batch 256. Departures: one shuffle of retain and forget samples together, each
+    forget sample relabelled once for the whole run, never to its own class nor to a forgotten
+    one (SalUn's loop=authors is their loop with the mask); 1 epoch at lr 0.01, batch 64 by
+    default; the weight decay is the recipe's.""",
 )
 def unlearn(
     model: TrainedModel,

@@ -187,13 +187,15 @@ class _Run:
     automatic differentiation, damped by the weight decay, eigenvalues below it replaced by their
     absolute value and floored there (saddle-free; repair=clamp only floors them); conjugate
     gradients above 256 parameters). The curvature is exact only with hessian_samples=0 (the
-    whole retain set); the default 1000 is a random subsample: on L2-regularised logistic
-    regression (2000 samples, selection=full) the exact step ends within 0.5% of the do-nothing
-    distance from the exact retrain minimiser (k = 1, 5, 20 removed), the 1000-sample one 10-14%
-    away. With dp_noise=true it then adds the (eps, delta) Gaussian noise of Sekhari et al. to
-    them. Needs the
-    forget samples, part of the retain set and a model trained with weight decay; changes only
-    the selected rows (selection=random: as many random slices; full: every parameter). A class
+    whole retain set); the default 1000 is a random subsample. On L2-regularised logistic
+    regression at its minimiser (a synthetic problem and scikit-learn's digits; k = 1, 5, 20
+    removed; 5 forget sets each; BENCHMARKS.md), the step over every parameter at exact
+    curvature ends within 2% of the do-nothing distance from the exact retrain minimiser, with
+    the 1000-sample curvature 12-17% away, and at the defaults (only the selected slices move)
+    22-59% away. With dp_noise=true it then adds the (eps, delta) Gaussian noise of Sekhari et
+    al. to them. Needs the forget samples, part of the retain set and a model trained with
+    weight decay; changes only the selected rows (selection=random: as many random slices;
+    full: every parameter). A class
     request removes the class's samples at once as one sample set, sharing the m perturbations
     among them; sequential=true removes samples one at a time and reverts any that lowers
     accuracy on the validation split (not the test split) by more than 0.05. The noise is off by
@@ -201,8 +203,8 @@ class _Run:
     (1.25 / delta)) assumes a strongly convex loss with Lipschitz constants M and L that a network
     does not have, so the (eps, delta) guarantee would not hold for one anyway, and with the
     demo's n and weight decay sigma is about 3450 against weights of about 0.09 (1.2e9 for a
-    class request): it wipes the slices (the newcomer's tour, issue 15, saw test accuracy fall
-    from 86.6% to 7.8% on three samples). Turned on, a noise that exceeds the weights is named
+    class request): it wipes the slices (on three demo samples test accuracy fell from 86.6% to
+    7.8%). Turned on, a noise that exceeds the weights is named
     in the run's warnings.""",
 )
 def unlearn(
