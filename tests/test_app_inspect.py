@@ -23,7 +23,7 @@ from unlearn_core.run.store import load_run_model, read_report_dict
 from unlearn_core.views import figures as viz
 
 ATTRIBUTION, PRIVACY, VERIFICATION = (
-    str(ROOT / "pages" / name) for name in ("attribution.py", "privacy.py", "verification.py")
+    str(ROOT / "app_pages" / name) for name in ("attribution.py", "privacy.py", "verification.py")
 )
 
 

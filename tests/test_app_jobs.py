@@ -69,7 +69,7 @@ def test_a_stopped_job_says_stopped_and_a_stopping_one_has_no_cancel_button():
     stopped = board.write(_record("cancelled", phase="finetune: fine-tuning"))
     running = board.write(dataclasses.replace(_record("running"), id="job-x-stopping"))
     board.request_cancel(running.id)
-    at = AppTest.from_file(str(ROOT / "pages" / "unlearn.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "unlearn.py"), default_timeout=120)
     at.session_state["forget"] = {"classes": [3], "indices": [], "count": 600}
     at.session_state["my_jobs"] = [stopped.id, running.id]
     at.run()

@@ -10,7 +10,7 @@ import pytest
 from conftest import DEMO_CHECKPOINT, ROOT
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(ROOT / "pages" / "representations.py")
+PAGE = str(ROOT / "app_pages" / "representations.py")
 
 
 def page(app_store, monkeypatch, **state) -> AppTest:

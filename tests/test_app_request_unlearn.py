@@ -21,8 +21,8 @@ from unlearn_core.engine.state import JobBoard
 from unlearn_core.run.store import RunStore
 from unlearn_core.training import Recipe, train
 
-REQUEST_PAGE = str(ROOT / "pages" / "forget_request.py")
-UNLEARN_PAGE = str(ROOT / "pages" / "unlearn.py")
+REQUEST_PAGE = str(ROOT / "app_pages" / "forget_request.py")
+UNLEARN_PAGE = str(ROOT / "app_pages" / "unlearn.py")
 DRESS = 3
 
 

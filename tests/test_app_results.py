@@ -21,7 +21,7 @@ from unlearn_core.metrics.slice_movement import slice_movement
 from unlearn_core.run.store import load_run_model, read_report_dict
 
 SLICES, DISTANCES, PREDICTIONS = (
-    str(ROOT / "pages" / name)
+    str(ROOT / "app_pages" / name)
     for name in ("selected_slices.py", "weight_distances.py", "predictions.py")
 )
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from unlearn_core.run.store import read_report_dict
 from unlearn_core.views import compare
 
-PAGE = str(ROOT / "pages" / "runs_and_audit.py")
+PAGE = str(ROOT / "app_pages" / "runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")
 
 
