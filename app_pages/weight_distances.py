@@ -41,6 +41,6 @@ reports = reports_by_label(ids)
 rows = {label: r.layer_distance or [] for label, r in reports.items()}
 if rows:
     first = next(iter(reports.values()))
-    labels = layer_labels(tuple(sorted({r.arch for r in reports.values()})), first.dataset)
+    labels = layer_labels(tuple(dict.fromkeys(r.arch for r in reports.values())), first.dataset)
     plot(runs_layer_distance(rows, relative, log, labels), key="distances")
     oracle_note(reports)

@@ -102,11 +102,12 @@ def confusion_grid(reports: dict[str, Report], class_names: list[str]) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def layer_labels(archs: tuple[str, ...], dataset_name: str) -> dict[str, str]:
+def layer_labels(archs: tuple[str | None, ...], dataset_name: str) -> dict[str, str]:
     """views.layer_names.parameter_labels of each architecture (built untrained: names only);
-    {} where one cannot be built, so the bare names show."""
+    none for an architecture a report does not record or that cannot be built, so the bare
+    names show."""
     labels: dict[str, str] = {}
-    for arch in archs:
+    for arch in filter(None, archs):
         try:
             labels |= parameter_labels(initial_model(arch, get_dataset(dataset_name), 0))
         except UserError:
