@@ -234,12 +234,18 @@ def _jobs_panel(was_live: bool, limit: int) -> None:
     _open_finished()
 
 
+def _ended_unlearning(jobs: list[JobRecord]) -> list[str]:
+    """The ids of the ended unlearning jobs among `jobs` (an audit or an embedding is followed
+    by its own page: follow_jobs)."""
+    return sorted(j.id for j in jobs if j.state not in LIVE and "kind" not in j.spec)
+
+
 def _open_finished() -> list[JobRecord]:
-    """my_jobs(); when that opened a run or one of them ended otherwise, the whole page reruns
-    to show it (the Unlearn page draws this session's results, and its failures, there)."""
+    """my_jobs(); when that opened a run or an unlearning job ended otherwise, the whole page
+    reruns to show it (the Unlearn page draws this session's results and failures)."""
     before = list(st.session_state.get("open_runs", []))
     jobs = my_jobs()
-    ended = sorted(j.id for j in jobs if j.state not in LIVE)
+    ended = _ended_unlearning(jobs)
     known = st.session_state.setdefault("my_ended", ended)
     st.session_state["my_ended"] = ended
     if st.session_state.get("open_runs", []) != before or known != ended:
@@ -331,7 +337,7 @@ def show_my_jobs() -> None:
     from unlearn_core.engine.sweep import summary_rows
 
     jobs = my_jobs()
-    st.session_state["my_ended"] = sorted(j.id for j in jobs if j.state not in LIVE)
+    st.session_state["my_ended"] = _ended_unlearning(jobs)
     if live := sum(j.state in LIVE for j in jobs):
         st.caption(
             f"{live} of your jobs queued or running: the sidebar's **Jobs** panel shows their "
