@@ -16,25 +16,27 @@ from unlearn_core.errors import UserError
 
 st.set_page_config(page_title="Unlearning Workbench", layout="wide")
 
-# Sections of the navigation: {section: [(file under pages/, title, icon)]}; the first page is
-# the landing page. A page is named after the question it answers.
+# Sections of the navigation: {section: [(file under app_pages/, title, icon)]}; the first page
+# is the landing page. A page is named after the question it answers. The folder is not called
+# pages/: Streamlit lists a pages/ folder by itself until this script first calls st.navigation,
+# so after a restart a deep link (/unlearn) ran its page without this router.
 SECTIONS = {
     "Set up": [
-        ("pages/model_and_data.py", "Model and data", ":material/dataset:"),
-        ("pages/forget_request.py", "Forget request", ":material/playlist_remove:"),
-        ("pages/unlearn.py", "Unlearn", ":material/play_arrow:"),
+        ("app_pages/model_and_data.py", "Model and data", ":material/dataset:"),
+        ("app_pages/forget_request.py", "Forget request", ":material/playlist_remove:"),
+        ("app_pages/unlearn.py", "Unlearn", ":material/play_arrow:"),
     ],
     "Inspect a run": [
-        ("pages/predictions.py", "Predictions", ":material/bar_chart:"),
-        ("pages/weight_distances.py", "Weight distances", ":material/straighten:"),
-        ("pages/selected_slices.py", "Selected slices", ":material/grid_on:"),
-        ("pages/attribution.py", "Attribution", ":material/visibility:"),
-        ("pages/representations.py", "Representations", ":material/scatter_plot:"),
-        ("pages/verification.py", "Verification", ":material/rule:"),
+        ("app_pages/predictions.py", "Predictions", ":material/bar_chart:"),
+        ("app_pages/weight_distances.py", "Weight distances", ":material/straighten:"),
+        ("app_pages/selected_slices.py", "Selected slices", ":material/grid_on:"),
+        ("app_pages/attribution.py", "Attribution", ":material/visibility:"),
+        ("app_pages/representations.py", "Representations", ":material/scatter_plot:"),
+        ("app_pages/verification.py", "Verification", ":material/rule:"),
     ],
     "Audit": [
-        ("pages/privacy.py", "Privacy", ":material/shield:"),
-        ("pages/runs_and_audit.py", "Runs and audit record", ":material/history:"),
+        ("app_pages/privacy.py", "Privacy", ":material/shield:"),
+        ("app_pages/runs_and_audit.py", "Runs and audit record", ":material/history:"),
     ],
 }
 

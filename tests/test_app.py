@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from unlearn_core.data import load_dataset
 
-APP, PAGE = str(ROOT / "app.py"), str(ROOT / "pages" / "model_and_data.py")
+APP, PAGE = str(ROOT / "app.py"), str(ROOT / "app_pages" / "model_and_data.py")
 DRESS = 3
 
 

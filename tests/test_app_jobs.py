@@ -5,6 +5,7 @@ sessions share the job list but keep their own forget requests."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
 from conftest import ROOT
@@ -26,7 +27,8 @@ def test_a_sweep_shows_mean_and_interval_per_method(small_checkpoint):  # noqa: 
     (sweep,) = [d for d in at.dataframe if "ToW" in d.value.columns]
     rows = sweep.value.to_dict("records")
     assert [r["method"] for r in rows] == ["finetune", "neggrad"] and rows[0]["n"] == 2
-    assert all("[" in r["test acc"] for r in rows)  # mean [low, high]
+    assert all("±" in r["test acc"] or "same every seed" in r["test acc"] for r in rows)
+    assert any("95% interval" in h.value for h in at.subheader)
     chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert chart["data"][0]["error_y"]["type"] == "data"
 
@@ -69,15 +71,17 @@ def test_a_stopped_job_says_stopped_and_a_stopping_one_has_no_cancel_button():
     stopped = board.write(_record("cancelled", phase="finetune: fine-tuning"))
     running = board.write(dataclasses.replace(_record("running"), id="job-x-stopping"))
     board.request_cancel(running.id)
-    at = AppTest.from_file(str(ROOT / "pages" / "unlearn.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "unlearn.py"), default_timeout=120)
     at.session_state["forget"] = {"classes": [3], "indices": [], "count": 600}
     at.session_state["my_jobs"] = [stopped.id, running.id]
     at.run()
     assert not at.exception
     assert any("stopped, nothing stored" in c.value for c in at.caption)
-    [bar] = at.get("progress")
+    assert not at.get("progress")  # live jobs are drawn by the sidebar's panel only
+    at = app(my_jobs=[stopped.id, running.id])
+    [bar] = at.sidebar.get("progress")
     assert "stopping" in bar.proto.text and "running" not in bar.proto.text
-    assert not [b for b in at.button if b.label == "Cancel"]
+    assert not [b for b in at.sidebar.button if b.label == "Cancel"]
 
 
 def test_a_job_whose_server_died_can_be_submitted_again(small_checkpoint):  # noqa: F811
@@ -133,10 +137,58 @@ def test_the_jobs_fragments_poll_only_while_a_job_is_live(monkeypatch):
     monkeypatch.setattr(jobs.st, "fragment", fragment)
     board = JobBoard(RunStore().root)
     jobs.jobs_panel()
-    jobs.show_my_jobs()
-    assert paces == {"_jobs_panel": 10, "_show_my_jobs": None}
+    assert paces == {"_jobs_panel": 10}
     board.write(_record("running", started="2026-01-01T00:00:00+00:00"))
-    monkeypatch.setattr(jobs.st, "session_state", {"my_jobs": ["job-x-running"]})
     jobs.jobs_panel()
-    jobs.show_my_jobs()
-    assert paces == {"_jobs_panel": 2, "_show_my_jobs": 2}
+    assert paces == {"_jobs_panel": 2}
+
+
+def test_live_jobs_are_drawn_once_with_one_cancel_button_each():
+    """Issue 24, item 6: the Unlearn page drew a second, frozen copy of the panel's rows, and
+    the two copies' Cancel buttons had one key (StreamlitDuplicateElementKey)."""
+    board = JobBoard(RunStore().root)
+    job = board.write(_record("running", progress=0.3, started="2026-01-01T00:00:00+00:00"))
+    at = app(my_jobs=[job.id], forget={"classes": [3], "indices": [], "count": 600})
+    at.switch_page("app_pages/unlearn.py").run()
+    assert not at.exception
+    assert len(at.get("progress")) == 1 and len(at.sidebar.get("progress")) == 1
+    assert [b.label for b in at.button].count("Cancel") == 1
+    assert any("Jobs" in c.value and "1 of your jobs" in c.value for c in at.caption)
+
+
+def test_the_panel_shows_every_running_job_and_counts_them_all():
+    """Issue 24, item 9: the panel showed the newest 8 only, so running jobs vanished behind
+    queued ones and its count covered those 8."""
+    board = JobBoard(RunStore().root)
+    for n in range(2):  # the oldest jobs run; the newer ones wait
+        board.write(dataclasses.replace(_record("running"), id=f"job-a-{n}"))
+    for n in range(12):
+        board.write(dataclasses.replace(_record("queued"), id=f"job-b-{n:02d}"))
+    board.write(dataclasses.replace(_record("failed", error="boom"), id="job-0-failed"))
+    at = app()
+    assert not at.exception
+    assert len(at.sidebar.get("progress")) == 2  # both running jobs
+    assert any("2 running, 12 queued, 1 ended" in c.value for c in at.sidebar.caption)
+    assert any(b.label == "Submit again" for b in at.sidebar.button)
+
+
+def test_a_waiting_job_and_a_stale_estimate_show_no_time_left():
+    """Issue 24, item 10: a job waiting for the shared oracle kept its last phase's estimate,
+    and an estimate was shown long after it ran out."""
+    from ui import jobs
+
+    board = JobBoard(RunStore().root)
+    now = dt.datetime.now(dt.timezone.utc)
+    started = (now - dt.timedelta(seconds=300)).isoformat()
+    waiting = board.write(
+        _record("running", progress=0.5, phase="finetune: waiting for the shared oracle")
+    )
+    waiting.started = started
+    stale = dataclasses.replace(waiting, id="job-x-stale", phase="finetune: fine-tuning")
+    assert "left" not in jobs.timing(waiting)
+    # half done 100 s after it started, so "about 100 s left" then; 200 s ago
+    jobs._progress_changes()[stale.id] = (0.5, now.timestamp() - 200)
+    assert "left" not in jobs.timing(stale) and "longer than estimated" in jobs.timing(stale)
+    # half done 250 s after it started, 50 s ago: 250 s left then, 200 s now
+    jobs._progress_changes()[stale.id] = (0.5, now.timestamp() - 50)
+    assert "about 200 s left" in jobs.timing(stale)

@@ -23,7 +23,7 @@ from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe, TrainedModel, initial_model, train
 
-PAGE = str(ROOT / "pages" / "model_and_data.py")
+PAGE = str(ROOT / "app_pages" / "model_and_data.py")
 
 
 class OpensAFile:
@@ -207,7 +207,7 @@ def test_weights_without_a_recipe_are_not_said_to_replay(
 
 def test_the_verification_page_names_unrolling_sgds_venue(monkeypatch, tmp_path):
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path))
-    at = AppTest.from_file(str(ROOT / "pages" / "verification.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "verification.py"), default_timeout=120).run()
     text = " ".join(m.value for m in at.markdown)
     assert '"Unrolling SGD" (IEEE EuroS&P 2022)' in text and "USENIX Security 2022" not in text
 

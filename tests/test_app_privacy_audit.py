@@ -19,7 +19,7 @@ from unlearn_core.privacy.scores import indistinguishable_share
 from unlearn_core.privacy.store import AuditStore
 from unlearn_core.views.privacy_audit import attack_rows, leaking_samples, relearn_note
 
-PRIVACY = str(ROOT / "pages" / "privacy.py")
+PRIVACY = str(ROOT / "app_pages" / "privacy.py")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from conftest import DEMO_CHECKPOINT, ROOT
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(ROOT / "pages" / "representations.py")
+PAGE = str(ROOT / "app_pages" / "representations.py")
 
 
 def page(app_store, monkeypatch, **state) -> AppTest:
@@ -50,3 +50,14 @@ def test_a_bad_layer_and_an_empty_sample_are_one_error(app_store, monkeypatch):
     assert not at.exception and len(at.error) == 1 and "no layer 'nope'" in at.error[0].value
     at = page(app_store, monkeypatch, rep_view="cka", rep_per_group=0)
     assert not at.exception and len(at.error) == 1 and "between 1 and" in at.error[0].value
+
+
+def test_a_slow_first_view_says_what_it_computes():
+    """Issue 24, item 13: the first embedding took 57 s under "Computing the view…" only."""
+    from ui.representations import what_is_computed
+
+    models = {"original": object(), "unlearned": object(), "retrained": None}
+    text = what_is_computed("embedding", 100, models)
+    assert "original, unlearned models" in text and "600 points" in text
+    assert "compiles UMAP" in text
+    assert "every layer" in what_is_computed("cka", 100, models)

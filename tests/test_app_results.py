@@ -21,7 +21,7 @@ from unlearn_core.metrics.slice_movement import slice_movement
 from unlearn_core.run.store import load_run_model, read_report_dict
 
 SLICES, DISTANCES, PREDICTIONS = (
-    str(ROOT / "pages" / name)
+    str(ROOT / "app_pages" / name)
     for name in ("selected_slices.py", "weight_distances.py", "predictions.py")
 )
 
@@ -159,7 +159,8 @@ def test_distances_of_the_unsir_run(app_store, monkeypatch):
     (fig,) = charts(at)
     original, retrained = fig.data  # top panel: to the original; bottom: to the retrained
     assert (original.yaxis, retrained.yaxis) == ("y", "y2") and fig.layout.yaxis2.matches == "y"
-    assert list(original.x) == [r["layer"] for r in rows]
+    assert list(original.x)[0] == "conv 1 (0.weight)"  # named for a class, not 0.weight
+    assert [x.split("(")[1].rstrip(")") for x in original.x] == [r["layer"] for r in rows]
     assert values(original.y) == pytest.approx([r["to_original"] for r in rows])
     assert values(retrained.y) == pytest.approx([r["to_retrained"] for r in rows])
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
@@ -212,8 +213,8 @@ def test_predictions_of_the_unsir_run(app_store, monkeypatch):
     assert accuracy["retrained"] == report["metrics"]["retrained"]["per_class_acc"]
     assert "Dress (forgotten)" in per_class.data[0].x  # class 3 of Fashion-MNIST
 
-    assert len(confusions) == 2  # the unlearned and the retrained model
-    for fig, model in zip(confusions, ("unlearned", "retrained"), strict=True):
+    assert len(confusions) == 3  # the original (the current model), unlearned and retrained
+    for fig, model in zip(confusions, ("original", "unlearned", "retrained"), strict=True):
         assert model in fig.layout.title.text
         counts = values(fig.data[0].z)
         assert [sum(row) for row in counts] == [100] * 10  # 100 test images a class
@@ -228,7 +229,7 @@ def test_predictions_of_two_runs_overlay_them_without_tabs(app_store, monkeypatc
     at = open_page(PREDICTIONS, app_store["root"], runs, monkeypatch)
     assert not at.tabs
     distribution, per_class, *confusions = charts(at)
-    assert len(confusions) == 2 + 1  # unsir: unlearned and retrained; single-gradient: unlearned
+    assert len(confusions) == 1 + 2 + 1  # the original; unsir's two; single-gradient's one
     single = report_of(app_store, "single-gradient")
     # the original on each run's forget set (they differ), each run, the one retrained model
     assert [t.name.split(" ")[0] for t in distribution.data] == [

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from unlearn_core.run.store import read_report_dict
 from unlearn_core.views import compare
 
-PAGE = str(ROOT / "pages" / "runs_and_audit.py")
+PAGE = str(ROOT / "app_pages" / "runs_and_audit.py")
 METHODS = ("unsir", "lfoci", "single-gradient")
 
 
@@ -115,10 +115,32 @@ def test_audit_record_is_offered_for_a_sound_run(store):
     at.selectbox(key="runs_choice").select(store["unsir"]).run()
     assert not at.error
     assert any("All 4 files of the run match" in s.value for s in at.success)
+    at.button(key="prepare_audit").click().run()
     assert download_labels(at) == [
         "Download the audit record (zip)",
         "Download the audit page (HTML)",
     ]
+
+
+def test_the_audit_downloads_survive_reruns(store):
+    """Issue 24, item 7: with a job live the zip's download was cancelled in 5 of 9 tries: a
+    button built on click lost its file when the jobs panel reran. Now each button serves one
+    fixed file, the same one after any rerun."""
+    at = run()
+    at.selectbox(key="runs_choice").select(store["unsir"]).run()
+    at.button(key="prepare_audit").click().run()
+    urls = [b.proto.url for b in at.get("download_button")[:2]]
+    assert all(urls) and not any(b.proto.deferred_file_id for b in at.get("download_button"))
+    at.run()
+    assert [b.proto.url for b in at.get("download_button")[:2]] == urls
+
+
+def test_the_verify_note_does_not_overclaim(store):
+    """Issue 24, item 8: a one-byte weight change with the sums and report.json's sha256
+    rewritten passes every unsigned check, as the note now says."""
+    notes = " ".join(c.value for c in run().caption)
+    assert "rewritten weights fail" not in notes
+    assert "audit --sign" in notes and "--trusted-key" in notes
 
 
 def test_a_tampered_run_is_one_error_and_offers_no_record(own_store):

@@ -107,3 +107,38 @@ def test_runs_accepts_run_ids_only_and_keeps_the_valid_ones(app_store, monkeypat
         assert not at.exception
         assert at.session_state["open_runs"] == [valid], bad
         assert toasts(at) == [f"Not opened, no run of this store: {bad!r}."], bad
+
+
+def test_a_reload_during_a_job_opens_its_run_when_it_ends(app_store, tmp_path, monkeypatch):
+    """Issue 24, item 5: the job list lived in the session only, so a reload during a job lost
+    it and its run never opened; its id is in the address now."""
+    import dataclasses
+
+    from unlearn_core.engine.spec import JobSpec
+    from unlearn_core.engine.state import JobBoard, JobRecord
+
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
+    run_id = app_store["unsir"]
+    shutil.copytree(Path(app_store["root"]) / run_id, tmp_path / "store" / run_id)
+    board = JobBoard(RunStore().root)
+    spec = JobSpec("m.safetensors", "0" * 64, "unsir", {"classes": [3]})
+    job = board.write(JobRecord(id="job-1-reload", spec=spec.to_dict(), state="running"))
+    first = session(my_jobs=[job.id], forget={"classes": [3], "indices": [], "count": 600})
+    assert first.query_params["jobs"] in (job.id, [job.id])
+
+    board.write(dataclasses.replace(job, state="done", run_id=run_id, progress=1.0))
+    reloaded = session({"jobs": f"{job.id},no-such-job,../x", "classes": "3"})
+    assert not reloaded.exception
+    assert reloaded.session_state["my_jobs"] == [job.id]
+    assert reloaded.session_state["open_runs"] == [run_id]  # opened by itself
+
+
+def test_a_reload_keeps_the_chosen_methods():
+    """Issue 24, item 5: the Unlearn page's methods were cleared by a reload (and by a visit
+    to another page)."""
+    first = session(chosen_methods=["unsir", "ssd"])
+    assert first.query_params["methods"] in ("unsir,ssd", ["unsir,ssd"])
+    reloaded = session({"methods": "ssd,no-such-method", "classes": "3"})
+    reloaded.switch_page("app_pages/unlearn.py").run()
+    assert not reloaded.exception
+    assert reloaded.multiselect(key="unlearn_methods").value == ["ssd"]

@@ -1,19 +1,24 @@
 """The app in a real browser: Playwright drives Debian's chromium (headless) through a first
-user's path: open the app on the demo, forget class 3 with UNSIR, see the prediction
-distribution, export the audit record, and save a screenshot; and an auditor's: pick a model
-that memorises its training images, forget class 3 with `none`, run the privacy audit on a pool
-of four models and read its verdict.
+user's path: open the app on the demo, forget class 3 with UNSIR, reload the page while it runs
+(its results still open when it ends), see the prediction distribution, export the audit record,
+and save a screenshot; and an auditor's: pick a model that memorises its training images, forget
+class 3 with `none`, run the privacy audit on a pool of four models and read its verdict; and a
+reload during a job whose run then opens, 15 open runs (a colour each) and 13 jobs in the
+sidebar's panel (every running one shown).
 
 .ci/run installs chromium and requirements-dev.txt installs playwright (no browser download:
 the test launches /usr/bin/chromium). Where either is missing the test is skipped, never
 deleted. UNLEARN_SCREENSHOT=PATH also writes the screenshot there (the README's is made so).
-The tour opens the stored demo run and visits every page at 1280 x 720, failing on an exception,
-an error box or overlapping text; UNLEARN_TOUR_DIR=DIR also keeps its screenshots, one a page.
+The tour first opens /unlearn on the fresh server (a deep link must run the router), then opens
+the stored demo run and visits every page at 1280 x 720, failing on an exception, an error box,
+a table that scrolls sideways or overlapping text, and the results with all columns at 1920 px;
+UNLEARN_TOUR_DIR=DIR also keeps its screenshots, one a page.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import shutil
@@ -28,6 +33,10 @@ import pytest
 from conftest import ROOT
 from overlap import overlapping_pairs, text_overlaps
 
+from unlearn_core.engine.spec import JobSpec
+from unlearn_core.engine.state import JobBoard, JobRecord
+from unlearn_core.run.demo_run import DEMO_RUN
+
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -35,6 +44,7 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
 ]
 WAIT_MS = 240_000  # UNSIR plus the evaluation on 2 busy CPU cores
+SPEC = JobSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]}).to_dict()  # shown only
 
 
 def _free_port() -> int:
@@ -125,9 +135,10 @@ def _wait_for_run(store: Path) -> str:
     raise AssertionError("the job stored no run")
 
 
-def _forget_class_3(page, store: Path, method: str, retained: str) -> str:
+def _forget_class_3(page, store: Path, method: str, retained: str, reload: bool = False) -> str:
     """Set the request "forget class 3" (the page then shows `retained` images to keep), run
-    `method` on it and return the id of the run its job stores."""
+    `method` on it and return the id of the run its job stores. reload: reload the page while
+    the job runs (the job and the chosen method are in the address: issue 24, item 5)."""
     _go(page, "Forget request")
     _choose(page, "Classes to forget", "3 (Dress)")
     page.get_by_role("button", name="Set the forget request").click()
@@ -136,6 +147,11 @@ def _forget_class_3(page, store: Path, method: str, retained: str) -> str:
     _choose(page, "Methods", method)
     page.get_by_role("button", name="Run", exact=True).click(timeout=WAIT_MS)
     page.get_by_text("Submitted 1 job(s)").wait_for(timeout=30_000)  # returns at once
+    if reload:
+        page.wait_for_function("() => location.search.includes('jobs=')")  # in the address
+        page.reload()  # the job may have ended by now: the last test reloads during one
+        methods = page.get_by_test_id("stMultiSelect").filter(has_text="Methods").first
+        methods.get_by_text(method, exact=True).wait_for(timeout=WAIT_MS)  # still chosen
     return _wait_for_run(store)
 
 
@@ -145,7 +161,7 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
     page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
     assert page.get_by_text("86.6%").first.is_visible()  # the demo model
 
-    run_id = _forget_class_3(page, store, "unsir", retained="5,400")
+    run_id = _forget_class_3(page, store, "unsir", retained="5,400", reload=True)
     page.get_by_test_id("stDataFrame").first.wait_for(timeout=WAIT_MS)  # opened by itself
 
     _go(page, "Predictions")
@@ -166,6 +182,7 @@ def _walk(page, url: str, store: Path, tmp_path: Path) -> tuple[Path, Path, str]
 
     _go(page, "Runs and audit record")
     page.get_by_role("tab", name="Audit record").click()
+    page.get_by_role("button", name="Prepare the audit record").click()
     with page.expect_download(timeout=WAIT_MS) as download:
         page.get_by_role("button", name="Download the audit record (zip)").click()
     record = tmp_path / "audit.zip"
@@ -254,6 +271,9 @@ BOXES_JS = """() => {
   return {headings, charts};
 }"""
 PROBLEMS_JS = r"""() => [
+  ...[...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+    .filter((e) => e.scrollWidth > e.clientWidth + 1)
+    .map((e) => `table scrolls sideways: ${e.scrollWidth} px in ${e.clientWidth} px`),
   ...[...document.querySelectorAll('[data-testid="stException"]')]
     .map((e) => 'exception: ' + e.innerText.replace(/\s+/g, ' ').slice(0, 300)),
   ...[...document.querySelectorAll('[data-testid="stAlertContentError"]')]
@@ -284,9 +304,17 @@ def _settle(page) -> None:
         page.wait_for_timeout(250)
 
 
+# Pages whose tables may still scroll sideways: the Privacy page's is being narrowed on its own
+# branch (issue 24, item 15); remove it from here with that change.
+SCROLL_EXEMPT = {"Privacy"}
+
+
 def _problems(page, title: str) -> list[str]:
-    """Exceptions, error boxes and overlapping texts on the page, one line each."""
+    """Exceptions, error boxes, tables that scroll sideways and overlapping texts on the page,
+    one line each."""
     found = page.evaluate(PROBLEMS_JS)
+    if title in SCROLL_EXEMPT:
+        found = [line for line in found if not line.startswith("table scrolls")]
     boxes = page.evaluate(BOXES_JS)
     pairs = overlapping_pairs(boxes["headings"])
     for number, texts in enumerate(boxes["charts"]):
@@ -307,15 +335,29 @@ def _full_screenshot(page, path: Path) -> None:
     page.set_viewport_size(TOUR_VIEWPORT)
 
 
+def _nav_titles(page) -> list[str]:
+    links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    return [text.splitlines()[-1] for text in links]  # each link's icon comes first
+
+
+def _deep_link_first(page, url: str) -> None:
+    """The server's first request is a deep link: it must still run app.py, the router (issue
+    24, item 2: Streamlit listed the pages folder itself, lowercase, with no model)."""
+    page.goto(f"{url}/unlearn")
+    page.get_by_role("heading", name="Unlearn").first.wait_for(timeout=WAIT_MS)
+    page.get_by_text("Current model").first.wait_for(timeout=WAIT_MS)  # app.py's sidebar
+    assert _nav_titles(page) == _page_titles()
+
+
 def _tour(page, url: str, shots: list[Path]) -> list[str]:
-    """Open the demo run, then visit every page; -> the problems found."""
+    """A deep link first, then open the demo run and visit every page; -> the problems found."""
+    _deep_link_first(page, url)
     page.goto(url)
     page.get_by_text("Test accuracy").first.wait_for(timeout=WAIT_MS)
     page.locator(".st-key-open_demo_run").get_by_role("button").first.click()
     page.get_by_role("heading", name="Unlearn").first.wait_for(timeout=WAIT_MS)
     titles = _page_titles()
-    links = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
-    assert [text.splitlines()[-1] for text in links] == titles  # each link's icon comes first
+    assert _nav_titles(page) == titles
     problems = []
     for number, title in enumerate(titles, 1):
         _go(page, title)
@@ -323,6 +365,17 @@ def _tour(page, url: str, shots: list[Path]) -> list[str]:
         problems += _problems(page, title)
         for folder in shots:
             _full_screenshot(page, folder / f"{number:02d}-{title.replace(' ', '-')}.png")
+    return problems + _all_columns_at_1920(page)
+
+
+def _all_columns_at_1920(page) -> list[str]:
+    """The results table with all its columns fits a 1920-px screen (issue 24, item 15)."""
+    _go(page, "Unlearn")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.get_by_text("All columns").first.click()
+    _settle(page)
+    problems = _problems(page, "Unlearn, all columns, 1920 px")
+    page.set_viewport_size(TOUR_VIEWPORT)
     return problems
 
 
@@ -345,3 +398,64 @@ def test_a_tour_of_every_page_with_the_demo_run_open(server, tmp_path):
             browser.close()
     assert not problems, "\n".join(problems)
     assert len(list(shots[0].glob("*.png"))) == len(_page_titles())
+
+
+# --- many runs and many jobs: a colour per run, every running job in the panel ------------
+
+
+def _fifteen_runs_and_thirteen_jobs(store: Path) -> list[str]:
+    """15 copies of the demo run's report (distinct ids, each a distinct label) and 13 jobs of
+    a live owner (this test): 2 running, 10 queued, 1 failed. -> the run ids."""
+    runs = [f"20261207-1{n:04d}-unsir-copy" for n in range(15)]
+    for run_id in runs:
+        (store / run_id).mkdir(parents=True)
+        shutil.copy(DEMO_RUN / "report.json", store / run_id / "report.json")
+    board = JobBoard(store)
+    states = ["running"] * 2 + ["queued"] * 10 + ["failed"]
+    for n, state in enumerate(states):
+        started = "2026-01-01T00:00:00+00:00" if state == "running" else None
+        board.write(JobRecord(id=f"job-{n:02d}-many", spec=SPEC, state=state, started=started))
+    return runs
+
+
+LEGEND_FILLS_JS = """() => [...document.querySelectorAll(
+  '[data-testid="stPlotlyChart"] .legend .traces .legendpoints path')]
+  .map((p) => p.style.fill)"""
+
+
+def _reload_during_a_job(page, url: str, board: JobBoard, runs: list[str]) -> None:
+    """A session whose job runs (its id in the address, 14 runs open) reloads; then the job
+    ends with the 15th run, which opens by itself (issue 24, item 5)."""
+    page.goto(f"{url}/unlearn?classes=3&runs={','.join(runs[:-1])}&jobs=job-00-many")
+    page.get_by_text("1 of your jobs queued or running").wait_for(timeout=WAIT_MS)
+    page.reload()
+    page.get_by_text("1 of your jobs queued or running").wait_for(timeout=WAIT_MS)
+    job = board.get("job-00-many")
+    board.write(dataclasses.replace(job, state="done", run_id=runs[-1], progress=1.0))
+    page.wait_for_function(f"() => location.search.includes('{runs[-1]}')", timeout=WAIT_MS)
+
+
+def test_a_reload_during_a_job_then_fifteen_runs_a_colour_each_and_every_running_job(
+    server, tmp_path
+):
+    url, store = server
+    runs = _fifteen_runs_and_thirteen_jobs(store)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport=TOUR_VIEWPORT)
+        try:
+            _reload_during_a_job(page, url, JobBoard(store), runs)
+            _go(page, "Weight distances")
+            page.get_by_test_id("stPlotlyChart").first.wait_for(timeout=WAIT_MS)
+            _settle(page)
+            fills = page.evaluate(LEGEND_FILLS_JS)
+            assert len(fills) == 15 and len(set(fills)) == 15, fills
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_text("1 running, 10 queued, 2 ended").wait_for(timeout=WAIT_MS)
+            assert sidebar.get_by_test_id("stProgress").count() == 1
+            assert sidebar.get_by_role("button", name="Submit again").count() == 1
+        except Exception:
+            page.screenshot(path=tmp_path / "failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()

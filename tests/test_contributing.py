@@ -46,7 +46,7 @@ def unlearn(model, request, data, config, *, seed=0, progress=None) -> UnlearnRe
 
 FORM = """
 from streamlit.testing.v1 import AppTest
-at = AppTest.from_file("pages/unlearn.py", default_timeout=120)
+at = AppTest.from_file("app_pages/unlearn.py", default_timeout=120)
 at.session_state["forget"] = {"classes": [3]}
 at.run()
 assert "throwaway" in at.multiselect(key="unlearn_methods").options

@@ -24,7 +24,7 @@ from unlearn_core.request import ForgetRequest
 from unlearn_core.run.embedding_job import EmbeddingSpec, EmbeddingStore, run_embedding
 from unlearn_core.run.store import RunStore, load_run_model
 
-PAGE = str(ROOT / "pages" / "representations.py")
+PAGE = str(ROOT / "app_pages" / "representations.py")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def test_core_never_imports_streamlit():
     assert offenders == []
 
 
-APP_FILES = sorted(f"{d}/{p.name}" for d in ("pages", "ui") for p in (ROOT / d).glob("*.py"))
+APP_FILES = sorted(f"{d}/{p.name}" for d in ("app_pages", "ui") for p in (ROOT / d).glob("*.py"))
 
 
 def _draws_without_export_config(path) -> bool:
@@ -40,7 +40,11 @@ def test_every_citation_of_mehta_et_al_gives_the_papers_one_title():
     """Two titles for one paper were shown (issue 15, item 12): every "Deep Unlearning via ..."
     in the app, the core and the README names the CVPR 2022 paper's title."""
     title = re.compile(r"Deep\s+Unlearning\s+via\s+([A-Za-z -]+?)[\"'*,]", re.MULTILINE)
-    files = [*ROOT.glob("pages/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("unlearn_core/**/*.py")]
+    files = [
+        *ROOT.glob("app_pages/*.py"),
+        *ROOT.glob("ui/*.py"),
+        *ROOT.glob("unlearn_core/**/*.py"),
+    ]
     joined = (re.sub(r"\"\s*\n\s*\"", "", p.read_text()) for p in [*files, ROOT / "README.md"])
     found = {" ".join(m.group(1).split()) for text in joined for m in title.finditer(text)}
     assert found == {"Randomized Conditionally Independent Hessians"}

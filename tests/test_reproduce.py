@@ -28,7 +28,7 @@ from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import check_record_zip, verify_record
 from unlearn_core.run.store import RunStore, write_run_folder
 
-PAGE = str(ROOT / "pages" / "runs_and_audit.py")
+PAGE = str(ROOT / "app_pages" / "runs_and_audit.py")
 
 
 @pytest.fixture(scope="module")

@@ -162,22 +162,16 @@ def test_the_row_of_a_real_run_matches_its_report(app_store):
 
 def test_the_shown_table_leads_with_before_after_and_retrained():
     [row] = shown_table([report(oracle=True)])
-    assert list(row)[:5] == [
-        "method",
-        "forgotten",
-        "forget acc · before",
-        "forget acc · after",
-        "forget acc · retrained",
-    ]
-    assert len(row) == 11  # the rest only on demand
-    assert (row["forget acc · before"], row["forget acc · after"]) == ("95.0%", "25.0%")
-    assert row["test acc · retrained"] == "75.0%"
+    assert list(row) == ["method", "seed", "forgotten", "forget acc", "retain acc", "test acc"]
+    assert row["forget acc"] == "95.0% → 25.0% (0.0%)"  # before → after (retrained)
+    assert row["test acc"].endswith("(75.0%)")
     [detail] = shown_table([report(oracle=True)], detail=True)
-    assert detail["forget gap"] == "+25.0 pts" and detail["retain gap"] == "-10.0 pts"
+    assert detail["gap: forget / retain / test"].startswith("+25.0 / -10.0 / ")
     assert detail["MIA AUC gap"] == "+0.050" and detail["speed-up"] == "15.0×"
 
 
 def test_the_shown_table_leaves_missing_values_blank():
     [row] = shown_table([report(oracle=False)], detail=True)
-    assert row["forget acc · retrained"] == "" and row["speed-up"] == ""
+    assert row["forget acc"] == "95.0% → 25.0%" and row["speed-up"] == ""
+    assert row["gap: forget / retain / test"] == ""
     assert "None" not in row.values() and "nan" not in row.values()

@@ -35,7 +35,7 @@ def test_result_pages_and_the_record_show_warnings(app_store, tmp_path, monkeypa
     path.write_text(json.dumps(report))  # a page reads reports; integrity is another test's
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path))
     for name in ("privacy.py", "selected_slices.py"):
-        at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=300)
+        at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=300)
         at.session_state["open_runs"] = [run_id]
         at.run()
         assert any("noise <b>swamps</b> the weights" in w.value for w in at.warning), name

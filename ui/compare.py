@@ -8,11 +8,13 @@ import streamlit as st
 
 from ui.charts import plot
 from ui.runs import get_report, get_run_model, open_runs, run_label
-from ui.state import get_dataset
+from ui.state import get_dataset, get_model, selection
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.confusion import confusion_matrix
 from unlearn_core.run.report import Report
+from unlearn_core.training import initial_model
 from unlearn_core.views.compare import compare_runs, highlight_differences, rows_csv
+from unlearn_core.views.layer_names import parameter_labels
 from unlearn_core.views.result_figures import confusion_heatmap
 from unlearn_core.views.run_table import results_table
 
@@ -55,10 +57,34 @@ def confusion_on_test(run_id: str, which: str, dataset_name: str) -> list[list[i
     return confusion_matrix(get_run_model(run_id, data, which), data, "test").tolist()
 
 
+@st.cache_data(show_spinner="Classifying the test split…")
+def _original_confusion(path: str, dataset_name: str, sha256: str) -> list[list[int]]:
+    """(C, C) counts of the current (original) model on the test split; keyed by its sha256."""
+    trained, _ = get_model(path, dataset_name)
+    return confusion_matrix(trained.model, get_dataset(dataset_name), "test").tolist()
+
+
+def _original(reports: dict[str, Report]) -> dict:
+    """{("before unlearning", "original"): counts} when the current model is the runs'
+    original (the run folders hold no copy of it), else {} and a note on how to get it."""
+    path, dataset_name = selection()
+    try:
+        sha = get_model(path, dataset_name)[1]["sha256"]
+    except UserError:
+        return {}
+    if not any(r.checkpoints.original_sha256 == sha for r in reports.values()):
+        st.caption(
+            "The original model's matrix is drawn when the current model is these runs' "
+            "original: choose their checkpoint on **Model and data**."
+        )
+        return {}
+    return {("before unlearning", "original"): _original_confusion(path, dataset_name, sha)}
+
+
 def confusion_grid(reports: dict[str, Report], class_names: list[str]) -> None:
-    """The unlearned (and retrained) model's confusion matrix of every run, PER_ROW a row, all
-    on one colour scale so that their cells compare."""
-    matrices = {}
+    """The original model's confusion matrix, then the unlearned (and retrained) model's of
+    every run, PER_ROW a row, all on one colour scale so that their cells compare."""
+    matrices = _original(reports)
     for label, report in reports.items():
         for which in ("unlearned", "retrained") if report.has_oracle else ("unlearned",):
             try:
@@ -73,6 +99,20 @@ def confusion_grid(reports: dict[str, Report], class_names: list[str]) -> None:
             with column:
                 title = f"Confusion matrix of the {which} model<br>{label}"
                 plot(confusion_heatmap(counts, class_names, title, zmax=top))
+
+
+@st.cache_data(show_spinner=False)
+def layer_labels(archs: tuple[str | None, ...], dataset_name: str) -> dict[str, str]:
+    """views.layer_names.parameter_labels of each architecture (built untrained: names only);
+    none for an architecture a report does not record or that cannot be built, so the bare
+    names show."""
+    labels: dict[str, str] = {}
+    for arch in filter(None, archs):
+        try:
+            labels |= parameter_labels(initial_model(arch, get_dataset(dataset_name), 0))
+        except UserError:
+            continue
+    return labels
 
 
 def comparison_table(reports: dict[str, Report]) -> None:

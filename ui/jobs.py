@@ -5,7 +5,8 @@ submitting the Unlearn page's runs as jobs.
 The executor is `ray` (a local instance started on first launch, or the cluster at
 $UNLEARN_RAY_ADDRESS) unless $UNLEARN_EXECUTOR=inline (one job at a time in this server; the
 tests use it). Session-state key: st.session_state["my_jobs"], the ids this session submitted,
-newest last; their finished runs open on every page.
+newest last (also in the address, ui.session_url, so a reload keeps them); their finished runs
+open on every page. The sidebar's panel is the one place that draws live jobs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -75,15 +77,34 @@ def my_jobs() -> list[JobRecord]:
     return jobs
 
 
+@st.cache_resource(show_spinner=False)
+def _progress_changes() -> dict[str, tuple[float, float]]:
+    """{job id: (progress, time.time() when this server first saw it)}: the engine records
+    no time of a progress change, so the server notes when a job's progress last moved."""
+    return {}
+
+
+def _last_change(job: JobRecord) -> float:
+    seen = _progress_changes()
+    if job.id not in seen or seen[job.id][0] != job.progress:
+        seen[job.id] = (job.progress, time.time())
+    return seen[job.id][1]
+
+
 def timing(job: JobRecord) -> str:
-    """Elapsed time and, from the progress so far, the time left."""
+    """Elapsed time and the time left as estimated at the last progress change, counting down
+    from it: none while the job waits (a phase "waiting…", where progress says nothing of the
+    rest), and none once the job has outrun it (a stale estimate is worse than none)."""
     if job.state != "running" or not job.started:
         return ""
-    elapsed = dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(job.started)
-    seconds = elapsed.total_seconds()
-    if job.progress < 0.02:
+    started = dt.datetime.fromisoformat(job.started).timestamp()
+    seconds = time.time() - started
+    if job.progress < 0.02 or phase_text(job).startswith("waiting"):
         return f"{seconds:.0f} s"
-    left = seconds * (1 - job.progress) / job.progress
+    changed = _last_change(job)
+    left = (changed - started) * (1 - job.progress) / job.progress - (time.time() - changed)
+    if left < 0:
+        return f"{seconds:.0f} s, longer than estimated"
     return f"{seconds:.0f} s, about {left:.0f} s left"
 
 
@@ -121,8 +142,13 @@ def _row(job: JobRecord) -> None:
     # callbacks: they run before the rerun, whether the whole page or the panel reruns
     if job.state in LIVE and state_text(job) != "stopping":
         st.button("Cancel", key=f"cancel-{job.id}", on_click=_cancel, args=(job.id,))
+    _again_button(job, "re")
+
+
+def _again_button(job: JobRecord, prefix: str) -> None:
+    """ "Submit again" under a failed or interrupted job (prefix: a key per place it is drawn)."""
     if job.state in ("interrupted", "failed"):
-        st.button("Submit again", key=f"re-{job.id}", on_click=submit_again, args=(job,))
+        st.button("Submit again", key=f"{prefix}-{job.id}", on_click=submit_again, args=(job,))
 
 
 def _polled(body: Callable[..., None], live: bool, idle_every: float | None, *args) -> None:
@@ -175,13 +201,25 @@ def submit_again(job: JobRecord) -> None:
 
 
 def jobs_panel(limit: int = 8) -> None:
-    """The server's newest jobs (every session's: they share one job list), updating itself."""
-    live = any(job.state in LIVE for job in job_manager().board.list()[:limit])
+    """The server's jobs (every session's: they share one job list), updating itself: every
+    running one, the first `limit` queued and the newest `limit` ended, counted in full."""
+    live = any(job.state in LIVE for job in job_manager().board.list())
     _polled(_jobs_panel, live, IDLE_POLL_S, limit)
 
 
+def panel_rows(jobs: list[JobRecord], limit: int) -> tuple[list[JobRecord], str]:
+    """(the jobs the panel draws, its caption) for the board's jobs, newest first."""
+    running = [j for j in jobs if j.state == "running"]
+    queued = [j for j in jobs if j.state == "queued"][::-1]  # the next to start first
+    ended = [j for j in jobs if j.state not in LIVE]
+    shown = running + queued[:limit] + ended[:limit]
+    counts = f"{len(running)} running, {len(queued)} queued, {len(ended)} ended"
+    hidden = len(jobs) - len(shown)
+    return shown, counts + (f"; {hidden} older or later ones not shown." if hidden else ".")
+
+
 def _jobs_panel(was_live: bool, limit: int) -> None:
-    jobs = job_manager().board.list()[:limit]
+    jobs = job_manager().board.list()
     if was_live != any(job.state in LIVE for job in jobs):
         st.rerun()
     if not jobs:
@@ -189,18 +227,28 @@ def _jobs_panel(was_live: bool, limit: int) -> None:
         return
     if message := st.session_state.pop("jobs_message", None):
         st.info(message)
-    live = sum(job.state in LIVE for job in jobs)
-    st.caption(f"{live} running or queued; the newest {len(jobs)} shown.")
-    for job in jobs:
+    shown, caption = panel_rows(jobs, limit)
+    st.caption(caption)
+    for job in shown:
         _row(job)
     _open_finished()
 
 
+def _ended_unlearning(jobs: list[JobRecord]) -> list[str]:
+    """The ids of the ended unlearning jobs among `jobs` (an audit or an embedding is followed
+    by its own page: follow_jobs)."""
+    return sorted(j.id for j in jobs if j.state not in LIVE and "kind" not in j.spec)
+
+
 def _open_finished() -> list[JobRecord]:
-    """my_jobs(); when that opened a run, the whole page reruns to show it."""
+    """my_jobs(); when that opened a run or an unlearning job ended otherwise, the whole page
+    reruns to show it (the Unlearn page draws this session's results and failures)."""
     before = list(st.session_state.get("open_runs", []))
     jobs = my_jobs()
-    if st.session_state.get("open_runs", []) != before:
+    ended = _ended_unlearning(jobs)
+    known = st.session_state.setdefault("my_ended", ended)
+    st.session_state["my_ended"] = ended
+    if st.session_state.get("open_runs", []) != before or known != ended:
         st.rerun()
     return jobs
 
@@ -282,34 +330,38 @@ def method_specs(
 
 
 def show_my_jobs() -> None:
-    """This session's unfinished jobs with their progress, the newest few that stopped or
-    failed (so a stopped run says "stopped", not nothing), and the summary of its newest sweep
-    once any of its jobs is done; updates itself while jobs run."""
-    mine = set(st.session_state.get("my_jobs", []))
-    live = any(j.id in mine and j.state in LIVE for j in job_manager().board.list())
-    _polled(_show_my_jobs, live, None)
-
-
-def _show_my_jobs(was_live: bool) -> None:
+    """Where this session's live jobs are (the sidebar's panel draws them, here they would be a
+    second copy), the newest few that stopped or failed, with "Submit again" where it applies,
+    and the summary of its newest sweep once any of its jobs is done. The panel reruns the
+    page when one of them ends."""
     from unlearn_core.engine.sweep import summary_rows
-    from unlearn_core.views.sweep import sweep_bars, sweep_table
 
-    jobs = _open_finished()
-    if was_live != any(j.state in LIVE for j in jobs):
-        st.rerun()
-    for job in [j for j in jobs if j.state in LIVE]:
-        _row(job)
+    jobs = my_jobs()
+    st.session_state["my_ended"] = _ended_unlearning(jobs)
+    if live := sum(j.state in LIVE for j in jobs):
+        st.caption(
+            f"{live} of your jobs queued or running: the sidebar's **Jobs** panel shows their "
+            "progress; each opens here when done."
+        )
     for job in [j for j in jobs if j.state in ENDED_BADLY][-ENDED_SHOWN:]:
         st.caption(
             f"{job_title(job)}: {state_text(job)}" + (f" — {job.error}" if job.error else "")
         )
+        _again_button(job, "page-re")
     sweep_id = next((j.spec.get("sweep_id") for j in reversed(jobs)), None)
     members = [j for j in jobs if sweep_id and j.spec.get("sweep_id") == sweep_id]
-    rows = summary_rows(job_manager().root, [_summary_input(j) for j in members])
-    if rows:
-        st.subheader("Sweep: mean and 95% interval over seeds")
-        st.dataframe(sweep_table(rows), hide_index=True)
-        plot(sweep_bars(rows))
+    if rows := summary_rows(job_manager().root, [_summary_input(j) for j in members]):
+        sweep_summary(rows)
+
+
+def sweep_summary(rows: list[dict]) -> None:
+    """The sweep's table and chart, titled for what they hold (one seed: no interval)."""
+    from unlearn_core.views.sweep import sweep_bars, sweep_table, sweep_title
+
+    st.subheader(sweep_title(rows))
+    detail = st.toggle("All columns", key="sweep_detail", help="Gaps to the retrained model.")
+    st.dataframe(sweep_table(rows, detail), hide_index=True)
+    plot(sweep_bars(rows))
 
 
 def _summary_input(job: JobRecord) -> dict:

@@ -89,3 +89,24 @@ def changed_settings(spec: MethodSpec, values: dict[str, object]) -> dict[str, s
         for name, value in values.items()
         if _text(value) != ("" if defaults[name] is None else _text(defaults[name]))
     }
+
+
+METHODS_KEY = "chosen_methods"  # kept while the widget is not drawn, and in the address
+_WIDGET_KEY = "unlearn_methods"
+
+
+def method_choice(usable: list[str]) -> list[str]:
+    """The Unlearn page's choice of methods among `usable`. Streamlit drops a widget's value on
+    a page that does not draw it; the choice is kept under METHODS_KEY (ui.session_url puts it
+    in the address), so it survives another page and a reload."""
+    if _WIDGET_KEY not in st.session_state:
+        kept = st.session_state.get(METHODS_KEY, [])
+        st.session_state[_WIDGET_KEY] = [m for m in kept if m in usable]
+    chosen = st.multiselect(
+        "Methods",
+        usable,
+        key=_WIDGET_KEY,
+        help="Each chosen method runs on its own copy of the model; each run is stored.",
+    )
+    st.session_state[METHODS_KEY] = chosen
+    return chosen

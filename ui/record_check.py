@@ -102,5 +102,6 @@ def _what_it_proves(signature: SignatureCheck) -> str:
         return f"{proven} The signature shows no file changed since the key's holder signed it."
     return (
         f"{proven} Without a signature checked against a key you trust, this cannot rule out "
-        "a forger who rewrote the weights, SHA256SUMS and report.json consistently."
+        "a forger who changed the weights slightly and rewrote SHA256SUMS and report.json to "
+        "match: ask for a record signed with `audit --sign` and the signer's public key."
     )

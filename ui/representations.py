@@ -24,7 +24,30 @@ VIEWS = {
 }
 
 
-@st.cache_data(show_spinner="Computing the view…", max_entries=32)
+def what_is_computed(kind: str, per_group: int, models: dict) -> str:
+    """The spinner's line for a view: what is being computed and how long it may take (the
+    first view took 57 s on 2 busy cores with only "Computing the view…" to read)."""
+    names = [name for name, model in models.items() if model is not None]
+    images = f"{per_group} images from each of forget, retain and test"
+    features = f"the features of the {', '.join(names)} models on {images}"
+    if kind == "embedding":
+        return (
+            f"Computing {features}, then fitting one 2-D map on all {len(names) * 3 * per_group} "
+            "points. The first UMAP map of this server also compiles UMAP: about a minute on 2 "
+            "cores; later ones take seconds."
+        )
+    if kind == "cka":
+        return f"Computing {features} at every layer, then the CKA of each pair of models."
+    return f"Computing {features}, then training a logistic-regression probe on each model's."
+
+
+def view_values(kind: str, run_id: str, sha256: str, settings: tuple, models, data, request):
+    """compute_view under a spinner that says what it computes and shows the time taken."""
+    with st.spinner(what_is_computed(kind, settings[0], models), show_time=True):
+        return compute_view(kind, run_id, sha256, settings, models, data, request)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def compute_view(
     kind: str,
     run_id: str,

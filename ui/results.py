@@ -1,7 +1,8 @@
 """Streamlit glue: the Unlearn page's table of the open runs, and the command line of each.
 
 The table leads with each split's accuracy before unlearning, after it and in the retrained
-model (unlearn_core.views.run_table.shown_table); gaps, attacks and timings are one toggle away.
+model, one cell a split (unlearn_core.views.run_table.shown_table); gaps, attacks and timings
+are one toggle away.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def results_section(reports: list[Report]) -> None:
     )
     st.dataframe(shown_table(reports, detail), hide_index=True)
     st.caption(
-        "Accuracy on each split before unlearning, after it, and in the model retrained "
-        "without the forget set (the target: a good method's 'after' matches 'retrained'). "
+        "Accuracy on each split: before unlearning → after it (in brackets, the model "
+        "retrained without the forget set: the target, which a good method's 'after' matches). "
         "With all columns: gaps are after minus retrained in percentage points (0 is the "
         "target); MIA AUC is the loss attack on the forget set against unseen test images, "
         "0.5 when it cannot tell them apart; speed-up is retraining time over unlearning time. "

@@ -145,15 +145,16 @@ def audit_check(folder: str | Path) -> tuple[bool, str]:
 
 
 def table_rows(rows: list[dict], shown: list[str]) -> list[dict]:
-    """The Runs page's table: one row per stored run; a corrupt one says so and why."""
+    """The Runs page's table: one row per stored run; a corrupt one says so and why (its
+    unreadable fields blank: a dataframe shows None as "None")."""
     return [
         {
             "run": r["run_id"],
             "created": (r["created"] or "")[:19].replace("T", " "),
-            "method": r["method"],
-            "dataset": r["dataset"],
-            "architecture": r["arch"],
-            "forgets": r["forgets"],
+            "method": r["method"] or "",
+            "dataset": r["dataset"] or "",
+            "architecture": r["arch"] or "",
+            "forgets": r["forgets"] or "",
             "state": f"corrupt: {r['corrupt']}" if r.get("corrupt") else "ok",
             "open": r["run_id"] in shown,
         }

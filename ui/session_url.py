@@ -1,13 +1,14 @@
 """Streamlit glue: the session's choices in the page address, so a reload (or a copied link)
-keeps them: the current model, the forget request and the open runs. Streamlit forgets
-st.session_state on a reload; the query parameters survive it.
+keeps them: the current model, the forget request, the open runs, this session's jobs (so a
+reload during a job still opens its results when it ends) and the methods chosen on the Unlearn
+page. Streamlit forgets st.session_state on a reload; the query parameters survive it.
 
   ?model=<file name>&classes=3,5 (or &indices=1,7,9)&requester=..&request_date=YYYY-MM-DD
-   &runs=<run id>,<run id>
+   &runs=<run id>,<run id>&jobs=<job id>,<job id>&methods=unsir,ssd
 
 The model is named by its file name and restored only if it is one the picker offers (a shipped,
 trained or uploaded checkpoint), so an address cannot make the server open an arbitrary file;
-run ids are checked against the store by `ui.runs.open_runs`.
+run ids and job ids are checked against the store, method names against the registry.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.jobs import job_manager
+from ui.method_form import METHODS_KEY
 from ui.model_sources import stored_models
 from ui.runs import run_store, set_forget
 from ui.state import get_dataset, known_checkpoints, select_checkpoint, selection
 from unlearn_core.errors import UserError
 from unlearn_core.files import SAFE_ID
+from unlearn_core.methods import METHODS
 from unlearn_core.request import ForgetRequest, parse_indices
 from unlearn_core.run.integrity import REPORT
 
@@ -29,6 +33,7 @@ RESTORED = "url_restored"  # session-state flag: this session already read its a
 
 
 MAX_OPEN_RUNS = 20  # runs an address may open at once
+MAX_JOBS = 100  # this session's jobs the address keeps (the newest)
 
 
 def _numbers(params, key: str) -> list[int]:
@@ -70,6 +75,24 @@ def restore_from_url() -> None:
         _restore_request({"classes": classes, "indices": indices, **origin})
     if runs := _runs(params.get("runs", "")):
         st.session_state["open_runs"] = runs
+    if jobs := _jobs(params.get("jobs", "")):
+        st.session_state["my_jobs"] = jobs
+    methods = [m for m in params.get("methods", "").split(",") if m in METHODS]
+    if methods:
+        st.session_state[METHODS_KEY] = methods
+
+
+def _jobs(text: str) -> list[str]:
+    """The job ids of ?jobs= that name a job of this store (others are dropped quietly: a
+    job's file may have been cleaned away since)."""
+    board = job_manager().board
+    found = []
+    for job_id in [j for j in text.split(",") if SAFE_ID.fullmatch(j)][-MAX_JOBS:]:
+        try:
+            found.append(board.get(job_id).id)
+        except UserError:
+            continue
+    return found
 
 
 def _restore_request(forget: dict) -> None:
@@ -95,5 +118,9 @@ def save_to_url() -> None:
     wanted |= {k: forget[k] for k in ORIGIN if forget.get(k)}
     if runs := st.session_state.get("open_runs"):
         wanted["runs"] = ",".join(runs)
+    if jobs := st.session_state.get("my_jobs"):
+        wanted["jobs"] = ",".join(jobs[-MAX_JOBS:])
+    if methods := st.session_state.get(METHODS_KEY):
+        wanted["methods"] = ",".join(methods)
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)

@@ -46,7 +46,7 @@ def start_here() -> None:
         if message := st.session_state.pop("demo_run_message", None):
             st.error(message)
     if st.session_state.pop("go_to_results", False):  # a callback cannot switch pages
-        st.switch_page("pages/unlearn.py")
+        st.switch_page("app_pages/unlearn.py")
 
 
 def open_demo_run() -> None:

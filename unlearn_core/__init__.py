@@ -1,6 +1,6 @@
 """Unlearning Workbench core: data, models, recorded training, unlearning methods and metrics.
 
-Importable without streamlit; the app (`app.py`, `pages/`) and the command line
+Importable without streamlit; the app (`app.py`, `app_pages/`) and the command line
 (`python -m unlearn_core`) are two doors onto the same functions.
 """
 

@@ -33,14 +33,31 @@ from unlearn_core.views.figures import (
     styled,
 )
 
-RUN_COLOURS = (VERMILLION, BLUE, ORANGE, PURPLE, BLACK, YELLOW)  # never a reference's colour
+# One colour per open run (ui.session_url.MAX_OPEN_RUNS = 20), never a reference's: Okabe-Ito's
+# six, then Paul Tol's muted and light schemes without their greens and pale blues.
+RUN_COLOURS = (VERMILLION, BLUE, ORANGE, PURPLE, BLACK, YELLOW) + (
+    "#332288",
+    "#882255",
+    "#999933",
+    "#CC6677",
+    "#44AA99",
+    "#AA4499",
+    "#DDCC77",
+    "#661100",
+    "#6699CC",
+    "#888888",
+    "#EE3377",
+    "#FFAABB",
+    "#BBCC33",
+    "#EE8866",
+)
 PATTERNS = ("", "/", "x", ".", "+")  # tell apart references that differ between runs
 SHOWN_INDICES = 6  # forget indices written out before "…"
 DIFFERS = "background-color: #FFF3C4"  # the comparison's highlight (a pale yellow)
 
 
 def run_colour(position: int) -> str:
-    """The colour of the run at `position` among the open runs."""
+    """The colour of the run at `position` among the open runs (distinct up to 20 runs)."""
     return RUN_COLOURS[position % len(RUN_COLOURS)]
 
 
@@ -75,7 +92,8 @@ def _grouped_bars(ticks: list[str], runs: dict[str, dict[str, list | None]]) -> 
         if r.get("unlearned") is not None:
             fig.add_bar(x=ticks, y=r["unlearned"], name=label, marker_color=run_colour(position))
     _reference_bars(fig, ticks, references["retrained"], GREEN)
-    fig.update_layout(barmode="group", xaxis_title="Class", legend={"orientation": "h", "y": -0.3})
+    # the legend beside the bars: below them it met the axis title once tick labels turned
+    fig.update_layout(barmode="group", xaxis_title="Class", legend={"x": 1.02, "y": 1})
     return fig
 
 
@@ -117,12 +135,16 @@ def _log_range(values: list[float]) -> list[float] | None:
 
 
 def runs_layer_distance(
-    runs: dict[str, list[dict]], relative: bool = False, log: bool = True
+    runs: dict[str, list[dict]],
+    relative: bool = False,
+    log: bool = True,
+    labels: dict[str, str] | None = None,
 ) -> go.Figure:
     """UNSIR Fig. 2 for several runs: per parameter tensor, the L2 distance of each run's
     unlearned weights to the original's (top panel) and to the retrained model's (bottom panel,
     left out when no run has it), one colour per run, both panels on one distance axis.
-    runs: label -> report.json's `layer_distance` rows. relative: ||p - p_ref|| / ||p_ref||."""
+    runs: label -> report.json's `layer_distance` rows. relative: ||p - p_ref|| / ||p_ref||.
+    labels: a tick label per parameter name (views.layer_names), else the bare name."""
     suffix = "_relative" if relative else ""
     values = {
         (label, key): [r.get(key + suffix) for r in rows]
@@ -143,7 +165,7 @@ def runs_layer_distance(
     for position, (label, rows) in enumerate(runs.items()):
         for row, key in enumerate(panels, 1):
             fig.add_bar(
-                x=[r["layer"] for r in rows],
+                x=[(labels or {}).get(r["layer"], r["layer"]) for r in rows],
                 y=values[label, key],
                 name=label,
                 legendgroup=label,

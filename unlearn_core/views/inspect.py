@@ -187,11 +187,14 @@ def card_rows(card: dict, class_names: list[str]) -> list[dict]:
     return rows
 
 
-def verification_rows(per_layer: list[dict] | None) -> list[dict]:
-    """report.json's `verification_error_per_layer` with each layer's share_removed."""
+def verification_rows(
+    per_layer: list[dict] | None, labels: dict[str, str] | None = None
+) -> list[dict]:
+    """report.json's `verification_error_per_layer` with each layer's share_removed; labels: a
+    name per parameter (views.layer_names), else the bare one."""
     return [
         {
-            "layer": r["layer"],
+            "layer": (labels or {}).get(r["layer"], r["layer"]),
             "with update": r["with_update"],
             "without update": r["without_update"],
             "share removed": share_removed(r["with_update"], r["without_update"]),

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.audit_export import audit_downloads
 from ui.compare import comparison_table, export_open_runs
 from ui.record_check import record_check_form
 from ui.runs import (
@@ -18,9 +19,6 @@ from ui.runs import (
 )
 from ui.state import class_names
 from unlearn_core.errors import UserError
-from unlearn_core.run.audit import audit_record_bytes
-from unlearn_core.run.audit_page import audit_html
-from unlearn_core.run.privacy_record import latest_audit
 
 st.title("Runs and audit record")
 st.subheader("What am I looking at")
@@ -40,7 +38,11 @@ st.markdown(
 with st.expander("Verify an audit record someone sent you"):
     st.caption(
         "Checks its SHA256SUMS, then loads its weights on its data set here and recomputes the "
-        "accuracies its report.json claims: rewritten weights fail even with rewritten sums."
+        "accuracies its report.json claims. That catches a slip, not a forger: weights changed "
+        "so slightly that the accuracies hold, with SHA256SUMS and report.json's sha256 "
+        "rewritten to match, pass every check. Only a signature closes that: a record signed "
+        "with `audit --sign`, checked here or with `audit --verify --trusted-key` against a "
+        "public key you trust, shows that no file changed since its holder signed it."
     )
     record_check_form()
 
@@ -89,27 +91,7 @@ with export:
     else:
         st.success(verdict)
         report = get_report(run_id)
-        names = class_names(report.dataset)
-        left, right = st.columns(2)
-        # built on click only: the page embeds plotly.js (about 5 MB) and the zip the weights
-        left.download_button(
-            "Download the audit record (zip)",
-            data=lambda: audit_record_bytes(folder, names),
-            file_name=f"{run_id}-audit.zip",
-            mime="application/zip",
-            key="download_zip",
-            on_click="ignore",
-        )
-        right.download_button(
-            "Download the audit page (HTML)",
-            data=lambda: audit_html(
-                report, class_names=names, privacy=latest_audit(folder, report)
-            ),
-            file_name=f"{run_id}-audit.html",
-            mime="text/html",
-            key="download_html",
-            on_click="ignore",
-        )
+        audit_downloads(run_id, folder, report, class_names(report.dataset))
         st.caption(
             "The zip holds report.json, model.safetensors, retrained.safetensors (runs with the "
             "oracle), request.json, audit.html and SHA256SUMS: check it with `python -m "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.jobs import REPRODUCIBLE_KEY, method_specs, parse_seeds, show_my_jobs, submit
-from ui.method_form import changed_settings, setting_inputs
+from ui.method_form import changed_settings, method_choice, setting_inputs
 from ui.results import results_section
 from ui.runs import current_request, get_report, open_runs
 from ui.state import get_dataset, get_model, selection
@@ -52,12 +52,7 @@ for name, spec in METHODS.items():
             f"`{name}` is not offered: it forgets {' or '.join(spec.requests)} only, and this "
             f"request is by {request.kind}. Change the request to use it."
         )
-chosen = st.multiselect(
-    "Methods",
-    usable,
-    key="unlearn_methods",
-    help="Each chosen method runs on its own copy of the model; each run is stored.",
-)
+chosen = method_choice(usable)
 
 if chosen:
     with st.form("unlearn_form"):

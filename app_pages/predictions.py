@@ -1,6 +1,6 @@
 """Predictions: where each open run sends the forgotten samples and its per-class test accuracy,
-every run on one figure, and the confusion matrices of the unlearned (and retrained) models on
-the test split on one colour scale."""
+every run on one figure, and the confusion matrices of the original, unlearned (and retrained)
+models on the test split on one colour scale."""
 
 import streamlit as st
 
@@ -48,5 +48,9 @@ forgotten = sorted({c for r in reports.values() for c in r.forget.classes or []}
 plot(runs_per_class_accuracy(names, accuracies, forgotten), key="per_class")
 
 st.subheader("Confusion matrices on the test split")
-st.caption("Rows: true class, columns: predicted; one colour scale for all of them.")
+st.caption(
+    "Rows: true class, columns: predicted; one colour scale for all of them. The original "
+    "model's comes first: where its row for a forgotten class is a bright diagonal cell, the "
+    "unlearned model's should send those images elsewhere, as the retrained one does."
+)
 confusion_grid(reports, names)

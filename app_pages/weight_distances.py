@@ -4,7 +4,7 @@ and how far they ended from the retrained one, every run on one distance axis.""
 import streamlit as st
 
 from ui.charts import plot
-from ui.compare import oracle_note, reports_by_label
+from ui.compare import layer_labels, oracle_note, reports_by_label
 from ui.run_picker import choose_runs
 from unlearn_core.views.compare import runs_layer_distance
 
@@ -40,5 +40,7 @@ log = right.toggle(
 reports = reports_by_label(ids)
 rows = {label: r.layer_distance or [] for label, r in reports.items()}
 if rows:
-    plot(runs_layer_distance(rows, relative=relative, log=log), key="distances")
+    first = next(iter(reports.values()))
+    labels = layer_labels(tuple(dict.fromkeys(r.arch for r in reports.values())), first.dataset)
+    plot(runs_layer_distance(rows, relative, log, labels), key="distances")
     oracle_note(reports)

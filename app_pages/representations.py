@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.charts import plot
 from ui.inspect_helpers import chosen_run_context
-from ui.representations import INLINE_MAX, VIEWS, compute_view, embedding_as_job
+from ui.representations import INLINE_MAX, VIEWS, embedding_as_job, view_values
 from ui.state import get_model, selection
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.representations import PENULTIMATE, feature_layers
@@ -72,7 +72,7 @@ try:
         if values is None:
             st.stop()
     else:
-        values = compute_view(kind, run_id, sha, settings, models, data, request)
+        values = view_values(kind, run_id, sha, settings, models, data, request)
 except UserError as err:
     st.error(str(err))
     st.stop()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.compare import layer_labels
 from ui.inspect_helpers import prefer_run
 from ui.run_picker import choose_run
 from ui.runs import get_report
@@ -79,7 +80,8 @@ if report is not None:
         note = overshoot_note(report)
         if note:
             st.warning(note)
-        rows = verification_rows(report.verification_error_per_layer)
+        labels = layer_labels((report.arch,), report.dataset)
+        rows = verification_rows(report.verification_error_per_layer, labels)
         if rows:
             st.dataframe(
                 rows,
