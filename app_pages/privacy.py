@@ -13,6 +13,7 @@ from unlearn_core.views.inspect import (
     card_rows,
     mia_flag_notes,
     mia_rows,
+    neighbour_lines,
     relearn_command,
     relearn_rows,
     svc_spread_rows,
@@ -134,4 +135,8 @@ facts_col.dataframe(
         "confidence in true class": RATE,
         "membership score": RATE,
     },
+)
+facts_col.markdown(
+    "**Nearest retained neighbours** (penultimate layer)\n"
+    + "\n".join(f"- {line}" for line in neighbour_lines(card, list(data.class_names)))
 )

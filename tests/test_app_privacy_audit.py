@@ -115,12 +115,15 @@ def test_done_shows_the_verdict_table_roc_bands_and_exposed_samples(store, monke
     )
     rows = at.dataframe[0].value.to_dict("records")
     assert [r["AUC"] for r in rows] == [r["AUC"] for r in attack_rows(privacy)]
+    assert all(v is not None for r in rows for v in r.values()), "a cell reads None"
     roc = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert roc["layout"]["xaxis"]["type"] == "log"
     filled = [t for t in roc["data"] if t.get("fill") == "tonexty"]
     assert len(filled) == 2  # a band for the unlearned and one for the original models
-    tiles = at.get("image")[0].proto.imgs  # (the one-sample card follows)
-    assert len(tiles) == 8  # the eight samples that leak most
+    # the eight samples that leak most, each an image of its own column (as one list they took
+    # their captions' widths, in different sizes); the one-sample card follows
+    assert all(len(i.proto.imgs) == 1 for i in at.get("image")[:8])
+    tiles = [i.proto.imgs[0] for i in at.get("image")[:8]]
     leaking = leaking_samples(privacy)
     assert [t.caption.split(" · ")[0] for t in tiles] == [f"#{r['index']}" for r in leaking]
     assert f"ε {leaking[0]['epsilon']:.2f}" in tiles[0].caption
@@ -206,7 +209,8 @@ def test_an_older_privacy_json_still_opens(store, monkeypatch, measured):
         if t.value.to_dict("records")[0].get("measure", "").startswith("equivalence")
     )
     assert rests[0]["value"] == "–" and rests[4]["value"] == "–"
-    assert len(at.get("image")[0].proto.imgs) == 8  # samples rebuilt from per-sample AUCs
+    leaking = at.get("image")[:8]  # samples rebuilt from per-sample AUCs, an image each
+    assert len(leaking) == 8 and all(len(i.proto.imgs) == 1 for i in leaking)
 
 
 def test_a_model_without_a_recipe_is_audited_by_the_recipe_typed(store, monkeypatch):

@@ -304,17 +304,10 @@ def _settle(page) -> None:
         page.wait_for_timeout(250)
 
 
-# Pages whose tables may still scroll sideways: the Privacy page's is being narrowed on its own
-# branch (issue 24, item 15); remove it from here with that change.
-SCROLL_EXEMPT = {"Privacy"}
-
-
 def _problems(page, title: str) -> list[str]:
     """Exceptions, error boxes, tables that scroll sideways and overlapping texts on the page,
     one line each."""
     found = page.evaluate(PROBLEMS_JS)
-    if title in SCROLL_EXEMPT:
-        found = [line for line in found if not line.startswith("table scrolls")]
     boxes = page.evaluate(BOXES_JS)
     pairs = overlapping_pairs(boxes["headings"])
     for number, texts in enumerate(boxes["charts"]):

@@ -16,6 +16,7 @@ from unlearn_core.views.inspect import (
     faithfulness_rows,
     mia_flag_notes,
     mia_rows,
+    neighbour_lines,
     relearn_command,
     relearn_rows,
     svc_spread_rows,
@@ -173,7 +174,8 @@ def test_card_rows():
     (row,) = card_rows(card, ["cat", "dog"])
     assert row["model"] == "original" and row["loss"] == 0.1
     assert row["predicted"] == "dog (90%)" and row["membership score"] == 0.95
-    assert row["nearest neighbours"] == "#3 dog, #8 cat"
+    assert "nearest neighbours" not in row  # a column of them scrolled sideways at 1280 px
+    assert neighbour_lines(card, ["cat", "dog"]) == ["original: #3 dog, #8 cat"]
 
 
 def test_verification_rows_share_removed():

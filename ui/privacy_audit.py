@@ -188,7 +188,8 @@ def _latest_result(spec: AuditSpec, card_key: str, live: bool) -> None:
 
 
 def _rates(rows: list[dict]) -> dict:
-    return {k: RATE for k in rows[0] if k not in ("attack", "95% interval")} if rows else {}
+    numbers = ("AUC", "TPR at 1% FPR", "at 0.1%")  # the others are text ("–" where absent)
+    return {k: RATE for k in numbers} if rows else {}
 
 
 def _relearn(privacy: dict) -> None:
@@ -220,8 +221,12 @@ def _leaking(privacy: dict, card_key: str) -> None:
     worst = leaking_samples(privacy)
     data = get_dataset(selection()[1])
     tiles, captions = image_tiles(data, "train", [r["index"] for r in worst], scale=3)
-    st.image(tiles, caption=[_tile_caption(c, r) for c, r in zip(captions, worst, strict=True)])
-    for column, row in zip(st.columns(len(worst)), worst, strict=True):
+    # one column per sample, the image stretched to it: as one list, tiles took their
+    # captions' widths and came out in different sizes
+    for column, tile, caption, row in zip(
+        st.columns(len(worst)), tiles, captions, worst, strict=True
+    ):
+        column.image(tile, caption=_tile_caption(caption, row), width="stretch")
         column.button(
             f"#{row['index']}",
             key=f"open-card-{row['index']}",

@@ -166,8 +166,9 @@ def relearn_command(report: Report, checkpoint: str) -> str:
 
 
 def card_rows(card: dict, class_names: list[str]) -> list[dict]:
-    """A sample_card as a row per model: loss, confidence in the true class, the prediction,
-    the membership score and the nearest retained neighbours ("#index class" each)."""
+    """A sample_card as a row per model: loss, confidence in the true class, the prediction and
+    the membership score (the neighbours are neighbour_lines: as a column they made the table
+    scroll sideways at 1280 px)."""
     rows = []
     for model, m in card["models"].items():
         if m is None:
@@ -179,12 +180,19 @@ def card_rows(card: dict, class_names: list[str]) -> list[dict]:
                 "confidence in true class": m["confidence"],
                 "predicted": f"{m['predicted_class_name']} ({m['predicted_confidence']:.0%})",
                 "membership score": m["membership_score"],
-                "nearest neighbours": ", ".join(
-                    f"#{n['index']} {class_names[n['label']]}" for n in m["neighbours"]
-                ),
             }
         )
     return rows
+
+
+def neighbour_lines(card: dict, class_names: list[str]) -> list[str]:
+    """Per model, its nearest retained neighbours of the sample: "original: #12 Shirt, ..."."""
+    return [
+        f"{model}: "
+        + ", ".join(f"#{n['index']} {class_names[n['label']]}" for n in m["neighbours"])
+        for model, m in card["models"].items()
+        if m is not None
+    ]
 
 
 def verification_rows(
