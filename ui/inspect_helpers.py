@@ -67,7 +67,7 @@ def run_context(
     return report, data, ForgetRequest.from_dict(data, report.forget.to_dict()), models
 
 
-@st.cache_data(show_spinner="Measuring the sample under each model…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def _card(
     run_id: str,
     original_sha256: str,
@@ -108,7 +108,14 @@ def run_card(
     index."""
     path, dataset_name = selection()
     original_sha256 = get_model(path, dataset_name)[1]["sha256"]
-    return _card(run_id, original_sha256, index, models, data, request)
+    present = sum(m is not None for m in models.values())
+    what = (
+        f"Measuring training sample #{index} under {present} models: its loss and prediction, "
+        f"and its nearest neighbours among the features of {request.retain_indices.numel():,} "
+        "retained images per model (seconds on a quiet machine; cached after)…"
+    )
+    with st.spinner(what, show_time=True):
+        return _card(run_id, original_sha256, index, models, data, request)
 
 
 def chosen_run_context(key: str, without_oracle: str):
