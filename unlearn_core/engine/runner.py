@@ -69,13 +69,38 @@ class SharedCache:
         mode = (spec.oracle_convention, spec.threads, spec.reproducible)  # the retrain's bits
         key = (self.key(spec), forget_key(request), *mode)
         if key not in self.oracles:
-            self.oracles[key] = executor.oracle(shared, request, *mode)
+            memory = job_memory(inputs, inputs.trained.recipe.batch_size)
+            self.oracles[key] = executor.oracle(shared, request, *mode, memory=memory)
             self._bound(self.oracles)
         return self.oracles[key]
+
+    def drop_oracle(self, oracle) -> None:
+        """Forget an oracle a failed job used (its retrain may be what failed, e.g. its worker
+        was killed): the next job of its forget set starts a new one."""
+        for key in [k for k, v in self.oracles.items() if v is oracle]:
+            del self.oracles[key]
 
     def _bound(self, cache: dict) -> None:
         while len(cache) > self.LIMIT:
             cache.pop(next(iter(cache)))
+
+
+def job_memory(inputs: SharedInputs, batch_size: int) -> int:
+    """Bytes a job or an oracle retrain on `inputs` takes at its peak (memory.job_bytes)."""
+    from unlearn_core.memory import job_bytes
+
+    model = inputs.trained.model
+    model_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return job_bytes(inputs.trained.arch, inputs.data, model_bytes, batch_size)
+
+
+def spec_batch_size(spec: JobSpec, inputs: SharedInputs) -> int:
+    """The larger of the method's training batch (its config, overrides applied) and the
+    recipe's (its oracle retrain)."""
+    from unlearn_core.methods.registry import get_method, parse_config
+
+    config = parse_config(get_method(spec.method).config_cls, spec.overrides)
+    return max(getattr(config, "batch_size", 0), inputs.trained.recipe.batch_size)
 
 
 def load_inputs(spec: JobSpec) -> SharedInputs:
