@@ -17,6 +17,10 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.progress import Progress
 
+# A phase that begins with "waiting" has no time-left estimate (the app shows none): the job
+# makes no progress of its own until its shared oracle's retrain ends.
+WAITING_FOR_ORACLE = "waiting for the shared oracle"
+
 
 class JobCancelled(Exception):
     """Raised from a job's progress callback when its cancel was requested."""
@@ -139,13 +143,18 @@ def execute(
 
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
+    last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
     inputs = inputs or load_inputs(spec)
 
     def report(fraction: float, phase: str) -> None:
         if should_stop and should_stop():
             raise JobCancelled(phase)
+        last[0] = fraction
         if progress:
             progress(fraction, phase)
+
+    def report_wait() -> None:
+        report(last[0], WAITING_FOR_ORACLE)
 
     request = ForgetRequest.from_dict(inputs.data, spec.forget)
     relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
@@ -163,7 +172,7 @@ def execute(
             progress=report,
             privacy_risk=spec.privacy_risk,
             relearn=relearn,
-            shared_oracle=_oracle_source(oracle, waited),
+            shared_oracle=_oracle_source(oracle, waited, report_wait),
             oracle_convention=spec.oracle_convention,
         )
     record.report = record.report.with_command(spec.command())  # the same run from a shell
@@ -178,9 +187,12 @@ def forget_key(request) -> tuple[int, ...]:
     return tuple(request.forget_indices.tolist())
 
 
-def _oracle_source(oracle, waited: list[float]) -> Callable[[], tuple[nn.Module, float]] | None:
+def _oracle_source(
+    oracle, waited: list[float], on_wait: Callable[[], None]
+) -> Callable[[], tuple[nn.Module, float]] | None:
     """A function that returns the shared oracle, fetched only when the pipeline needs it (a
-    Ray worker waiting on it releases its CPU to other jobs meanwhile); the wait is added to
+    Ray worker waiting on it releases its CPU to other jobs meanwhile); if it is not ready,
+    on_wait() is called first (the job reports WAITING_FOR_ORACLE); the wait is added to
     waited[0]."""
     if oracle is None:
         return None
@@ -191,9 +203,13 @@ def _oracle_source(oracle, waited: list[float]) -> Callable[[], tuple[nn.Module,
         start = time.perf_counter()
         try:
             if isinstance(oracle[0], Future):
+                if not oracle[0].done():
+                    on_wait()
                 return oracle[0].result()
             import ray
 
+            if not ray.wait([oracle[0]], timeout=0)[0]:
+                on_wait()
             return ray.get(oracle[0])
         finally:
             waited[0] += time.perf_counter() - start
