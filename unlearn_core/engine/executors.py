@@ -97,6 +97,9 @@ class InlineExecutor:
     def progress(self) -> dict[str, tuple[float, str]]:
         return dict(self.board)
 
+    def rest(self) -> None:
+        """No job is live: nothing to release (the thread waits for work at no cost)."""
+
     def node_count(self) -> int:
         return 1
 
@@ -170,7 +173,7 @@ class RayExecutor:
             raise UserError(f"gpu_fraction must be in (0, 1], not {gpu_fraction}.")
         self.gpu_fraction = gpu_fraction
         self.node = None if ray.is_initialized() else connect(address, workers, _runtime_env())
-        self.actor = _progress_actor()
+        self.actor = None  # the progress actor: started by the first launch after a rest
         self.board: dict[str, tuple[float, str]] = {}
         self.largest_node = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"])
 
@@ -184,14 +187,14 @@ class RayExecutor:
         self, job_id: str, spec: JobSpec, inputs, oracle=None, memory: int | None = None
     ) -> RayHandle:
         task = remote_task("job").options(**self._resources(spec.threads, memory))
-        return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self.actor))
+        return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self._actor()))
 
     def launch_task(self, job_id: str, spec) -> RayHandle:
         """A task (engine/tasks.py) as one Ray task; an audit fans its models out as Ray tasks
         (a task waiting on its children releases its CPU to them, and cancelling it cancels
         them too)."""
         task = remote_task("task").options(num_cpus=1, num_gpus=0, max_retries=0)
-        return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
+        return RayHandle(task.remote(job_id, spec.to_dict(), self._actor()))
 
     def oracle(
         self,
@@ -231,10 +234,26 @@ class RayExecutor:
 
         if self.node is not None:
             self.node.check()
+        if self.actor is None:
+            return {}
         # a dead actor: Ray restarts it (max_restarts); the jobs write to it again once back
         with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
             self.board = ray.get(self.actor.read.remote(), timeout=self.READ_TIMEOUT_S)
         return dict(self.board)
+
+    def _actor(self):
+        if self.actor is None:
+            self.actor = _progress_actor()
+        return self.actor
+
+    def rest(self) -> None:
+        """No job is live: end the progress actor (idle, it still costs 0.5% of a core); the
+        next launch starts another."""
+        import ray
+
+        if self.actor is not None:
+            ray.kill(self.actor, no_restart=True)
+            self.actor, self.board = None, {}
 
     def node_count(self) -> int:
         import ray

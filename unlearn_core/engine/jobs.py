@@ -150,6 +150,8 @@ class JobManager:
                         changed.append(updated)
                 if tracked.job.state in FINAL:
                     del self.tracked[job_id]
+            if not self.tracked and not _is_factory(self._executor):
+                self._executor.rest()  # an idle server costs little (issue 24, item 16)
             return changed
 
     def _supervised_step(self, tracked: _Tracked, progress) -> JobRecord:
