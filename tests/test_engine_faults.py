@@ -35,7 +35,7 @@ def executor():
 def _ray_processes(executor: RayExecutor, name: str) -> list[int]:
     """Our instance's processes whose title starts with ray::NAME (not another user's Ray)."""
     found = []
-    for pid in session_pids(executor.node.session_dir):
+    for pid in session_pids(ray._private.worker._global_node.get_session_dir_path()):
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
         except OSError:

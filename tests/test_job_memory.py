@@ -14,10 +14,11 @@ from unlearn_core.data import load_dataset
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import load_inputs
 from unlearn_core.engine.state import FINAL
-from unlearn_core.memory import WORKER_BASE, job_bytes
 
 
 def test_the_estimate_grows_with_the_model_the_data_and_the_batch(tiny):
+    from unlearn_core.memory import WORKER_BASE, job_bytes
+
     demo = load_dataset("demo")
     small = job_bytes("logreg", tiny, 10**4, 32)
     assert WORKER_BASE < small < job_bytes("logreg", demo, 10**4, 32)  # more data
@@ -30,9 +31,15 @@ def ray_executor():
     ray = pytest.importorskip("ray")
     from unlearn_core.engine.executors import RayExecutor
 
-    executor = RayExecutor(workers=2)
-    yield executor
+    yield RayExecutor(workers=2)
     ray.shutdown()
+
+
+def _largest_node() -> int:
+    """The most memory for jobs (Ray's `memory` resource) on one node of the instance."""
+    import ray
+
+    return int(max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"]))
 
 
 def _run_all(manager: JobManager, ids: list[str], timeout: float = 180) -> int:
@@ -50,7 +57,7 @@ def _run_all(manager: JobManager, ids: list[str], timeout: float = 180) -> int:
 def test_jobs_that_do_not_fit_together_run_one_after_the_other(
     spec, tmp_path, ray_executor, monkeypatch
 ):
-    share = int(ray_executor.largest_node * 0.6)  # two of them do not fit one node
+    share = int(_largest_node() * 0.6)  # two of them do not fit one node
     monkeypatch.setattr("unlearn_core.engine.jobs.job_memory", lambda *a: share)
     manager = JobManager(tmp_path, ray_executor)
     inputs = load_inputs(spec)
@@ -64,7 +71,7 @@ def test_jobs_that_do_not_fit_together_run_one_after_the_other(
 def test_a_job_larger_than_any_node_fails_at_once_in_one_line(
     spec, tmp_path, ray_executor, monkeypatch
 ):
-    huge = int(ray_executor.largest_node) + 2**30
+    huge = _largest_node() + 2**30
     monkeypatch.setattr("unlearn_core.engine.jobs.job_memory", lambda *a: huge)
     manager = JobManager(tmp_path, ray_executor)
     job = manager.submit(spec, load_inputs(spec))
