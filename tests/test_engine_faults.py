@@ -8,14 +8,13 @@ import dataclasses
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
+from ray_session import session_pids, title
 
 from unlearn_core.checkpoint import save_checkpoint, sha256_file
 from unlearn_core.engine.executors import RayExecutor
 from unlearn_core.engine.jobs import JobManager
-from unlearn_core.engine.reaper import session_pids
 from unlearn_core.engine.runner import load_inputs
 from unlearn_core.engine.state import FINAL
 
@@ -34,15 +33,8 @@ def executor():
 
 def _ray_processes(executor: RayExecutor, name: str) -> list[int]:
     """Our instance's processes whose title starts with ray::NAME (not another user's Ray)."""
-    found = []
-    for pid in session_pids(ray._private.worker._global_node.get_session_dir_path()):
-        try:
-            title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-        except OSError:
-            continue
-        if title.startswith(f"ray::{name}"):
-            found.append(pid)
-    return found
+    pids = session_pids(ray._private.worker._global_node.get_session_dir_path())
+    return [pid for pid in pids if title(pid).startswith(f"ray::{name}")]
 
 
 def _poll_until(manager: JobManager, ready, what: str, timeout: float = 120) -> float:

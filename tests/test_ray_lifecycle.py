@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from unlearn_core.engine.reaper import session_pids
+from ray_session import session_pids, title
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -40,16 +39,6 @@ def ray_tmp():
         yield folder
 
 
-def _titles(pids: list[int]) -> list[str]:
-    titles = []
-    for pid in pids:
-        try:
-            titles.append(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode())
-        except OSError:
-            continue
-    return titles
-
-
 def _wait_for(ready, what: str, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not ready():
@@ -68,7 +57,7 @@ def test_an_owner_killed_leaves_no_ray_process_behind(ray_tmp):
         agents = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")
 
         def agents_up() -> bool:
-            return all(a in _titles(session_pids(session)) for a in agents)
+            return all(a in [title(p) for p in session_pids(session)] for a in agents)
 
         _wait_for(agents_up, "the agents' start", 60)
     finally:

@@ -3,14 +3,16 @@
 Ray's head processes die with their owner (they are started with PR_SET_PDEATHSIG), but the
 raylet's children do not: after a server killed with SIGKILL, `ray::DashboardAgent` and
 `ray::RuntimeEnvAgent` lived on, ignoring SIGTERM, and workers running a job lived on after
-their raylet was killed. Every process of an instance keeps a log file open in its session
-folder, which names no other instance, so that is how they are found.
+their raylet was killed. The owner starts its instance with INSTANCE_ENV set to a token of its
+own, which every process of the instance inherits (the raylet passes its environment on to the
+agents and workers) and nothing else has: that is how they are found. (A file open in the
+instance's session folder is not enough: any process reading or deleting that folder has one.)
 
 Run as a script (stdlib only, so it starts in milliseconds and imports no torch), it is the
-watchdog `ray_node.start_local` leaves beside the owner: it blocks on a pipe the owner holds
-and, at end of file (the owner exited, however it ended), kills the session's processes.
+watchdog `ray_node.LocalNode` leaves beside the owner: it blocks on a pipe the owner holds and,
+at end of file (the owner exited, however it ended), kills the instance's processes.
 
-    python reaper.py SESSION_DIR OWNER_PID
+    python reaper.py TOKEN OWNER_PID
 """
 
 from __future__ import annotations
@@ -20,30 +22,33 @@ import signal
 import sys
 import time
 
+INSTANCE_ENV = "UNLEARN_RAY_INSTANCE"
 ROUNDS = 20  # a raylet dying can still be starting workers: look again, 0.25 s apart
 
 
-def session_pids(session_dir: str, exclude: tuple[int, ...] = ()) -> list[int]:
-    """This user's processes with a file open under session_dir (others' /proc is unreadable)."""
-    prefix = session_dir.rstrip("/") + "/"
+def instance_pids(token: str, exclude: tuple[int, ...] = ()) -> list[int]:
+    """This user's processes whose environment holds INSTANCE_ENV=token (others' environments
+    are unreadable)."""
+    marker = f"{INSTANCE_ENV}={token}".encode()
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) in exclude:
             continue
         try:
-            links = [os.readlink(fd.path) for fd in os.scandir(f"{entry.path}/fd")]
+            with open(f"{entry.path}/environ", "rb") as f:
+                variables = f.read().split(b"\0")
         except OSError:  # ended meanwhile, or not ours
             continue
-        if any(link.startswith(prefix) for link in links):
+        if marker in variables:
             found.append(int(entry.name))
     return found
 
 
-def reap(session_dir: str, exclude: tuple[int, ...] = ()) -> int:
-    """SIGKILL every process of the session but `exclude` until none is left; -> how many."""
+def reap(token: str, exclude: tuple[int, ...] = ()) -> int:
+    """SIGKILL every process of the instance but `exclude` until none is left; -> how many."""
     killed: set[int] = set()
     for _ in range(ROUNDS):
-        pids = session_pids(session_dir, (*exclude, os.getpid()))
+        pids = instance_pids(token, (*exclude, os.getpid()))
         if not pids:
             break
         for pid in pids:
