@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
-from unlearn_core.engine.reaper import INSTANCE_ENV, reap
+from unlearn_core.engine.reaper import reap
 from unlearn_core.errors import UserError
 
 ADDRESS_ENV = "UNLEARN_RAY_ADDRESS"
@@ -29,16 +28,15 @@ class NodeDied(UserError):
 
 
 class LocalNode:
-    """The local instance this process started: its raylet, and the token its processes carry
-    in their environment (reaper.py)."""
+    """The local instance this process started: its raylet and its session folder."""
 
-    def __init__(self, node, token: str):
+    def __init__(self, node):
         self.raylet = node.all_processes["raylet"][0].process  # a Popen: poll() sees its end
-        self.token = token
+        self.session_dir = node.get_session_dir_path()
         # the watchdog: holds the read end of a pipe only this process writes to
         reaper = Path(__file__).with_name("reaper.py")
         watchdog = subprocess.Popen(
-            [sys.executable, "-I", str(reaper), token, str(os.getpid())],
+            [sys.executable, "-I", str(reaper), self.session_dir, str(os.getpid())],
             stdin=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C in this terminal must not end it first
         )
@@ -57,7 +55,7 @@ class LocalNode:
 
     def reap(self) -> None:
         """Kill what ray.shutdown() left of the instance (workers outlive their raylet)."""
-        reap(self.token)
+        reap(self.session_dir)
 
 
 def connect(address: str | None, workers: int | None, runtime_env: dict) -> LocalNode | None:
@@ -76,24 +74,19 @@ def connect(address: str | None, workers: int | None, runtime_env: dict) -> Loca
         ray.init(address=address, **common)
         return None
     stay_on_loopback()
-    token = f"{os.getpid()}-{secrets.token_hex(6)}"
-    os.environ[INSTANCE_ENV] = token  # for the processes ray.init starts, and theirs
-    try:
-        ray.init(
-            address="local",  # a new instance: never one someone else started with `ray start`
-            num_cpus=workers or os.cpu_count(),
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            # no idle workers kept: each cost 0.5% of a core idle and, once it has run a job,
-            # holds torch, the data and the models (about 1 GB); a sweep's next job reuses one
-            _system_config={"num_workers_soft_limit": 0},
-            **common,
-        )
-    finally:
-        del os.environ[INSTANCE_ENV]  # this process's other children are not the instance's
+    ray.init(
+        address="local",  # a new instance: never one someone else started with `ray start`
+        num_cpus=workers or os.cpu_count(),
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        # no idle workers kept: each cost 0.5% of a core idle and, once it has run a job, holds
+        # torch, the data and the models (about 1 GB); a sweep's next job still reuses one
+        _system_config={"num_workers_soft_limit": 0},
+        **common,
+    )
     node = ray._private.worker._global_node
     stop_log_monitor(node)
-    return LocalNode(node, token)
+    return LocalNode(node)
 
 
 def stop_log_monitor(node) -> None:

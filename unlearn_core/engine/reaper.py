@@ -3,16 +3,18 @@
 Ray's head processes die with their owner (they are started with PR_SET_PDEATHSIG), but the
 raylet's children do not: after a server killed with SIGKILL, `ray::DashboardAgent` and
 `ray::RuntimeEnvAgent` lived on, ignoring SIGTERM, and workers running a job lived on after
-their raylet was killed. The owner starts its instance with INSTANCE_ENV set to a token of its
-own, which every process of the instance inherits (the raylet passes its environment on to the
-agents and workers) and nothing else has: that is how they are found. (A file open in the
-instance's session folder is not enough: any process reading or deleting that folder has one.)
+their raylet was killed. A process of the instance is one of Ray's (titled ray::..., or running
+a program of Ray's package) with a file open in the instance's session folder, which names no
+other instance. Both are needed: any process reading or deleting that folder has a file there
+(a test's rmtree of it was killed), and an environment variable set for the instance was
+missing from its agents' /proc/PID/environ in 2 of 8 runs (Ray retitles them with
+setproctitle, which reuses that memory).
 
 Run as a script (stdlib only, so it starts in milliseconds and imports no torch), it is the
 watchdog `ray_node.LocalNode` leaves beside the owner: it blocks on a pipe the owner holds and,
 at end of file (the owner exited, however it ended), kills the instance's processes.
 
-    python reaper.py TOKEN OWNER_PID
+    python reaper.py SESSION_DIR OWNER_PID
 """
 
 from __future__ import annotations
@@ -22,33 +24,38 @@ import signal
 import sys
 import time
 
-INSTANCE_ENV = "UNLEARN_RAY_INSTANCE"
 ROUNDS = 20  # a raylet dying can still be starting workers: look again, 0.25 s apart
 
 
-def instance_pids(token: str, exclude: tuple[int, ...] = ()) -> list[int]:
-    """This user's processes whose environment holds INSTANCE_ENV=token (others' environments
-    are unreadable)."""
-    marker = f"{INSTANCE_ENV}={token}".encode()
+def is_ray(args: list[bytes]) -> bool:
+    """Whether a command line (/proc/PID/cmdline split at NUL) is one of Ray's processes."""
+    return args[0].startswith(b"ray::") or any(b"/ray/" in a for a in args[:3])
+
+
+def instance_pids(session_dir: str, exclude: tuple[int, ...] = ()) -> list[int]:
+    """This user's Ray processes with a file open under session_dir (others' are unreadable)."""
+    prefix = session_dir.rstrip("/") + "/"
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) in exclude:
             continue
         try:
-            with open(f"{entry.path}/environ", "rb") as f:
-                variables = f.read().split(b"\0")
+            with open(f"{entry.path}/cmdline", "rb") as f:
+                if not is_ray(f.read().split(b"\0")):
+                    continue
+            links = [os.readlink(fd.path) for fd in os.scandir(f"{entry.path}/fd")]
         except OSError:  # ended meanwhile, or not ours
             continue
-        if marker in variables:
+        if any(link.startswith(prefix) for link in links):
             found.append(int(entry.name))
     return found
 
 
-def reap(token: str, exclude: tuple[int, ...] = ()) -> int:
+def reap(session_dir: str, exclude: tuple[int, ...] = ()) -> int:
     """SIGKILL every process of the instance but `exclude` until none is left; -> how many."""
     killed: set[int] = set()
     for _ in range(ROUNDS):
-        pids = instance_pids(token, (*exclude, os.getpid()))
+        pids = instance_pids(session_dir, (*exclude, os.getpid()))
         if not pids:
             break
         for pid in pids:
