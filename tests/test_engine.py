@@ -12,8 +12,9 @@ import time
 import pytest
 from scipy import stats
 
-from unlearn_core.engine.executors import InlineExecutor, check_reachable
+from unlearn_core.engine.executors import InlineExecutor
 from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.ray_node import check_reachable
 from unlearn_core.engine.runner import load_inputs
 from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import JobBoard, JobRecord

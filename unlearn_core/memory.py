@@ -82,3 +82,24 @@ def check_config_batches(config, arch: str, data: ImageDataset) -> None:
         batch = field.name.endswith("batch_size") or field.name.endswith("_batch")
         if batch and isinstance(value, int) and not isinstance(value, bool):
             check_batch_memory(arch, data, value, f"--set {field.name}")
+
+
+# A whole job in a fresh worker (Ray's `memory=`, so a sweep is scheduled within the machine).
+WORKER_BASE = 700 * 2**20  # a process that has imported torch and the pipeline (measured: 674 MB)
+EVAL_BATCH = 512  # metrics.accuracy.predict_logits's batch
+MODEL_COPIES = 8  # original, unlearned, retrained, gradients, momentum and working copies
+DATA_COPIES = 8  # float32 views (4 bytes per uint8 pixel) of the splits, twice
+JOB_SLACK = 1.6  # the allocator's fragmentation and caches: fitted to the demo job's peak
+
+
+def job_bytes(arch: str, data: ImageDataset, model_bytes: int, batch_size: int) -> int:
+    """Bytes a job (an unlearning run with its metrics, or an oracle retrain) takes at its
+    peak in a worker of its own: the worker's base, the data set and its float copies, the
+    models and the larger of a training step of `batch_size` and an evaluation batch.
+    Calibrated on the demo job (smallcnn on demo, finetune with the oracle): estimated
+    1065 MiB, measured peak RSS 1063 MiB."""
+    pixels = sum(t.numel() for t in (data.train_x, data.test_x) if t is not None)
+    held = min(batch_size, data.train_y.numel())  # a batch never holds more than the split
+    activations = bytes_per_sample(arch, data) * max(STEP_FACTOR * held, EVAL_BATCH)
+    varying = pixels * DATA_COPIES + model_bytes * MODEL_COPIES + activations
+    return WORKER_BASE + int(varying * JOB_SLACK)

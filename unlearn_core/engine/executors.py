@@ -8,19 +8,18 @@ store nothing: the job manager does, in the submitting process, once a job has s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-import re
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from unlearn_core.engine.ray_node import ADDRESS_ENV, connect
 from unlearn_core.engine.runner import JobCancelled, SharedInputs, execute
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.errors import UserError
-
-ADDRESS_ENV = "UNLEARN_RAY_ADDRESS"
 
 
 class InlineHandle:
@@ -48,8 +47,9 @@ class InlineExecutor:
         self.board: dict[str, tuple[float, str]] = {}
 
     def launch(
-        self, job_id: str, spec: JobSpec, inputs: SharedInputs | None, oracle=None
+        self, job_id: str, spec: JobSpec, inputs: SharedInputs | None, oracle=None, memory=None
     ) -> InlineHandle:
+        """memory: unused (one job at a time in this process: nothing to schedule)."""
         stop = threading.Event()
 
         def progress(fraction: float, phase: str) -> None:
@@ -76,11 +76,17 @@ class InlineExecutor:
         return inputs
 
     def oracle(
-        self, inputs: SharedInputs, request, convention: str, threads: int, reproducible: bool
+        self,
+        inputs: SharedInputs,
+        request,
+        convention: str,
+        threads: int,
+        reproducible: bool,
+        memory=None,
     ) -> list:
         """The retrain without the request's forget set by `convention` at the jobs' `threads`
         (and reproducible mode), queued before the jobs that need it: [future of (model,
-        seconds)]."""
+        seconds)] (memory: unused, as for launch)."""
         from unlearn_core.run.pipeline import oracle_retrain
 
         retrain = functools.partial(
@@ -91,27 +97,26 @@ class InlineExecutor:
     def progress(self) -> dict[str, tuple[float, str]]:
         return dict(self.board)
 
+    def rest(self) -> None:
+        """No job is live: nothing to release (the thread waits for work at no cost)."""
+
     def node_count(self) -> int:
         return 1
 
 
-def check_reachable(address: str, timeout: float = 3.0) -> None:
-    """A Ray address (host:port or ray://host:port) that nothing answers at is one line,
-    before Ray itself would wait a minute or more for it."""
-    hostport = address.removeprefix("ray://")
-    host, _, port = hostport.rpartition(":")
-    if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
-        raise UserError(
-            f"Ray address {address[:80]!r} is not host:port with a port of 1 to 65535 "
-            "(e.g. 127.0.0.1:6379)."
+def ray_failure(err: Exception) -> str:
+    """One line naming why Ray ended a task (its own messages run to dozens of lines)."""
+    import ray
+
+    if isinstance(err, ray.exceptions.OutOfMemoryError):
+        return (
+            "Ray's out-of-memory killer ended the worker running the job (the machine ran low "
+            "on memory); run fewer jobs at once (--workers) or free memory, then run it again."
         )
-    if len(host) > 253:  # DNS's limit; idna raises on a longer name
-        raise UserError(f"Ray address {address[:80]!r}…: the host name is too long.")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except (OSError, UnicodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise UserError(f"cannot reach a Ray cluster at {address[:80]}: {reason}.") from None
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, ray.exceptions.NodeDiedError | ray.exceptions.LocalRayletDiedError):
+        return f"the Ray node running the job died: {first[:200]}"
+    return f"the worker running the job died: {first[:200]}"
 
 
 class RayHandle:
@@ -133,10 +138,11 @@ class RayHandle:
             raise JobCancelled("cancelled") from None
         except ray.exceptions.RayTaskError as err:
             cause = err.cause if isinstance(err.cause, Exception) else err
+            if isinstance(cause, ray.exceptions.RayError):  # e.g. its shared oracle's worker died
+                raise RuntimeError(ray_failure(cause)) from None
             raise cause from None
         except ray.exceptions.RayError as err:  # a worker or node died
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise RuntimeError(f"the worker running the job died: {first}") from None
+            raise RuntimeError(ray_failure(err)) from None
 
     def cancel(self) -> None:
         import ray
@@ -145,11 +151,17 @@ class RayHandle:
 
 
 class RayExecutor:
-    """Ray tasks, one per job, each with `spec.threads` CPUs and, on CUDA, `gpu_fraction` of a
-    GPU (fractions let small jobs share one card). Starts a local instance (the machine's cores,
-    no dashboard, bound to 127.0.0.1) unless an address is given (or UNLEARN_RAY_ADDRESS)."""
+    """Ray tasks, one per job, each with `spec.threads` CPUs, the memory the job declares and,
+    on CUDA, `gpu_fraction` of a GPU (fractions let small jobs share one card). Starts a local
+    instance (ray_node.py: the machine's cores, no dashboard, bound to 127.0.0.1, watched)
+    unless an address is given (or UNLEARN_RAY_ADDRESS).
+
+    Supervised: the progress actor is restarted by Ray when it dies (reads meanwhile return the
+    last board: the jobs' own object refs still say when they end), and a dead local node
+    raises NodeDied at the next `progress()`."""
 
     name = "ray"
+    READ_TIMEOUT_S = 2.0  # a progress read that takes longer returns the last board
 
     def __init__(
         self, address: str | None = None, gpu_fraction: float = 0.25, workers: int | None = None
@@ -160,9 +172,10 @@ class RayExecutor:
         if not 0 < gpu_fraction <= 1:
             raise UserError(f"gpu_fraction must be in (0, 1], not {gpu_fraction}.")
         self.gpu_fraction = gpu_fraction
-        if not ray.is_initialized():
-            _connect(address, workers)
-        self.actor = _progress_actor()
+        self.node = None if ray.is_initialized() else connect(address, workers, _runtime_env())
+        self.actor = None  # the progress actor: started by the first launch after a rest
+        self.board: dict[str, tuple[float, str]] = {}
+        self.largest_node = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"])
 
     def share(self, inputs: SharedInputs):
         """Put the sweep's data set and checkpoint in the object store once."""
@@ -170,78 +183,101 @@ class RayExecutor:
 
         return ray.put(inputs)
 
-    def launch(self, job_id: str, spec: JobSpec, inputs, oracle=None) -> RayHandle:
-        task = remote_task("job").options(**self._resources(spec.threads))
-        return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self.actor))
+    def launch(
+        self, job_id: str, spec: JobSpec, inputs, oracle=None, memory: int | None = None
+    ) -> RayHandle:
+        task = remote_task("job").options(**self._resources(spec.threads, memory))
+        return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self._actor()))
 
     def launch_task(self, job_id: str, spec) -> RayHandle:
         """A task (engine/tasks.py) as one Ray task; an audit fans its models out as Ray tasks
         (a task waiting on its children releases its CPU to them, and cancelling it cancels
         them too)."""
         task = remote_task("task").options(num_cpus=1, num_gpus=0, max_retries=0)
-        return RayHandle(task.remote(job_id, spec.to_dict(), self.actor))
+        return RayHandle(task.remote(job_id, spec.to_dict(), self._actor()))
 
-    def oracle(self, inputs, request, convention: str, threads: int, reproducible: bool) -> list:
+    def oracle(
+        self,
+        inputs,
+        request,
+        convention: str,
+        threads: int,
+        reproducible: bool,
+        memory: int | None = None,
+    ) -> list:
         """A task retraining without the request's forget set by `convention` at the jobs'
         `threads` (and reproducible mode): [object ref of (model, seconds)] (in a list, so a job
         handed it starts before the retrain ends)."""
-        task = remote_task("oracle").options(**self._resources(threads))
+        task = remote_task("oracle").options(**self._resources(threads, memory))
         return [task.remote(inputs, request.forget_indices, convention, threads, reproducible)]
 
-    def _resources(self, threads: int) -> dict:
+    def _resources(self, threads: int, memory: int | None) -> dict:
+        """Ray's options for a job: a job whose memory no node has fails now (Ray would keep it
+        pending for ever); one that fits waits until a node has that much free. Memory is kept
+        while a job waits for its oracle, unlike its CPU, so waiting jobs no longer pile up."""
         from unlearn_core.device import default_device
 
+        if memory and memory > self.largest_node:
+            raise UserError(
+                f"the job needs about {memory >> 20} MiB of memory and the largest Ray node "
+                f"has {int(self.largest_node) >> 20} MiB for jobs; use a smaller model or data "
+                "set, or a larger machine."
+            )
         gpus = self.gpu_fraction if default_device().type == "cuda" else 0
-        return {"num_cpus": threads, "num_gpus": gpus, "max_retries": 0}
+        extra = {"memory": memory} if memory else {}
+        return {"num_cpus": threads, "num_gpus": gpus, "max_retries": 0, **extra}
 
     def progress(self) -> dict[str, tuple[float, str]]:
+        """The jobs' progress; NodeDied when the local node has died. A dead or restarting
+        progress actor costs at most READ_TIMEOUT_S and returns the last board."""
         import ray
 
-        return ray.get(self.actor.read.remote(), timeout=30)
+        if self.node is not None:
+            self.node.check()
+        if self.actor is None:
+            return {}
+        # a dead actor: Ray restarts it (max_restarts); the jobs write to it again once back
+        with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            self.board = ray.get(self.actor.read.remote(), timeout=self.READ_TIMEOUT_S)
+        return dict(self.board)
+
+    def _actor(self):
+        if self.actor is None:
+            self.actor = _progress_actor()
+        return self.actor
+
+    def rest(self) -> None:
+        """No job is live: end the progress actor (idle, it still costs 0.5% of a core); the
+        next launch starts another."""
+        import ray
+
+        if self.actor is not None:
+            ray.kill(self.actor, no_restart=True)
+            self.actor, self.board = None, {}
 
     def node_count(self) -> int:
         import ray
 
         return sum(1 for node in ray.nodes() if node.get("Alive"))
 
+    def close(self) -> None:
+        """Disconnect; a local instance is stopped, and what is left of it killed."""
+        import ray
 
-def _connect(address: str | None, workers: int | None = None) -> None:
-    import ray
+        ray.shutdown()
+        if self.node is not None:
+            self.node.reap()
 
-    package = str(Path(__file__).resolve().parent.parent)  # the unlearn_core folder
+
+def _runtime_env() -> dict:
+    """The package and our environment variables, for every worker of a cluster."""
     from unlearn_core.reproducible import PINNED_ENV
 
+    package = str(Path(__file__).resolve().parent.parent)  # the unlearn_core folder
     # a pinned driver's kernel ISA (--reproducible) reaches a cluster's workers too
     ours = [k for k in os.environ if k.startswith("UNLEARN_") or k in PINNED_ENV]
     env = {k: os.environ[k] for k in ours if k != ADDRESS_ENV}
-    runtime_env = {"py_modules": [package], "env_vars": env}
-    common = dict(log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
-    if address:
-        check_reachable(address)
-        host = address.removeprefix("ray://").rpartition(":")[0]
-        if host in ("127.0.0.1", "localhost"):
-            _stay_on_loopback()
-            common["_node_ip_address"] = "127.0.0.1"
-        ray.init(address=address, **common)
-    else:
-        _stay_on_loopback()
-        ray.init(
-            num_cpus=workers or os.cpu_count(),
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            **common,
-        )
-
-
-def _stay_on_loopback() -> None:
-    """A local instance, or a cluster on this machine (started on 127.0.0.1): Ray would
-    otherwise replace 127.0.0.1 in addresses by the host's network address, where nothing of
-    that cluster listens. Its switch for single-machine platforms keeps every Ray process on
-    loopback (the environment variable reaches the processes it starts)."""
-    from ray._private import ray_constants
-
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    return {"py_modules": [package], "env_vars": env}
 
 
 _REMOTE: dict = {}
@@ -306,7 +342,9 @@ def _progress_actor():
     unlike a file in the run store)."""
     import ray
 
-    @ray.remote(num_cpus=0)
+    # restarted by Ray when its process dies (kill -9, the OOM killer); calls made while it
+    # restarts wait for it instead of failing
+    @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
     class ProgressBoard:
         def __init__(self):
             self.board = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unlearn_core.engine.executors import InlineExecutor
-from unlearn_core.engine.runner import JobCancelled, SharedCache, SharedInputs
+from unlearn_core.engine.ray_node import NodeDied
+from unlearn_core.engine.runner import (
+    JobCancelled,
+    SharedCache,
+    SharedInputs,
+    job_memory,
+    spec_batch_size,
+)
 from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import (
     CANCELLED,
@@ -36,6 +44,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.run.store import RunStore, default_store_root
 
 POLL_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +52,7 @@ class _Tracked:
     job: JobRecord
     spec: JobSpec
     handle: object | None = None  # None until launched (by the next poll)
+    oracle: object | None = None  # the shared oracle it was handed (dropped if the job fails)
 
 
 class JobManager:
@@ -53,6 +63,7 @@ class JobManager:
         self.root = Path(store_root) if store_root else default_store_root()
         self.board = JobBoard(self.root)
         self._executor = executor or InlineExecutor()
+        self._factory = self._executor if _is_factory(self._executor) else None
         self.tracked: dict[str, _Tracked] = {}
         self.lock = threading.RLock()
         self._monitor: threading.Thread | None = None
@@ -60,7 +71,7 @@ class JobManager:
 
     @property
     def executor(self):
-        if callable(self._executor) and not hasattr(self._executor, "launch"):
+        if _is_factory(self._executor):
             self._executor = self._executor()
         return self._executor
 
@@ -101,10 +112,12 @@ class JobManager:
             self._name_executor(tracked)
             return
         inputs, shared = self._inputs.get(spec, self.executor)
-        oracle = None
         if spec.oracle and spec.method != "retrain":  # retrain is its own oracle
-            oracle = self._inputs.oracle(spec, inputs, shared, self.executor)
-        tracked.handle = self.executor.launch(tracked.job.id, spec, shared, oracle)
+            tracked.oracle = self._inputs.oracle(spec, inputs, shared, self.executor)
+        memory = job_memory(inputs, spec_batch_size(spec, inputs))
+        tracked.handle = self.executor.launch(
+            tracked.job.id, spec, shared, tracked.oracle, memory=memory
+        )
         self._name_executor(tracked)
 
     def _name_executor(self, tracked: _Tracked) -> None:
@@ -113,27 +126,53 @@ class JobManager:
 
     def poll(self) -> list[JobRecord]:
         """One step: launch queued jobs, pass on cancel requests, record progress, finish
-        ended jobs. Returns the jobs whose state changed."""
+        ended jobs. Returns the jobs whose state changed. NodeDied (Ray's local node died):
+        every launched job is failed with that line, the executor is dropped (a factory makes
+        a new one for the next launch) and the error raised."""
         with self.lock:
             changed = []
+            try:  # first: a launch on a dead node could wait for ever
+                progress = self.executor.progress() if self.tracked else {}
+            except NodeDied as err:
+                self._lost(err)
+                raise
             for tracked in [t for t in self.tracked.values() if t.handle is None]:
                 try:
                     self._launch(tracked)
                 except Exception as err:  # noqa: BLE001  (loading failed: the job's error)
                     tracked.job = self._failed(tracked.job, err)
                     changed.append(tracked.job)
-            progress = self.executor.progress() if self.tracked else {}
             for job_id, tracked in list(self.tracked.items()):
                 if tracked.handle is not None:
-                    if self.board.cancel_requested(job_id):
-                        tracked.handle.cancel()
-                    updated = self._step(tracked, progress.get(job_id))
+                    updated = self._supervised_step(tracked, progress.get(job_id))
                     if updated is not tracked.job:
                         tracked.job = updated
                         changed.append(updated)
                 if tracked.job.state in FINAL:
                     del self.tracked[job_id]
+            if not self.tracked and not _is_factory(self._executor):
+                self._executor.rest()  # an idle server costs little (issue 24, item 16)
             return changed
+
+    def _supervised_step(self, tracked: _Tracked, progress) -> JobRecord:
+        """One job's step; anything it raises (its handle no longer answers) fails that job
+        alone, so no job is left queued or running without a live owner."""
+        try:
+            if self.board.cancel_requested(tracked.job.id):
+                tracked.handle.cancel()
+            return self._step(tracked, progress)
+        except Exception as err:  # noqa: BLE001  (the job's error, in one line)
+            return self._failed(tracked.job, err, tracked.oracle)
+
+    def _lost(self, err: Exception) -> None:
+        """The executor died under its jobs: fail the launched ones, start afresh next time."""
+        for tracked in [t for t in self.tracked.values() if t.handle is not None]:
+            tracked.job = self._failed(tracked.job, err)
+            del self.tracked[tracked.job.id]
+        with contextlib.suppress(Exception):  # closing a dead instance may fail too
+            self.executor.close()
+        self._inputs = SharedCache()  # its object refs died with it
+        self._executor = self._factory or self._executor
 
     def _step(self, tracked: _Tracked, progress: tuple[float, str] | None) -> JobRecord:
         job = tracked.job
@@ -153,7 +192,7 @@ class JobManager:
         except (JobCancelled, concurrent.futures.CancelledError) as _:
             return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
-            return self._failed(job, err)
+            return self._failed(job, err, tracked.oracle)
         if not isinstance(tracked.spec, JobSpec):
             return self._finish_task(tracked, result, node, changes["finished"])
         info = {
@@ -194,7 +233,9 @@ class JobManager:
             **stored,
         )
 
-    def _failed(self, job: JobRecord, err: Exception) -> JobRecord:
+    def _failed(self, job: JobRecord, err: Exception, oracle=None) -> JobRecord:
+        if oracle is not None:
+            self._inputs.drop_oracle(oracle)
         line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         message = line if isinstance(err, UserError) else f"{type(err).__name__}: {line}"
         return self.board.update(job, state=FAILED, phase="failed", error=message, finished=_now())
@@ -223,7 +264,17 @@ class JobManager:
                 self._monitor.start()
 
     def _run(self) -> None:
+        last = ""
         while True:
-            with contextlib.suppress(Exception):  # the monitor outlives one bad poll
+            try:
                 self.poll()
+            except Exception as err:  # noqa: BLE001  (the monitor outlives a bad poll: logged)
+                if str(err) != last:  # once, not twice a second
+                    log.exception("the job monitor's poll failed")
+                last = str(err)
             time.sleep(POLL_SECONDS)
+
+
+def _is_factory(executor) -> bool:
+    """A function making an executor on first launch (the app), not an executor."""
+    return callable(executor) and not hasattr(executor, "launch")

@@ -17,6 +17,10 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.progress import Progress
 
+# A phase that begins with "waiting" has no time-left estimate (the app shows none): the job
+# makes no progress of its own until its shared oracle's retrain ends.
+WAITING_FOR_ORACLE = "waiting for the shared oracle"
+
 
 class JobCancelled(Exception):
     """Raised from a job's progress callback when its cancel was requested."""
@@ -69,13 +73,38 @@ class SharedCache:
         mode = (spec.oracle_convention, spec.threads, spec.reproducible)  # the retrain's bits
         key = (self.key(spec), forget_key(request), *mode)
         if key not in self.oracles:
-            self.oracles[key] = executor.oracle(shared, request, *mode)
+            memory = job_memory(inputs, inputs.trained.recipe.batch_size)
+            self.oracles[key] = executor.oracle(shared, request, *mode, memory=memory)
             self._bound(self.oracles)
         return self.oracles[key]
+
+    def drop_oracle(self, oracle) -> None:
+        """Forget an oracle a failed job used (its retrain may be what failed, e.g. its worker
+        was killed): the next job of its forget set starts a new one."""
+        for key in [k for k, v in self.oracles.items() if v is oracle]:
+            del self.oracles[key]
 
     def _bound(self, cache: dict) -> None:
         while len(cache) > self.LIMIT:
             cache.pop(next(iter(cache)))
+
+
+def job_memory(inputs: SharedInputs, batch_size: int) -> int:
+    """Bytes a job or an oracle retrain on `inputs` takes at its peak (memory.job_bytes)."""
+    from unlearn_core.memory import job_bytes
+
+    model = inputs.trained.model
+    model_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return job_bytes(inputs.trained.arch, inputs.data, model_bytes, batch_size)
+
+
+def spec_batch_size(spec: JobSpec, inputs: SharedInputs) -> int:
+    """The larger of the method's training batch (its config, overrides applied) and the
+    recipe's (its oracle retrain)."""
+    from unlearn_core.methods.registry import get_method, parse_config
+
+    config = parse_config(get_method(spec.method).config_cls, spec.overrides)
+    return max(getattr(config, "batch_size", 0), inputs.trained.recipe.batch_size)
 
 
 def load_inputs(spec: JobSpec) -> SharedInputs:
@@ -114,13 +143,18 @@ def execute(
 
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
+    last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
     inputs = inputs or load_inputs(spec)
 
     def report(fraction: float, phase: str) -> None:
         if should_stop and should_stop():
             raise JobCancelled(phase)
+        last[0] = fraction
         if progress:
             progress(fraction, phase)
+
+    def report_wait() -> None:
+        report(last[0], WAITING_FOR_ORACLE)
 
     request = ForgetRequest.from_dict(inputs.data, spec.forget)
     relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
@@ -138,7 +172,7 @@ def execute(
             progress=report,
             privacy_risk=spec.privacy_risk,
             relearn=relearn,
-            shared_oracle=_oracle_source(oracle, waited),
+            shared_oracle=_oracle_source(oracle, waited, report_wait),
             oracle_convention=spec.oracle_convention,
         )
     record.report = record.report.with_command(spec.command())  # the same run from a shell
@@ -153,9 +187,12 @@ def forget_key(request) -> tuple[int, ...]:
     return tuple(request.forget_indices.tolist())
 
 
-def _oracle_source(oracle, waited: list[float]) -> Callable[[], tuple[nn.Module, float]] | None:
+def _oracle_source(
+    oracle, waited: list[float], on_wait: Callable[[], None]
+) -> Callable[[], tuple[nn.Module, float]] | None:
     """A function that returns the shared oracle, fetched only when the pipeline needs it (a
-    Ray worker waiting on it releases its CPU to other jobs meanwhile); the wait is added to
+    Ray worker waiting on it releases its CPU to other jobs meanwhile); if it is not ready,
+    on_wait() is called first (the job reports WAITING_FOR_ORACLE); the wait is added to
     waited[0]."""
     if oracle is None:
         return None
@@ -166,9 +203,13 @@ def _oracle_source(oracle, waited: list[float]) -> Callable[[], tuple[nn.Module,
         start = time.perf_counter()
         try:
             if isinstance(oracle[0], Future):
+                if not oracle[0].done():
+                    on_wait()
                 return oracle[0].result()
             import ray
 
+            if not ray.wait([oracle[0]], timeout=0)[0]:
+                on_wait()
             return ray.get(oracle[0])
         finally:
             waited[0] += time.perf_counter() - start
