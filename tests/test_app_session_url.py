@@ -142,3 +142,20 @@ def test_a_reload_keeps_the_chosen_methods():
     reloaded.switch_page("app_pages/unlearn.py").run()
     assert not reloaded.exception
     assert reloaded.multiselect(key="unlearn_methods").value == ["ssd"]
+
+
+def test_a_reload_shows_the_run_the_page_showed(app_store, monkeypatch):
+    """Issue 24: after a reload the Privacy page switched to the newest open run; the run a
+    single-run page shows is in the address (?run=) and chosen again."""
+    monkeypatch.setenv("UNLEARN_RUNS_DIR", app_store["root"])
+    runs = [app_store["unsir"], app_store["single-gradient"]]  # the first is not the newest
+    first = session(open_runs=runs, focus_run=runs[0])
+    query = {k: v[0] if isinstance(v, list) else v for k, v in first.query_params.items()}
+    assert query["run"] == runs[0]
+    reloaded = session(query)
+    assert reloaded.session_state["focus_run"] == runs[0]
+    page = AppTest.from_file(str(ROOT / "app_pages" / "privacy.py"), default_timeout=300)
+    page.session_state["open_runs"] = runs
+    page.session_state["focus_run"] = runs[0]
+    page.run()
+    assert not page.exception and page.selectbox[0].value == runs[0]

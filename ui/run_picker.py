@@ -16,15 +16,23 @@ NO_RUNS = (
 )
 
 
+FOCUS = "focus_run"  # the run last chosen on any single-run page; in the address as ?run=
+
+
 def choose_run(key: str, label: str = "Run") -> str | None:
-    """One open run (the newest by default); None, after an st.info, when none is open."""
+    """One open run: this page's last choice, else the run last chosen on any page (kept in
+    the address, so a reload shows the same run), else the newest; None, after an st.info,
+    when none is open."""
     ids = open_runs()
     if not ids:
         st.info(NO_RUNS)
         return None
     if st.session_state.get(key) not in ids:
-        st.session_state[key] = ids[-1]
-    return st.selectbox(label, ids, key=key, format_func=run_label)
+        focus = st.session_state.get(FOCUS)
+        st.session_state[key] = focus if focus in ids else ids[-1]
+    chosen = st.selectbox(label, ids, key=key, format_func=run_label)
+    st.session_state[FOCUS] = chosen
+    return chosen
 
 
 def show_warnings(report: Report) -> None:

@@ -4,7 +4,9 @@ reload during a job still opens its results when it ends) and the methods chosen
 page. Streamlit forgets st.session_state on a reload; the query parameters survive it.
 
   ?model=<file name>&classes=3,5 (or &indices=1,7,9)&requester=..&request_date=YYYY-MM-DD
-   &runs=<run id>,<run id>&jobs=<job id>,<job id>&methods=unsir,ssd
+   &runs=<run id>,<run id>&run=<run id>&jobs=<job id>,<job id>&methods=unsir,ssd
+
+(`run` is the open run the single-run pages show: run_picker.FOCUS.)
 
 The model is named by its file name and restored only if it is one the picker offers (a shipped,
 trained or uploaded checkpoint), so an address cannot make the server open an arbitrary file;
@@ -20,11 +22,12 @@ import streamlit as st
 from ui.jobs import job_manager
 from ui.method_form import METHODS_KEY
 from ui.model_sources import stored_models
+from ui.run_picker import FOCUS
 from ui.runs import run_store, set_forget
 from ui.state import get_dataset, known_checkpoints, select_checkpoint, selection
 from unlearn_core.errors import UserError
 from unlearn_core.files import SAFE_ID
-from unlearn_core.methods import METHODS
+from unlearn_core.methods import all_methods
 from unlearn_core.request import ForgetRequest, parse_indices
 from unlearn_core.run.integrity import REPORT
 
@@ -75,9 +78,11 @@ def restore_from_url() -> None:
         _restore_request({"classes": classes, "indices": indices, **origin})
     if runs := _runs(params.get("runs", "")):
         st.session_state["open_runs"] = runs
+        if params.get("run") in runs:
+            st.session_state[FOCUS] = params["run"]
     if jobs := _jobs(params.get("jobs", "")):
         st.session_state["my_jobs"] = jobs
-    methods = [m for m in params.get("methods", "").split(",") if m in METHODS]
+    methods = [m for m in params.get("methods", "").split(",") if m in all_methods()]
     if methods:
         st.session_state[METHODS_KEY] = methods
 
@@ -118,6 +123,8 @@ def save_to_url() -> None:
     wanted |= {k: forget[k] for k in ORIGIN if forget.get(k)}
     if runs := st.session_state.get("open_runs"):
         wanted["runs"] = ",".join(runs)
+        if st.session_state.get(FOCUS) in runs:
+            wanted["run"] = st.session_state[FOCUS]
     if jobs := st.session_state.get("my_jobs"):
         wanted["jobs"] = ",".join(jobs[-MAX_JOBS:])
     if methods := st.session_state.get(METHODS_KEY):
