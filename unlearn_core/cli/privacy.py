@@ -48,6 +48,20 @@ def add_parsers(sub) -> None:
         metavar="KEY=VALUE",
         help="a setting of the method, e.g. lr=0.01 (repeatable; list-methods --verbose)",
     )
+    _add_attack_options(audit)
+    audit.add_argument(
+        "--oracle-convention",
+        choices=CONVENTIONS,
+        default="standard",
+        help="how the retrained models are made (default standard: mean loss per batch)",
+    )
+    add_engine_options(audit, "model")
+    audit.add_argument("--out", required=True, help="folder for privacy.json")
+    audit.set_defaults(run=run_privacy_audit)
+
+
+def _add_attack_options(audit) -> None:
+    """The attacks' settings: SVC draws, the verdict's margin, the relearning attack."""
     audit.add_argument(
         "--attack-seeds", type=int, default=3, help="SVC attack draws per model (default 3)"
     )
@@ -70,15 +84,6 @@ def add_parsers(sub) -> None:
         default=256,
         help="relearning attack: retained images it fine-tunes on (default 256)",
     )
-    audit.add_argument(
-        "--oracle-convention",
-        choices=CONVENTIONS,
-        default="standard",
-        help="how the retrained models are made (default standard: mean loss per batch)",
-    )
-    add_engine_options(audit, "model")
-    audit.add_argument("--out", required=True, help="folder for privacy.json")
-    audit.set_defaults(run=run_privacy_audit)
 
 
 def audit_spec(args: argparse.Namespace):
