@@ -24,13 +24,12 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from test_lfoci_exact import _synthetic  # noqa: E402
+from test_lfoci_exact import LAM, _exact_minimiser, _synthetic  # noqa: E402
 
 from unlearn_core.data import ImageDataset, load_dataset  # noqa: E402
 from unlearn_core.methods import get_method, parse_config  # noqa: E402
@@ -38,34 +37,11 @@ from unlearn_core.reproducible import cpu_model  # noqa: E402
 from unlearn_core.request import ForgetRequest  # noqa: E402
 from unlearn_core.training import Recipe, TrainedModel, initial_model  # noqa: E402
 
-LAM = 0.01
 SETTINGS = {
     "exact curvature": {"selection": "full", "hessian_samples": "0", "dense_max": "1024"},
     "every parameter, 1000 Hessian samples": {"selection": "full", "dense_max": "1024"},
     "defaults (selection=lfoci, 1000 Hessian samples)": {},
 }
-
-
-def objective(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, classes: int) -> torch.Tensor:
-    """Mean cross-entropy of logreg (w = [W.flatten(), b]) on x (m, d) + LAM/2 |w|^2."""
-    d = x.shape[1]
-    weight, bias = w[: classes * d].view(classes, d), w[classes * d :]
-    return F.cross_entropy(x @ weight.T + bias, y) + LAM / 2 * w.pow(2).sum()
-
-
-def exact_minimiser(x: torch.Tensor, y: torch.Tensor, classes: int) -> torch.Tensor:
-    """Damped Newton (Armijo) in float64 to gradient norm < 1e-10: ((d + 1) * classes,)."""
-    w = torch.zeros(classes * (x.shape[1] + 1), dtype=torch.float64)
-    for _ in range(60):
-        grad = torch.func.grad(objective)(w, x, y, classes)
-        if float(grad.norm()) < 1e-10:
-            return w
-        step = torch.linalg.solve(torch.func.hessian(objective)(w, x, y, classes), grad)
-        t, f0 = 1.0, objective(w, x, y, classes)
-        while objective(w - t * step, x, y, classes) > f0 - 0.25 * t * (grad @ step):
-            t /= 2
-        w = w - t * step
-    raise RuntimeError("Newton did not converge")
 
 
 def flat(model) -> torch.Tensor:
@@ -76,7 +52,7 @@ def at_minimiser(data: ImageDataset):
     """(features (n, d) float64, the trained model at the exact minimiser)."""
     x = data.normalize(data.train_x).flatten(1).double()  # what logreg's Flatten sees
     classes = data.num_classes
-    w = exact_minimiser(x, data.train_y, classes)
+    w = _exact_minimiser(x, data.train_y, classes)
     model = initial_model("logreg", data, 0)
     with torch.no_grad():
         model[1].weight.copy_(w[: classes * x.shape[1]].view(classes, -1))
@@ -89,7 +65,7 @@ def ratio(data, x, trained, k: int, seed: int, settings: dict) -> float:
     forget = torch.randperm(n, generator=torch.Generator().manual_seed(1000 * k + seed))[:k]
     keep = torch.ones(n, dtype=torch.bool)
     keep[forget] = False
-    remaining = exact_minimiser(x[keep], data.train_y[keep], data.num_classes)
+    remaining = _exact_minimiser(x[keep], data.train_y[keep], data.num_classes)
     spec = get_method("lfoci")
     config = parse_config(spec.config_cls, {**settings, "dp_noise": "false"})
     result = spec.run(trained, ForgetRequest.for_indices(data, forget.tolist()), data, config)

@@ -56,6 +56,18 @@ def page(store, monkeypatch) -> AppTest:
     return at.run()
 
 
+def queue_into_a_list(monkeypatch) -> list:
+    """The specs the page submits, kept in a list instead of queued as jobs."""
+    queued = []
+
+    def submit_task(self, spec):
+        queued.append(spec)
+        return JobRecord(id="job-x", spec=spec.to_dict())
+
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    return queued
+
+
 def test_not_run_shows_the_form_and_says_what_an_audit_does(store, monkeypatch):
     at = page(store, monkeypatch)
     assert not at.exception and not at.error
@@ -64,13 +76,7 @@ def test_not_run_shows_the_form_and_says_what_an_audit_does(store, monkeypatch):
 
 
 def test_submitting_queues_the_runs_own_audit(store, monkeypatch):
-    queued = []
-
-    def submit_task(self, spec):
-        queued.append(spec)
-        return JobRecord(id="job-x", spec=spec.to_dict())
-
-    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    queued = queue_into_a_list(monkeypatch)
     at = page(store, monkeypatch)
     at.number_input[0].set_value(5)
     at.button[0].click().run()
@@ -225,13 +231,7 @@ def test_a_model_without_a_recipe_is_audited_by_the_recipe_typed(store, monkeypa
         return trained, {**meta, "recipe_recorded": False}
 
     monkeypatch.setattr(ui.privacy_audit, "get_model", handed)
-    queued = []
-
-    def submit_task(self, spec):
-        queued.append(spec)
-        return JobRecord(id="job-x", spec=spec.to_dict())
-
-    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    queued = queue_into_a_list(monkeypatch)
     at = page(store, monkeypatch)
     assert not at.exception
     assert any("records no training recipe" in m.value for m in at.markdown)

@@ -35,23 +35,25 @@ def _synthetic(n: int = N, seed: int = 0) -> ImageDataset:
     return ImageDataset("synthetic", tuple("abcd"), tx, ty, vx, vy, mean, std, "synthetic")
 
 
-def _objective(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of logreg (w = [W.flatten(), b], (68,)) on x (m, 16) plus
-    (LAM / 2) |w|^2, bias included (SGD's weight decay decays it too)."""
-    weight, bias = w[: CLASSES * SIDE**2].view(CLASSES, -1), w[CLASSES * SIDE**2 :]
+def _objective(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, classes: int) -> torch.Tensor:
+    """Mean cross-entropy of logreg (w = [W.flatten(), b], (classes * (d + 1),)) on x (m, d)
+    plus (LAM / 2) |w|^2, bias included (SGD's weight decay decays it too)."""
+    d = x.shape[1]
+    weight, bias = w[: classes * d].view(classes, d), w[classes * d :]
     return F.cross_entropy(x @ weight.T + bias, y) + LAM / 2 * w.pow(2).sum()
 
 
-def _exact_minimiser(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Damped Newton in float64 (Armijo backtracking) to gradient norm < 1e-10: (68,)."""
-    w = torch.zeros(CLASSES * SIDE**2 + CLASSES, dtype=torch.float64)
-    for _ in range(50):
-        grad = torch.func.grad(_objective)(w, x, y)
+def _exact_minimiser(x: torch.Tensor, y: torch.Tensor, classes: int = CLASSES) -> torch.Tensor:
+    """Damped Newton in float64 (Armijo backtracking) to gradient norm < 1e-10:
+    (classes * (d + 1),); also bench/bench_lfoci_newton.py's reference on digits."""
+    w = torch.zeros(classes * (x.shape[1] + 1), dtype=torch.float64)
+    for _ in range(60):
+        grad = torch.func.grad(_objective)(w, x, y, classes)
         if float(grad.norm()) < 1e-10:
             return w
-        step = torch.linalg.solve(torch.func.hessian(_objective)(w, x, y), grad)
-        t, f0 = 1.0, _objective(w, x, y)
-        while _objective(w - t * step, x, y) > f0 - 0.25 * t * (grad @ step):
+        step = torch.linalg.solve(torch.func.hessian(_objective)(w, x, y, classes), grad)
+        t, f0 = 1.0, _objective(w, x, y, classes)
+        while _objective(w - t * step, x, y, classes) > f0 - 0.25 * t * (grad @ step):
             t /= 2
         w = w - t * step
     raise AssertionError("Newton did not converge")

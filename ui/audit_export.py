@@ -39,20 +39,14 @@ def audit_downloads(run_id: str, folder: Path, report: Report, names: list[str] 
             zipped = audit_record_bytes(folder, names)
             page = audit_html(report, class_names=names, privacy=latest_audit(folder, report))
         prepared = st.session_state[PREPARED] = (*wanted, zipped, page)
-    left, right = st.columns(2)
-    left.download_button(
-        "Download the audit record (zip)",
-        data=prepared[2],
-        file_name=f"{run_id}-audit.zip",
-        mime="application/zip",
-        key="download_zip",
-        on_click="ignore",
-    )
-    right.download_button(
-        "Download the audit page (HTML)",
-        data=prepared[3],
-        file_name=f"{run_id}-audit.html",
-        mime="text/html",
-        key="download_html",
-        on_click="ignore",
-    )
+    files = (("record (zip)", prepared[2], "zip", "application/zip"),
+             ("page (HTML)", prepared[3], "html", "text/html"))  # fmt: skip
+    for column, (what, data, suffix, mime) in zip(st.columns(2), files, strict=True):
+        column.download_button(
+            f"Download the audit {what}",
+            data=data,
+            file_name=f"{run_id}-audit.{suffix}",
+            mime=mime,
+            key=f"download_{suffix}",
+            on_click="ignore",
+        )

@@ -32,8 +32,11 @@ def is_ray(args: list[bytes]) -> bool:
     return args[0].startswith(b"ray::") or any(b"/ray/" in a for a in args[:3])
 
 
-def instance_pids(session_dir: str, exclude: tuple[int, ...] = ()) -> list[int]:
-    """This user's Ray processes with a file open under session_dir (others' are unreadable)."""
+def instance_pids(
+    session_dir: str, exclude: tuple[int, ...] = (), ray_only: bool = True
+) -> list[int]:
+    """This user's Ray processes (any process: ray_only=False, the tests' wider check) with a
+    file open under session_dir (others' are unreadable)."""
     prefix = session_dir.rstrip("/") + "/"
     found = []
     for entry in os.scandir("/proc"):
@@ -41,7 +44,7 @@ def instance_pids(session_dir: str, exclude: tuple[int, ...] = ()) -> list[int]:
             continue
         try:
             with open(f"{entry.path}/cmdline", "rb") as f:
-                if not is_ray(f.read().split(b"\0")):
+                if ray_only and not is_ray(f.read().split(b"\0")):
                     continue
             links = [os.readlink(fd.path) for fd in os.scandir(f"{entry.path}/fd")]
         except OSError:  # ended meanwhile, or not ours
