@@ -39,6 +39,7 @@ def run_seed(seed: int, out: Path, args) -> dict:
         command = [sys.executable, "-m", "unlearn_core", "study", "--dataset", args.dataset]
         command += ["--arch", args.arch, *grid, "--forget-indices", args.forget_indices]
         command += ["--seed", str(seed), "--out", str(target)]
+        command += ["--each-sample"] if args.each_sample else []
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     return json.loads((target / "study.json").read_text())
 
@@ -90,7 +91,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--out", required=True)
     parser.add_argument("--grid", action="append", default=[])
-    parser.add_argument("--forget-indices", default="0")
+    parser.add_argument("--forget-indices", default="0", help='e.g. "0" or "0,1,2"')
+    parser.add_argument("--each-sample", action="store_true", help="average over the indices")
     parser.add_argument("--dataset", default="demo")
     parser.add_argument("--arch", default="smallcnn")
     args = parser.parse_args()

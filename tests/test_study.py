@@ -73,6 +73,29 @@ def test_rows_and_correlation_match_independent_computation(tiny, tmp_path):
     assert last["test_acc"] == trained.history[-1]["test_acc"] and last["steps"] == 20
 
 
+def test_each_sample_averages_one_retraining_per_index(tiny, tmp_path):
+    """--each-sample: the row's verification error is the mean over the indices of each one's
+    own unlearning and retraining (recomputed by hand), not the error of forgetting the set."""
+    base = Recipe(lr=0.02, batch_size=64, probe_every=4, probe_size=32, epochs=1)
+    grid = parse_grid(["epochs=1"])
+    summary = run_study("logreg", tiny, base, grid, [3, 8], tmp_path, each_sample=True)
+    trained = train("logreg", tiny, base, device="cpu")
+    spec = get_method("single-gradient")
+    each = []
+    for index in (3, 8):
+        request = ForgetRequest.for_indices(tiny, [index])
+        unlearned = spec.run(trained, request, tiny, spec.config_cls(), seed=0).model
+        retrained = retrain_without(trained, tiny, [index], convention="replay", device="cpu")
+        each.append(verification_errors(unlearned, trained.model, retrained)["verification_error"])
+    (row,) = summary["rows"]
+    assert summary["each_sample"] and row["samples"] == 2
+    assert row["verification_error"] == pytest.approx(np.mean(each), rel=1e-6)
+    assert row["verification_error_sd"] == pytest.approx(np.std(each, ddof=1), rel=1e-5)
+    together = run_study("logreg", tiny, base, grid, [3, 8], tmp_path / "set")["rows"][0]
+    assert together["samples"] == 1 and together["verification_error_sd"] == 0.0
+    assert abs(together["verification_error"] - row["verification_error"]) > 1e-3 * max(each)
+
+
 def test_study_command_on_digits(tmp_path):
     out = tmp_path / "study"
     proc = cli(
@@ -87,6 +110,7 @@ def test_study_command_on_digits(tmp_path):
         "0.01",
         "--forget-indices",
         "0,1",
+        "--each-sample",
         "--out",
         out,
     )
@@ -94,6 +118,7 @@ def test_study_command_on_digits(tmp_path):
     assert "pearson r" in proc.stdout and "setting 3/3" in proc.stderr
     summary = json.loads((out / "study.json").read_text())
     assert len(summary["rows"]) == 3 and summary["base_recipe"]["probe_every"] == 25
+    assert summary["each_sample"] and all(r["samples"] == 2 for r in summary["rows"])
     env = summary["environment"]  # reproducible by default: the ISA pinned by a re-exec
     assert env["threads"] == 1 and env["pinned_isa"] == "avx2" and env["cpu_capability"] == "AVX2"
     assert env["cpu_model"] and "torch threads 1; AVX2 kernels, ISA pinned avx2" in proc.stdout

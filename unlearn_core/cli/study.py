@@ -34,6 +34,12 @@ def add_parsers(sub) -> None:
     study.add_argument(
         "--forget-indices", type=csv_ints, required=True, help="training indices to unlearn, e.g. 0"
     )
+    study.add_argument(
+        "--each-sample",
+        action="store_true",
+        help="unlearn and retrain without each forget index on its own and average the "
+        "verification errors (one retraining per index and setting)",
+    )
     study.add_argument("--epochs", type=int, default=1, help="unless the grid sets it")
     study.add_argument("--lr", type=float, default=0.05, help="unless the grid sets it")
     study.add_argument("--batch-size", type=int, default=64, help="unless the grid sets it")
@@ -63,6 +69,7 @@ def run_study_command(args: argparse.Namespace) -> None:
         grid,
         args.forget_indices,
         args.out,
+        each_sample=args.each_sample,
         threads=args.threads,
         progress=TerminalProgress(),
     )

@@ -8,6 +8,11 @@ unlearning and its verification error are derived for), and record both errors; 
 Pearson correlation across the settings (the paper reports 0.88 to 0.99), and their partial
 correlation controlling for the step count t, which both grow with. Writes study.csv (a row per
 setting) and study.json.
+
+With `each_sample`, every forget index is unlearned and retrained without on its own and the
+row's verification error is their mean (the paper's v is an average too, Sec. 4): on a CNN one
+sample's verification error is at the level of floating-point drift amplified by training
+(BENCHMARKS.md), so a mean over ten samples measures something larger than the drift.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import dataclasses
 import itertools
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -48,6 +54,8 @@ COLUMNS = (
     "unlearn_seconds",
     "retrain_seconds",
     "seconds",
+    "verification_error_sd",  # over the samples, with each_sample; else 0
+    "samples",  # verification errors averaged: 1, or each forget index with each_sample
 )
 
 
@@ -87,41 +95,61 @@ def run_setting(
     arch: str,
     data: ImageDataset,
     recipe: Recipe,
-    request: ForgetRequest,
+    requests: list[ForgetRequest],
     *,
     progress: Progress | None = None,
 ) -> dict:
-    """Train, single-gradient unlearn, retrain; -> the row's measured columns."""
+    """Train once; per request, single-gradient unlearn and retrain without it; -> the row's
+    measured columns, the verification errors averaged over the requests."""
     start = time.perf_counter()
     trained = train(arch, data, recipe, progress=sub_progress(progress, 0.0, 0.5, "training"))
     train_seconds = time.perf_counter() - start
-    spec = get_method("single-gradient")
-    tick = time.perf_counter()
-    result = spec.run(trained, request, data, spec.config_cls(), seed=recipe.seed)
-    unlearn_seconds = time.perf_counter() - tick
-    tick = time.perf_counter()
-    retrained = retrain_without(
-        trained,
-        data,
-        request.forget_indices,
-        convention="replay",  # single-gradient's own target (Unrolling SGD, Eq. 4)
-        progress=sub_progress(progress, 0.5, 1.0, "retraining"),
-    )
-    retrain_seconds = time.perf_counter() - tick
-    errors = verification_errors(result.model, trained.model, retrained)
+    measured = []
+    for i, request in enumerate(requests):
+        part = sub_progress(
+            progress,
+            0.5 + 0.5 * i / len(requests),
+            0.5 + 0.5 * (i + 1) / len(requests),
+            "retraining",
+        )
+        measured.append(_verify(trained, data, request, recipe.seed, part))
+    errors = [m["verification_error"] for m in measured]
     terms = unlearning_error(trained) or {}
     return {
         "unlearning_error": terms.get("unlearning_error"),
-        "verification_error": errors["verification_error"],
-        "verification_error_without_update": errors["verification_error_without_update"],
+        "verification_error": statistics.fmean(errors),
+        "verification_error_without_update": statistics.fmean(
+            m["verification_error_without_update"] for m in measured
+        ),
         "test_acc": trained.history[-1]["test_acc"],
         "sigma_avg": terms.get("sigma_avg"),
         "weight_change": terms.get("weight_change"),
         "steps": terms.get("steps"),
         "train_seconds": train_seconds,
-        "unlearn_seconds": unlearn_seconds,
-        "retrain_seconds": retrain_seconds,
+        "unlearn_seconds": sum(m["unlearn_seconds"] for m in measured),
+        "retrain_seconds": sum(m["retrain_seconds"] for m in measured),
         "seconds": time.perf_counter() - start,
+        "verification_error_sd": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+        "samples": len(errors),
+    }
+
+
+def _verify(trained, data, request, seed, progress) -> dict:
+    """Single-gradient unlearning of `request` and the retrain without it (the replay
+    convention: single-gradient's own target, Unrolling SGD Eq. 4) -> both errors and times."""
+    spec = get_method("single-gradient")
+    tick = time.perf_counter()
+    result = spec.run(trained, request, data, spec.config_cls(), seed=seed)
+    unlearn_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    retrained = retrain_without(
+        trained, data, request.forget_indices, convention="replay", progress=progress
+    )
+    errors = verification_errors(result.model, trained.model, retrained)
+    return {
+        **errors,
+        "unlearn_seconds": unlearn_seconds,
+        "retrain_seconds": time.perf_counter() - tick,
     }
 
 
@@ -133,11 +161,13 @@ def run_study(
     forget_indices: list[int],
     out: str | Path,
     *,
+    each_sample: bool = False,
     threads: int | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Every grid setting of `base`, forgetting `forget_indices`; writes out/study.csv and
-    out/study.json and returns the latter's content.
+    """Every grid setting of `base`, forgetting `forget_indices` (as one set, or each on its
+    own with `each_sample`); writes out/study.csv and out/study.json and returns the latter's
+    content.
 
     threads: torch threads for the whole study (None: the process's). Set it: a CPU run is
     bitwise reproducible only at a fixed thread count, and here the verification error of a
@@ -146,13 +176,18 @@ def run_study(
     versions.
     """
     request = ForgetRequest.for_indices(data, forget_indices)
+    requests = (
+        [ForgetRequest.for_indices(data, [i]) for i in request.forget_indices.tolist()]
+        if each_sample
+        else [request]
+    )
     recipes = [dataclasses.replace(base, **combo) for combo in settings(grid)]  # validates all
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with torch_threads(threads):
         env = environment()  # the threads in use, the CPU, its kernels' ISA, pinned or not
-        rows = _rows(arch, data, grid, recipes, request, progress)
+        rows = _rows(arch, data, grid, recipes, requests, progress)
     with open(out / "study.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])
         writer.writeheader()
@@ -168,6 +203,7 @@ def run_study(
         "base_recipe": base.to_dict(),
         "grid": grid,
         "forget_indices": request.forget_indices.tolist(),
+        "each_sample": each_sample,
         "rows": rows,
         "pearson_r": r,
         "p_value": p,
@@ -187,12 +223,12 @@ def run_study(
     return summary
 
 
-def _rows(arch, data, grid, recipes, request, progress) -> list[dict]:
+def _rows(arch, data, grid, recipes, requests, progress) -> list[dict]:
     """run_setting for each recipe of the grid, in order: one row each."""
     combos, rows = settings(grid), []
     for i, (combo, recipe) in enumerate(zip(combos, recipes, strict=True)):
         label = " ".join(f"{k}={v}" for k, v in combo.items())
         prefix = f"setting {i + 1}/{len(combos)} ({label})"
         sub = sub_progress(progress, i / len(combos), (i + 1) / len(combos), prefix)
-        rows.append({**combo, **run_setting(arch, data, recipe, request, progress=sub)})
+        rows.append({**combo, **run_setting(arch, data, recipe, requests, progress=sub)})
     return rows
