@@ -44,7 +44,12 @@ def add_parsers(sub) -> None:
     study.add_argument("--lr", type=float, default=0.05, help="unless the grid sets it")
     study.add_argument("--batch-size", type=int, default=64, help="unless the grid sets it")
     study.add_argument("--weight-decay", type=float, default=5e-4, help="L2 coefficient")
-    study.add_argument("--sd-gamma", type=float, default=0.0, help="SD-loss weight (Eq. 10)")
+    study.add_argument(
+        "--sd-gamma",
+        type=float,
+        default=0.0,
+        help="SD-loss weight gamma (Eq. 10 as printed; the authors' code is 10x weaker per gamma)",
+    )
     study.add_argument("--seed", type=seed, default=0, help="seeds w_0 and the data order")
     add_probe_options(study, every=25)  # short trainings need denser probes for sigma_avg
     add_reproducible_options(study, default=True, threads=1)

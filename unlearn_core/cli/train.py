@@ -30,7 +30,12 @@ def add_parsers(sub) -> None:
     train.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
     train.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     train.add_argument("--seed", type=seed, default=0, help="seeds w_0 and the data order")
-    train.add_argument("--sd-gamma", type=float, default=0.0, help="SD-loss weight (Eq. 10)")
+    train.add_argument(
+        "--sd-gamma",
+        type=float,
+        default=0.0,
+        help="SD-loss weight gamma (Eq. 10 as printed; the authors' code is 10x weaker per gamma)",
+    )
     train.add_argument("--weight-decay", type=float, default=5e-4, help="L2 coefficient")
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="default sgd")
     train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")

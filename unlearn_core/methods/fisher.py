@@ -111,7 +111,9 @@ def check_size(net: nn.Module, device: torch.device) -> None:
     uses and not used here. Departure: the Fisher is computed on batches of 32 (squared batch
     gradients, each class's weighted by its mean probability), as the ports of Jia et al. and
     Fan et al. do, not per sample as the original; batch_size=1 is the original, exactly, at
-    about 30 times the cost. Refuses models over 5,000,000 parameters on a CPU.""",
+    about 30 times the cost. The classifier is the last Linear layer (those ports take any
+    parameter whose first dimension is the class count, which also catches a layer of 10
+    units on a 10-class task). Refuses models over 5,000,000 parameters on a CPU.""",
 )
 def unlearn(
     model: TrainedModel,

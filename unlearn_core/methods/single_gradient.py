@@ -109,7 +109,10 @@ def forget_gradient(
     smallcnn (12 epochs from scratch, lr * sigma near 2) ends 0.653 from them against 0.645
     without it: the regime where the paper says the approximation weakens, which its large
     unlearning error (340) announces. Use it for models fine-tuned briefly from a good w_0, and
-    read the verification error beside the one without the update.""",
+    read the verification error beside the one without the update. The SD loss of the recipe
+    (--sd-gamma) is Eq. 10 as printed, gamma times each sample's population std of its logits;
+    the authors' code (master_unlearning.py, std_loss) divides the batch's summed unbiased std
+    by b * K, so the same gamma there is about K (10) times weaker.""",
 )
 def unlearn(
     model: TrainedModel,

@@ -73,8 +73,10 @@ def dampen(
     for bit. Defaults: alpha = 2 and lambda = 0.1, departing from the paper's alpha = 10,
     lambda = 1 (ResNet18 on CIFAR), which damp 9 weights of the demo model and forget nothing:
     with 10 balanced classes a weight used by one class alone has a per-sample importance ratio
-    of at most about 10. Batch 64 (their code's loader), its batch gradients squared, as in
-    their code. Draws nothing: the seed does not matter.""",
+    of at most about 10. Batch 64 (their full-class script's -b; their random-sample script's
+    default is 128), its batch gradients squared and averaged over batches, the model in eval
+    mode, the full set read unshuffled as retain then forget, as in their code
+    (ssd.ParameterPerturber, forget_*_main.py). Draws nothing: the seed does not matter.""",
 )
 def unlearn(
     model: TrainedModel,

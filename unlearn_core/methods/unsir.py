@@ -15,6 +15,9 @@ is drawn with the labels of the retain set). Several classes are one impair-repa
 
 Departures from the authors' notebook, on purpose: it labels every noise sample as class 0 and
 optimises the noise in train mode (which overwrites BatchNorm statistics with noise statistics).
+Its impair set also keeps only the first 3 rows of each noise batch per copy (its inner loop runs
+over `batch[0].size(0)`, the channel count of one image, not the batch), so each class
+contributes 20 x 3 = 60 noise images, not 20 x 256; here every row of every copy goes in.
 """
 
 from __future__ import annotations
@@ -307,7 +310,9 @@ def _noise_set(
     several classes are one impair-repair pass. Defaults are the paper's, except where the small
     demo needs otherwise (see the config): SGD with momentum instead of the notebook's Adam,
     noise batch 32 instead of 256, batch size 64 instead of 256, two repair epochs instead of
-    one.""",
+    one. Against the notebook: each noise is labelled with its own class (it labels all class
+    0), the noise is learned in eval mode (it uses train mode), and every noise row is used
+    (it keeps 3 per copy, a loop over the channel count).""",
     requests=("classes",),
 )
 def unlearn(
