@@ -17,11 +17,11 @@ from test_reproduce import remake_hashes, rewrite
 
 from unlearn_core import reproducible
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.audit import write_audit_record
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
 from unlearn_core.training import Recipe, train
+from unlearn_core.views.audit_record import write_audit_record
 
 UNPINNED = {k: v for k, v in os.environ.items() if k not in reproducible.PINNED_ENV}
 
