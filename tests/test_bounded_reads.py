@@ -235,7 +235,7 @@ def test_a_methods_batch_that_cannot_fit_is_refused_before_it_runs(
     """Issue 28: only `train --batch-size` was bounded by memory; a method's batch setting is
     too, in one line. A batch holds at most the 6000 demo images (about 4 GiB on the CNN):
     refused with 1 GiB free."""
-    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    monkeypatch.setattr("unlearn_core.run.memory.memory_budget", lambda: 2**30)
     out = tmp_path / "run"
     with bounded(120, 300):
         code = main(
@@ -249,7 +249,7 @@ def test_a_methods_batch_that_cannot_fit_is_refused_before_it_runs(
 
 
 def test_an_audits_batch_that_cannot_fit_is_refused_at_submit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    monkeypatch.setattr("unlearn_core.run.memory.memory_budget", lambda: 2**30)
     with bounded(120, 300):
         code = main(
             ["privacy-audit", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "salun",

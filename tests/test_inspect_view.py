@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_core.attribution import Explanation
+from unlearn_core.metrics.attribution import Explanation
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
 from unlearn_core.views.inspect import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unlearn_core.attribution import Explanation, faithfulness_summary
 from unlearn_core.cli.commands import unlearn_command
+from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
