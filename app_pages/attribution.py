@@ -4,8 +4,8 @@ import streamlit as st
 
 from ui.charts import plot
 from ui.inspect_helpers import chosen_run_context
-from unlearn_core.attribution import KINDS, explain
 from unlearn_core.errors import UserError
+from unlearn_core.metrics.attribution import KINDS, explain
 from unlearn_core.request import parse_indices
 from unlearn_core.views.figures import attribution_panel
 from unlearn_core.views.inspect import (

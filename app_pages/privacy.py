@@ -7,6 +7,7 @@ from ui.inspect_helpers import run_card, run_context, svc_spread
 from ui.privacy_audit import audit_section
 from ui.run_picker import chosen_report
 from ui.state import selection
+from unlearn_core.cli.run_commands import relearn_command
 from unlearn_core.errors import UserError
 from unlearn_core.views.figures import relearn_curves, roc_curves
 from unlearn_core.views.inspect import (
@@ -14,7 +15,6 @@ from unlearn_core.views.inspect import (
     mia_flag_notes,
     mia_rows,
     neighbour_lines,
-    relearn_command,
     relearn_rows,
     svc_spread_rows,
 )

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from unlearn_core.attribution import activation_map, deletion_drop, gradcam  # noqa: E402
 from unlearn_core.checkpoint import load_checkpoint  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
 from unlearn_core.metrics.accuracy import predict_logits  # noqa: E402
+from unlearn_core.metrics.attribution import activation_map, deletion_drop, gradcam  # noqa: E402
 from unlearn_core.metrics.mia import (  # noqa: E402
     attack_summary,
     confidence_feature,

@@ -33,8 +33,8 @@ from test_lfoci_exact import LAM, _exact_minimiser, _synthetic  # noqa: E402
 
 from unlearn_core.data import ImageDataset, load_dataset  # noqa: E402
 from unlearn_core.methods import get_method, parse_config  # noqa: E402
-from unlearn_core.reproducible import cpu_model  # noqa: E402
 from unlearn_core.request import ForgetRequest  # noqa: E402
+from unlearn_core.run.reproducible import cpu_model  # noqa: E402
 from unlearn_core.training import Recipe, TrainedModel, initial_model  # noqa: E402
 
 SETTINGS = {

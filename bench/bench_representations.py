@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from unlearn_core.checkpoint import load_checkpoint  # noqa: E402
 from unlearn_core.data import load_dataset  # noqa: E402
-from unlearn_core.engine.sweep import mean_interval  # noqa: E402
 from unlearn_core.metrics import representations as rep  # noqa: E402
+from unlearn_core.metrics.summary_stats import mean_interval  # noqa: E402
 from unlearn_core.request import ForgetRequest  # noqa: E402
 from unlearn_core.run.store import RunStore, load_run_model  # noqa: E402
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from unlearn_core.reproducible import PINNED_ENV  # noqa: E402
+from unlearn_core.run.reproducible import PINNED_ENV  # noqa: E402
 
 ISAS = {
     "own": {},
@@ -42,8 +42,8 @@ def work(epochs: int, threads: int) -> dict:
     from unlearn_core.data import load_dataset
     from unlearn_core.methods import get_method
     from unlearn_core.metrics.evaluate import evaluate
-    from unlearn_core.reproducible import environment
     from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.reproducible import environment
     from unlearn_core.torch_utils import weights_sha256
     from unlearn_core.training import train
 

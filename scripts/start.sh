@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
 if [ "${UNLEARN_REPRODUCIBLE:-}" = 1 ]; then  # pin the kernels' ISA (read when torch loads)
-    eval "$(.venv/bin/python -c 'import shlex; from unlearn_core.reproducible import PINNED_ENV
+    eval "$(.venv/bin/python -c 'import shlex; from unlearn_core.run.reproducible import PINNED_ENV
 print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in PINNED_ENV.items()))')"
 fi
 exec .venv/bin/python -m streamlit run app.py "$@"

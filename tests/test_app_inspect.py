@@ -15,8 +15,8 @@ import pytest
 from conftest import DEMO_CHECKPOINT, ROOT
 from streamlit.testing.v1 import AppTest
 
-from unlearn_core.attribution import explain, faithfulness_summary
 from unlearn_core.checkpoint import load_checkpoint
+from unlearn_core.metrics.attribution import explain, faithfulness_summary
 from unlearn_core.metrics.sample_card import sample_card
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.store import load_run_model, read_report_dict

@@ -13,12 +13,12 @@ from conftest import ROOT
 from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
 
-from unlearn_core import model_sources
 from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint, save_checkpoint
+from unlearn_core.cli import model_sources
+from unlearn_core.cli.model_sources import estimate_training, import_weights
 from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
-from unlearn_core.model_sources import estimate_training, import_weights
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.training import Recipe, TrainedModel, initial_model, train

@@ -5,7 +5,9 @@ import torch
 from conftest import DEMO_CHECKPOINT
 from torch import nn
 
-from unlearn_core.attribution import (
+from unlearn_core.checkpoint import load_checkpoint
+from unlearn_core.errors import UserError
+from unlearn_core.metrics.attribution import (
     activation_map,
     deletion_drop,
     explain,
@@ -13,8 +15,6 @@ from unlearn_core.attribution import (
     gradcam,
     map_differences,
 )
-from unlearn_core.checkpoint import load_checkpoint
-from unlearn_core.errors import UserError
 
 # bilinear upsampling 2 -> 4 with align_corners=False: output i samples source (i + 0.5) / 2 - 0.5
 # = -0.25, 0.25, 0.75, 1.25, clamped to [0, 1]; rows of L weigh the two source cells

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from unlearn_core.attribution import activation_map, gradcam
+from unlearn_core.metrics.attribution import activation_map, gradcam
 
 ITERATIONS = 30
 

@@ -19,11 +19,11 @@ from torch import nn
 from unlearn_core.cli.audit import add_parsers, run_audit
 from unlearn_core.errors import UserError
 from unlearn_core.privacy.store import AuditStore
-from unlearn_core.run.audit import write_audit_record
-from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.pipeline import RunRecord
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import write_run_folder
+from unlearn_core.views.audit_page import audit_html
+from unlearn_core.views.audit_record import write_audit_record
 from unlearn_core.views.compare import comparison_rows
 
 HOSTILE = "<script>alert(1)</script>"

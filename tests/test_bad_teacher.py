@@ -7,10 +7,10 @@ import torch
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods.bad_teacher import incompetent_teacher
+from unlearn_core.methods.unlearn_ops import distill_kl
 from unlearn_core.metrics.accuracy import predict_logits
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
-from unlearn_core.unlearn_ops import distill_kl
 
 
 def _kl(model, teacher, data, indices):

@@ -185,10 +185,10 @@ def test_a_record_naming_a_huge_architecture_is_refused_before_it_is_built(
 
 def _small_record(demo, tmp_path: Path, target: Path) -> Path:
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.audit import write_audit_record
     from unlearn_core.run.pipeline import run_unlearning
     from unlearn_core.run.store import write_run_folder
     from unlearn_core.training import Recipe, train
+    from unlearn_core.views.audit_record import write_audit_record
 
     recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
     trained = train("logreg", demo, recipe, device="cpu", probes=False)
@@ -235,7 +235,7 @@ def test_a_methods_batch_that_cannot_fit_is_refused_before_it_runs(
     """Issue 28: only `train --batch-size` was bounded by memory; a method's batch setting is
     too, in one line. A batch holds at most the 6000 demo images (about 4 GiB on the CNN):
     refused with 1 GiB free."""
-    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    monkeypatch.setattr("unlearn_core.run.memory.memory_budget", lambda: 2**30)
     out = tmp_path / "run"
     with bounded(120, 300):
         code = main(
@@ -249,7 +249,7 @@ def test_a_methods_batch_that_cannot_fit_is_refused_before_it_runs(
 
 
 def test_an_audits_batch_that_cannot_fit_is_refused_at_submit(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("unlearn_core.memory.memory_budget", lambda: 2**30)
+    monkeypatch.setattr("unlearn_core.run.memory.memory_budget", lambda: 2**30)
     with bounded(120, 300):
         code = main(
             ["privacy-audit", "--checkpoint", str(DEMO_CHECKPOINT), "--method", "salun",

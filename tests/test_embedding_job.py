@@ -19,9 +19,9 @@ from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.state import JobRecord
 from unlearn_core.errors import UserError
 from unlearn_core.metrics import representations as rep
-from unlearn_core.reproducible import torch_threads
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.embedding_job import EmbeddingSpec, EmbeddingStore, run_embedding
+from unlearn_core.run.reproducible import torch_threads
 from unlearn_core.run.store import RunStore, load_run_model
 
 PAGE = str(ROOT / "app_pages" / "representations.py")

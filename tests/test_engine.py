@@ -19,16 +19,14 @@ from unlearn_core.engine.runner import load_inputs
 from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.engine.sweep import (
-    average_gap,
-    mean_interval,
     new_sweep_id,
     run_sweep,
     split_overrides,
     summary_rows,
     sweep_specs,
-    tug_of_war,
 )
 from unlearn_core.errors import UserError
+from unlearn_core.metrics.summary_stats import average_gap, mean_interval, tug_of_war
 from unlearn_core.run.report import Gaps, PerModel
 from unlearn_core.run.store import RunStore
 

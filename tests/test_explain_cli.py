@@ -9,9 +9,9 @@ from conftest import DEMO_CHECKPOINT
 from PIL import Image
 from test_cli import cli
 
-from unlearn_core.attribution import activation_map
 from unlearn_core.checkpoint import load_checkpoint, sha256_file
 from unlearn_core.cli.main import main
+from unlearn_core.metrics.attribution import activation_map
 from unlearn_core.run.pipeline import RunRecord
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import write_run_folder

@@ -7,9 +7,9 @@ import torch
 from unlearn_core.errors import UserError
 from unlearn_core.methods import fisher as fisher_method
 from unlearn_core.methods import get_method, parse_config
+from unlearn_core.methods.unlearn_ops import diagonal_fisher
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Recipe, train
-from unlearn_core.unlearn_ops import diagonal_fisher
 
 
 @pytest.fixture(scope="module")

@@ -366,7 +366,7 @@ def record_mutations(files: dict[str, bytes]) -> list[tuple[str, dict, bool]]:
 
 @pytest.mark.fuzz_full
 def test_fuzz_audit_records(run_folder, tmp_path, request):
-    from unlearn_core.run.audit import write_audit_record
+    from unlearn_core.views.audit_record import write_audit_record
 
     started, counts = time.monotonic(), Counts()
     record = write_audit_record(run_folder, tmp_path / "record.zip")
@@ -432,7 +432,7 @@ def test_fuzz_the_address(monkeypatch):
 
 
 def test_the_suite_holds_at_least_700_cases(tmp_path, run_folder):
-    from unlearn_core.run.audit import write_audit_record
+    from unlearn_core.views.audit_record import write_audit_record
 
     with zipfile.ZipFile(write_audit_record(run_folder, tmp_path / "record.zip")) as zf:
         files = {info.filename: zf.read(info) for info in zf.infolist()}

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from unlearn_core.attribution import Explanation
+from unlearn_core.cli.run_commands import relearn_command
+from unlearn_core.metrics.attribution import Explanation
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
 from unlearn_core.views.inspect import (
@@ -17,7 +18,6 @@ from unlearn_core.views.inspect import (
     mia_flag_notes,
     mia_rows,
     neighbour_lines,
-    relearn_command,
     relearn_rows,
     svc_spread_rows,
     verification_rows,

@@ -17,7 +17,7 @@ from unlearn_core.engine.state import FINAL
 
 
 def test_the_estimate_grows_with_the_model_the_data_and_the_batch(tiny):
-    from unlearn_core.memory import WORKER_BASE, job_bytes
+    from unlearn_core.run.memory import WORKER_BASE, job_bytes
 
     demo = load_dataset("demo")
     small = job_bytes("logreg", tiny, 10**4, 32)

@@ -28,9 +28,10 @@ from unlearn_core.methods.lfoci.newton import (
     newton_step,
     slice_block,
 )
-from unlearn_core.methods.lfoci.slices import perturb, recording, slice_layers
+from unlearn_core.methods.lfoci.slices import perturb, recording
 from unlearn_core.metrics.accuracy import accuracy, labels_of, per_sample_losses, predict_logits
 from unlearn_core.request import ForgetRequest
+from unlearn_core.torch_utils import slice_layers
 from unlearn_core.training import Recipe, TrainedModel, per_sample_loss, retrain_without, train
 
 LOSS = functools.partial(per_sample_loss, sd_gamma=0.0)

@@ -22,11 +22,11 @@ from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run import reproduce
-from unlearn_core.run.audit import write_audit_record
 from unlearn_core.run.integrity import SUMS
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import check_record_zip, verify_record
 from unlearn_core.run.store import RunStore, write_run_folder
+from unlearn_core.views.audit_record import write_audit_record
 
 PAGE = str(ROOT / "app_pages" / "runs_and_audit.py")
 

@@ -1,4 +1,4 @@
-"""Reproducible mode (issue 23, unlearn_core/reproducible.py): `--reproducible` pins the CPU
+"""Reproducible mode (issue 23, unlearn_core/run/reproducible.py): `--reproducible` pins the CPU
 kernels' ISA by re-executing the command line, records the environment a rerun needs, and
 `audit --verify --reproduce` says when a record was made on another CPU."""
 
@@ -15,13 +15,13 @@ import torch
 from conftest import ROOT
 from test_reproduce import remake_hashes, rewrite
 
-from unlearn_core import reproducible
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.audit import write_audit_record
+from unlearn_core.run import reproducible
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
 from unlearn_core.training import Recipe, train
+from unlearn_core.views.audit_record import write_audit_record
 
 UNPINNED = {k: v for k, v in os.environ.items() if k not in reproducible.PINNED_ENV}
 

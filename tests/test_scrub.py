@@ -7,10 +7,10 @@ import torch
 from unlearn_core.errors import UserError
 from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods.scrub import _Losses, held_out_like
+from unlearn_core.methods.unlearn_ops import distill_kl
 from unlearn_core.metrics.accuracy import predict_logits
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import index_batches, run_epoch
-from unlearn_core.unlearn_ops import distill_kl
 
 MAX_LR = 0.005  # the max-epoch's learning rate in the ascent test
 

@@ -20,9 +20,9 @@ from ui.runs import audit_check
 from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.audit import write_audit_record
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.store import RunStore
+from unlearn_core.views.audit_record import write_audit_record
 
 SUMS = "SHA256SUMS"
 

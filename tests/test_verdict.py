@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.report import Report
 from unlearn_core.run.verdict import accuracy_margin, verdict
+from unlearn_core.views.audit_page import audit_html
 
 N = 400  # forget-set size: margin(0.9, 0.9) = 2 * sqrt(0.18 / 400) + 1 / 400 = 0.0449
 

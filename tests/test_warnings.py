@@ -12,9 +12,9 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.audit_page import audit_html
 from unlearn_core.run.pipeline import run_unlearning
 from unlearn_core.run.report import Report
+from unlearn_core.views.audit_page import audit_html
 
 NOISY = {"perturbations": "50", "dp_noise": "true", "hessian_samples": "64"}
 

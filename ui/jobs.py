@@ -271,7 +271,7 @@ def reproducible_switch() -> None:
     (JobSpec.reproducible): one thread each, CUDA's deterministic algorithms, and the kernels'
     ISA where the server was started pinned (`UNLEARN_REPRODUCIBLE=1 bash scripts/start.sh`;
     the ISA is read when torch loads, so a running server cannot change it)."""
-    from unlearn_core.reproducible import pinned_isa
+    from unlearn_core.run.reproducible import pinned_isa
 
     st.toggle(
         "Reproducible mode",

@@ -17,15 +17,15 @@ import streamlit as st
 from ui.runs import run_store
 from ui.state import get_dataset, select_checkpoint
 from unlearn_core.checkpoint import check_recipe
-from unlearn_core.data import ImageDataset, dataset_names
-from unlearn_core.errors import UserError
-from unlearn_core.model_sources import (
+from unlearn_core.cli.model_sources import (
     MAX_UPLOAD_MB,
     SUFFIXES,
     estimate_training,
     import_weights,
     train_and_save,
 )
+from unlearn_core.data import ImageDataset, dataset_names
+from unlearn_core.errors import UserError
 from unlearn_core.models import arch_names
 from unlearn_core.training import Recipe
 

@@ -1,17 +1,38 @@
-"""Two context managers every module that looks inside a model uses.
+"""What every module that looks inside a model uses.
 
 `recording` owns forward hooks (pytorch-grad-cam's rule: hooks are always removed, also on an
 error, and never left on a model someone else holds); `evaluating` puts a model in eval mode and
-restores the mode it had.
+restores the mode it had; `slice_layers` lists a model's slices (L-FOCI's unit of selection,
+Mehta et al., CVPR 2022, Sec. 5: one output unit of a Linear layer or one output channel of a
+Conv2d layer, owning weight[k] and bias[k]), for the method and for the metric of how far its
+slices moved; the weights' hash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+SLICED = (nn.Linear, nn.Conv2d)  # the layer types whose output units are slices
+
+
+@dataclass(frozen=True)
+class SliceLayer:
+    name: str  # qualified module name, from named_modules
+    units: int  # slices in the layer: out_features or out_channels
+
+
+def slice_layers(model: nn.Module) -> list[SliceLayer]:
+    """Every Linear and Conv2d of `model`, in `named_modules` order (each shared module once)."""
+    return [
+        SliceLayer(name, m.out_features if isinstance(m, nn.Linear) else m.out_channels)
+        for name, m in model.named_modules()
+        if isinstance(m, SLICED)
+    ]
 
 
 @contextmanager

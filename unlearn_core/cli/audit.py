@@ -141,9 +141,9 @@ def _keygen(args: argparse.Namespace) -> None:
 
 def _sign(args: argparse.Namespace) -> None:
     """audit --sign: a zip is signed (to --out or in place); a run gets its record made first."""
-    from unlearn_core.run.audit import write_audit_record
     from unlearn_core.run.signing import require_sigstore, sign_record, sign_record_keyless
     from unlearn_core.run.store import read_report
+    from unlearn_core.views.audit_record import write_audit_record
 
     if args.keyless:
         require_sigstore("--keyless")  # before any record is made
@@ -183,11 +183,12 @@ def _signature_line(args: argparse.Namespace) -> None:
 
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
-    from unlearn_core.run.audit import check_run_folder, write_audit_record
-    from unlearn_core.run.audit_page import audit_html
+    from unlearn_core.run.audit import check_run_folder
     from unlearn_core.run.integrity import verify_run
     from unlearn_core.run.privacy_record import latest_audit
     from unlearn_core.run.store import read_report
+    from unlearn_core.views.audit_page import audit_html
+    from unlearn_core.views.audit_record import write_audit_record
 
     if args.keygen:
         return _keygen(args)

@@ -114,8 +114,8 @@ def run_explain(args: argparse.Namespace) -> None:
         return run_feature_kind(args)
     if not args.indices:
         raise UserError(f"--kind {args.kind} maps chosen samples: give --indices, e.g. 0,1.")
-    from unlearn_core.attribution import explain
     from unlearn_core.cli.explain_io import save_explanation
+    from unlearn_core.metrics.attribution import explain
 
     data, models = _models(args)
     options = ("layer", "target_class", "split", "fraction", "seed")

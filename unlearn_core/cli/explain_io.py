@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unlearn_core.attribution import Explanation, faithfulness_summary
+from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.views.figures import BLUE, VERMILLION
 
 

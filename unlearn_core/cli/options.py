@@ -84,8 +84,8 @@ def enter_reproducible(args: argparse.Namespace, argv: list[str] | None) -> None
     """Pin what args ask for before a command runs: re-execute `python -m unlearn_core argv`
     under the pinned ISA when `--reproducible` and not pinned yet (argv None: main() was called
     in-process, where the ISA stays as loaded and a line on stderr says so), then threads."""
-    from unlearn_core import reproducible
     from unlearn_core.errors import UserError
+    from unlearn_core.run import reproducible
 
     threads = getattr(args, "threads", None)
     if threads is not None and not 1 <= threads <= 256:

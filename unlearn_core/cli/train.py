@@ -71,8 +71,8 @@ def _train(args: argparse.Namespace, out: Path) -> None:
     from unlearn_core.checkpoint import check_recipe, save_checkpoint
     from unlearn_core.data import load_dataset
     from unlearn_core.files import write_bytes_atomic, writing
-    from unlearn_core.memory import check_batch_memory
-    from unlearn_core.reproducible import environment
+    from unlearn_core.run.memory import check_batch_memory
+    from unlearn_core.run.reproducible import environment
     from unlearn_core.torch_utils import weights_sha256
     from unlearn_core.training import train
 

@@ -271,7 +271,7 @@ class RayExecutor:
 
 def _runtime_env() -> dict:
     """The package and our environment variables, for every worker of a cluster."""
-    from unlearn_core.reproducible import PINNED_ENV
+    from unlearn_core.run.reproducible import PINNED_ENV
 
     package = str(Path(__file__).resolve().parent.parent)  # the unlearn_core folder
     # a pinned driver's kernel ISA (--reproducible) reaches a cluster's workers too

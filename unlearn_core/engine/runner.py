@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_core import reproducible
 from unlearn_core.data import ImageDataset
 from unlearn_core.engine.spec import JobSpec
 from unlearn_core.progress import Progress
+from unlearn_core.run import reproducible
 
 # A phase that begins with "waiting" has no time-left estimate (the app shows none): the job
 # makes no progress of its own until its shared oracle's retrain ends.
@@ -91,7 +91,7 @@ class SharedCache:
 
 def job_memory(inputs: SharedInputs, batch_size: int) -> int:
     """Bytes a job or an oracle retrain on `inputs` takes at its peak (memory.job_bytes)."""
-    from unlearn_core.memory import job_bytes
+    from unlearn_core.run.memory import job_bytes
 
     model = inputs.trained.model
     model_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from scipy import stats
 
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
@@ -29,10 +26,10 @@ from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import DONE, JobRecord
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
+from unlearn_core.metrics.summary_stats import METRICS, average_gap, mean_interval, tug_of_war
 from unlearn_core.request import random_indices
 from unlearn_core.run.store import RunStore
 
-METRICS = ("forget_acc", "retain_acc", "test_acc")
 GAPS = tuple(f"gap_{m}" for m in METRICS)
 SUMMARY_COLUMNS = (*METRICS, *GAPS, "tow", "avg_gap", "seconds", "job_seconds")
 MAX_JOBS = 1000
@@ -161,44 +158,6 @@ def run_values(report, job_seconds: float | None) -> dict[str, float | None]:
     out["seconds"] = report.timing.unlearn_seconds
     out["job_seconds"] = job_seconds
     return out
-
-
-def tug_of_war(gaps) -> float | None:
-    """ToW (Zhao et al., "What makes unlearning hard and what to do about it", NeurIPS 2024):
-    the product of one minus the absolute accuracy gaps to the retrained model on the forget,
-    retain and test sets; 1 is a perfect match."""
-    if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
-        return None
-    return math.prod(1 - abs(getattr(gaps, m)) for m in METRICS)
-
-
-def average_gap(gaps, mia) -> float | None:
-    """SalUn's Avg. Gap (Fan et al., ICLR 2024, Sec. 5): the mean absolute gap to the retrained
-    model over forget, retain and test accuracy and the SVC attack's MIA-Efficacy; 0 is a
-    perfect match. None without the retrained model or its attack."""
-    if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
-        return None
-    svc = [
-        ((getattr(mia, role) or {}).get("svc") or {}).get("efficacy")
-        for role in ("unlearned", "retrained")
-    ]
-    if None in svc:
-        return None
-    parts = [abs(getattr(gaps, m)) for m in METRICS] + [abs(svc[0] - svc[1])]
-    return sum(parts) / len(parts)
-
-
-def mean_interval(values: list[float]) -> dict[str, float | None]:
-    """mean, sample standard deviation and the 95% Student-t interval of the mean."""
-    n = len(values)
-    if n == 0:
-        return {"mean": None, "std": None, "ci_low": None, "ci_high": None}
-    mean = sum(values) / n
-    if n < 2:
-        return {"mean": mean, "std": None, "ci_low": None, "ci_high": None}
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half}
 
 
 def _statistics(columns: dict[str, list[float]]) -> dict:

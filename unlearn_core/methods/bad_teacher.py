@@ -16,10 +16,10 @@ from torch import nn
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
+from unlearn_core.methods.unlearn_ops import distill_kl
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import Batch, TrainedModel, fine_tune, initial_model
-from unlearn_core.unlearn_ops import distill_kl
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
+from unlearn_core.methods.unlearn_ops import Importances, diagonal_fisher
 from unlearn_core.progress import sub_progress
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
-from unlearn_core.unlearn_ops import Importances, diagonal_fisher
 
 # The Fisher costs one backward pass per class over the retain set, about K training epochs:
 # seconds for the demo's 0.42M weights, hours for a ResNet-18 (11M) on CIFAR-10 on a CPU

@@ -19,11 +19,11 @@ from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.methods.random_label import random_other_labels
 from unlearn_core.methods.registry import SgdConfig, UnlearnResult, register, setting
+from unlearn_core.methods.unlearn_ops import masked_gradients
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
 from unlearn_core.torch_utils import evaluating
 from unlearn_core.training import Batch, TrainedModel, fine_tune, run_epoch, step_progress
-from unlearn_core.unlearn_ops import masked_gradients
 
 LOOPS = ("mixed", "authors")
 LOOP_HELP = (

@@ -18,6 +18,7 @@ from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
+from unlearn_core.methods.unlearn_ops import distill_kl
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.randomness import as_generator
 from unlearn_core.request import ForgetRequest
@@ -28,7 +29,6 @@ from unlearn_core.training import (
     run_epoch,
     step_progress,
 )
-from unlearn_core.unlearn_ops import distill_kl
 
 FORGET_BATCH_HELP = (
     "forget samples per max-step. Authors' code: 32, which on the demo takes retain "

@@ -14,10 +14,10 @@ import torch
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.methods.registry import SgdSettings, UnlearnResult, register, setting
+from unlearn_core.methods.unlearn_ops import Importances, diagonal_fisher
 from unlearn_core.progress import sub_progress
 from unlearn_core.request import ForgetRequest
 from unlearn_core.training import TrainedModel
-from unlearn_core.unlearn_ops import Importances, diagonal_fisher
 
 
 @dataclass(frozen=True)

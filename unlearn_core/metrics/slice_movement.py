@@ -1,9 +1,9 @@
 """What L-FOCI's slice selection did (Mehta et al., CVPR 2022, Sec. 5 and Fig. 5).
 
 A slice is one output unit of a Linear layer or one output channel of a Conv2d layer and owns
-weight[k] and bias[k] (methods/slices.py); L-FOCI's Newton step changes only those rows. Here:
-how far each selected slice's parameters moved, the CODEC value of each FOCI step, and the
-comparison with a control run that updated as many slices drawn at random.
+weight[k] and bias[k] (torch_utils.slice_layers); L-FOCI's Newton step changes only those
+rows. Here: how far each selected slice's parameters moved, the CODEC value of each FOCI step,
+and the comparison with a control run that updated as many slices drawn at random.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from unlearn_core.errors import UserError
-from unlearn_core.methods.lfoci.slices import slice_layers
+from unlearn_core.torch_utils import slice_layers
 
 # report.json metrics compared between L-FOCI's selection and the random control
 COMPARED = (

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from unlearn_core.metrics.summary_stats import average_gap, mean_interval, tug_of_war
 from unlearn_core.privacy.challenge import final_score
 from unlearn_core.privacy.outputs import ModelOutputs, model_outputs
 from unlearn_core.privacy.relearn_attack import relearn_recovery, summarise_relearn
@@ -120,8 +121,6 @@ def _grid(members: list[MemberResult], role: str, name: str) -> np.ndarray:
 
 def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: float) -> dict:
     """privacy.json's content from the N members (ordered by seed)."""
-    from unlearn_core.engine.sweep import mean_interval
-
     rng = np.random.default_rng(0)  # the intervals' resampling: fixed, so a rerun agrees
     indices = request.forget_indices.tolist()
     phi = {role: _grid(members, role, "phi") for role in ROLES}
@@ -143,8 +142,8 @@ def summarise(spec: AuditSpec, members: list[MemberResult], request, seconds: fl
         "forget": request.to_dict(),
         "attacks": attacks,
         "challenge": _with_final_score(scored["challenge"], accuracy),
-        "tow": _per_model_interval(tows, mean_interval),
-        "avg_gap": _per_model_interval(gaps, mean_interval),
+        "tow": _per_model_interval(tows),
+        "avg_gap": _per_model_interval(gaps),
         "accuracy": {
             role: {k: mean_interval(v) for k, v in values.items()}
             for role, values in accuracy.items()
@@ -198,8 +197,8 @@ def _with_final_score(challenge: dict, accuracy: dict) -> dict:
 
 def _gap_scores(accuracy: dict, members: list[MemberResult]) -> tuple[list, list]:
     """Per model: ToW and SalUn's average gap against the retrained model of the same seed,
-    by the sweep summary's own functions (the SVC's MIA-Efficacy averaged over attack seeds)."""
-    from unlearn_core.engine.sweep import average_gap, tug_of_war
+    by the sweep summary's own functions (metrics/summary_stats.py; the SVC's MIA-Efficacy
+    averaged over attack seeds)."""
     from unlearn_core.run.report import Gaps, PerModel
 
     u, r = accuracy["unlearned"], accuracy["retrained"]
@@ -215,5 +214,5 @@ def _gap_scores(accuracy: dict, members: list[MemberResult]) -> tuple[list, list
     return tows, gaps
 
 
-def _per_model_interval(values: list[float], mean_interval) -> dict:
+def _per_model_interval(values: list[float]) -> dict:
     return {**mean_interval(values), "per_model": values}

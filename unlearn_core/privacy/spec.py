@@ -116,8 +116,8 @@ def validate_audit(spec: AuditSpec) -> None:
 
 def _check_memory(spec: AuditSpec, data, arch: str | None, recipe: dict) -> None:
     """The method's batch settings and the pool's training batch, against the free memory."""
-    from unlearn_core.memory import check_batch_memory, check_config_batches
     from unlearn_core.methods import get_method, parse_config
+    from unlearn_core.run.memory import check_batch_memory, check_config_batches
 
     if arch is None:  # validate's loading names a missing architecture
         return

@@ -24,7 +24,6 @@ import unlearn_core
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
-from unlearn_core.memory import check_config_batches
 from unlearn_core.methods import check_request, get_method, parse_config
 from unlearn_core.metrics.distance import layer_distance
 from unlearn_core.metrics.evaluate import evaluate
@@ -34,8 +33,8 @@ from unlearn_core.metrics.relearn import RelearnConfig, relearn_times
 from unlearn_core.metrics.representations import report_summary
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
-from unlearn_core.reproducible import environment
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.memory import check_config_batches
 from unlearn_core.run.report import (
     Checkpoints,
     Environment,
@@ -46,6 +45,7 @@ from unlearn_core.run.report import (
     Timing,
     Versions,
 )
+from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
 
@@ -150,7 +150,7 @@ def oracle_retrain(
     reproducible: as the job that asked for it runs (a sweep's shared oracle is trained in
     another thread or process, whose count would otherwise differ from the job's, and with it
     the bits of the retrain its printed command makes)."""
-    from unlearn_core import reproducible as modes
+    from unlearn_core.run import reproducible as modes
 
     start = time.perf_counter()
     left_out = request.outside_retain(data.train_y.numel())

@@ -1,6 +1,6 @@
 """Signed audit records: a deletion's evidence that a forger cannot remake without the key.
 
-An audit zip (run/audit.py) is signed with OpenSSF's `model-signing`: every file of the record
+An audit zip (views/audit_record.py) is signed with `model-signing`: every file of the record
 (report.json, request.json, the weights, audit.html, privacy.json, SHA256SUMS and the verdict
 attestation, run/attestation.py) is hashed into an in-toto statement and signed into a Sigstore
 bundle that travels in the zip as SIGNATURE, so `model_signing verify key` checks it too. Keys:

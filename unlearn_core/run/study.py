@@ -36,9 +36,9 @@ from unlearn_core.metrics.linear_fit import partial_pearson, pearson
 from unlearn_core.metrics.unlearning_error import unlearning_error
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.progress import Progress, sub_progress
-from unlearn_core.reproducible import environment, torch_threads
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.pipeline import code_commit
+from unlearn_core.run.reproducible import environment, torch_threads
 from unlearn_core.training import Recipe, retrain_without, train
 
 GRID_KEYS = {"sd_gamma": float, "epochs": int, "lr": float, "batch_size": int}

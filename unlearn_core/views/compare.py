@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.run.audit_page import METRIC_ROWS, format_value
 from unlearn_core.run.report import MODELS, Report, metric
+from unlearn_core.views.audit_page import METRIC_ROWS, format_value
 from unlearn_core.views.figures import (
     BLACK,
     BLUE,

@@ -1,5 +1,5 @@
 """Plotly figure builders: data in, figure out. Nothing here computes a metric or runs a model;
-every builder takes the plain values a report, a study or `unlearn_core.attribution` produces.
+every builder takes the plain values a report, a study or `metrics.attribution` produces.
 
 Colours are Okabe and Ito's ("Color Universal Design", 2008), distinguishable with every common
 colour-vision deficiency, and each model keeps its colour in every figure; sequential maps use

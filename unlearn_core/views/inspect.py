@@ -8,8 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unlearn_core.attribution import Explanation, faithfulness_summary
-from unlearn_core.cli.commands import unlearn_command
+from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
@@ -148,21 +147,6 @@ def relearn_rows(relearn: PerModel[dict]) -> list[dict]:
             }
         )
     return rows
-
-
-def relearn_command(report: Report, checkpoint: str) -> str:
-    """The command that repeats a run's request from `checkpoint` with the oracle and the
-    relearn time measured (the method's settings stay at their defaults unless --set is added)."""
-    method = report.method
-    return unlearn_command(
-        checkpoint,
-        method,
-        report.forget.to_dict(),
-        oracle=True,
-        seed=report.seed,
-        relearn=True,
-        out=f"runs/{method}-relearn",
-    )
 
 
 def card_rows(card: dict, class_names: list[str]) -> list[dict]:

@@ -9,7 +9,8 @@ per slice (a Linear unit's output; a channel's output averaged over its spatial 
 The tuples (l_j, a_j) are the samples L-FOCI selects slices from.
 
 Layers are keyed by their qualified name from `named_modules` (never by `str(module)`, which
-would merge identical layers, e.g. the blocks of a ResNet).
+would merge identical layers, e.g. the blocks of a ResNet); which layers have slices is
+torch_utils.slice_layers, shared with metrics/slice_movement.py.
 """
 
 from __future__ import annotations
@@ -20,27 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from unlearn_core.torch_utils import SliceLayer, slice_layers
 from unlearn_core.torch_utils import recording as record_outputs
 
-SLICED = (nn.Linear, nn.Conv2d)
 BATCH = 256  # perturbed copies per forward pass; bounds memory, not the result
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (b, k) logits, (b,) -> (b,)
-
-
-@dataclass(frozen=True)
-class SliceLayer:
-    name: str  # qualified module name, from named_modules
-    units: int  # slices in the layer: out_features or out_channels
-
-
-def slice_layers(model: nn.Module) -> list[SliceLayer]:
-    """Every Linear and Conv2d of `model`, in `named_modules` order (each shared module once)."""
-    return [
-        SliceLayer(name, m.out_features if isinstance(m, nn.Linear) else m.out_channels)
-        for name, m in model.named_modules()
-        if isinstance(m, SLICED)
-    ]
 
 
 def unit_activations(output: torch.Tensor, conv: bool) -> torch.Tensor:

@@ -6,7 +6,7 @@ configuration, recipe, versions, timings, the three models' metrics, the members
 block, figures (plotly.js inlined once; nothing is fetched when it is opened) and one sentence
 per metric with the paper it comes from. Every string taken from the report is escaped, so a
 hostile class name or config value is shown, never run. The record that bundles it with the
-weights is run/audit.py.
+weights is views/audit_record.py.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from plotly.offline import get_plotlyjs
 
 from unlearn_core.request import class_label
 from unlearn_core.run.integrity import MODEL, RETRAINED
-from unlearn_core.run.privacy_record import privacy_section
 from unlearn_core.run.report import GAP_KEYS, MODELS, Forget, Report, metric
 from unlearn_core.run.verdict import verdict
 from unlearn_core.views import figures as viz
+from unlearn_core.views.audit_privacy import privacy_section
 
 METRIC_ROWS = (  # report.json's metrics keys, in the order an auditor reads them
     ("forget_acc", "Forget accuracy"),
