@@ -11,7 +11,7 @@ import torch
 
 from unlearn_core.checkpoint import save_checkpoint, sha256_file
 from unlearn_core.data import load_dataset
-from unlearn_core.engine.spec import JobSpec
+from unlearn_core.specs.run import RunSpec
 from unlearn_core.training import Recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def spec(tiny_checkpoint, tiny, monkeypatch):
     """A finetune job on the tiny checkpoint (the engine tests); the tiny slice stands in for
     the demo set the checkpoint records."""
     monkeypatch.setattr("unlearn_core.data.load_dataset", lambda *a, **k: tiny)
-    return JobSpec(
+    return RunSpec(
         checkpoint=str(tiny_checkpoint),
         checkpoint_sha256=sha256_file(tiny_checkpoint),
         method="finetune",

@@ -16,7 +16,6 @@ from unlearn_core.engine.executors import InlineExecutor
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.ray_node import check_reachable
 from unlearn_core.engine.runner import load_inputs
-from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.engine.sweep import (
     average_gap,
@@ -31,6 +30,7 @@ from unlearn_core.engine.sweep import (
 from unlearn_core.errors import UserError
 from unlearn_core.run.report import Gaps, PerModel
 from unlearn_core.run.store import RunStore
+from unlearn_core.specs.run import RunSpec
 
 
 def manager(tmp_path) -> JobManager:
@@ -38,14 +38,14 @@ def manager(tmp_path) -> JobManager:
 
 
 def test_a_spec_is_a_command_line_and_round_trips(spec):
-    assert JobSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     command = spec.command()
     assert "unlearn --checkpoint" in command and "--forget-indices 0,5,17" in command
     assert "--set epochs=1" in command and "--oracle-convention" not in command
     replay = dataclasses.replace(spec, oracle_convention="replay")
     assert "--oracle-convention replay" in replay.command()
     with pytest.raises(UserError, match="unknown job field"):
-        JobSpec.from_dict({**spec.to_dict(), "evil": 1})
+        RunSpec.from_dict({**spec.to_dict(), "evil": 1})
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_a_failing_job_is_one_line_and_stores_nothing(spec, tmp_path, monkeypatc
     def breaks(*args, **kwargs):
         raise RuntimeError("the worker broke\nand said more")
 
-    monkeypatch.setattr("unlearn_core.engine.executors.execute", breaks)
+    monkeypatch.setattr("unlearn_core.engine.kinds.unlearn.execute", breaks)
     jobs = manager(tmp_path)
     (failed,) = jobs.wait([jobs.submit(spec).id])
     assert failed.state == "failed" and failed.error == "RuntimeError: the worker broke"
@@ -205,7 +205,7 @@ def test_summary_rows_skip_unfinished_jobs(tmp_path):
 
 
 def test_validate_returns_the_data_for_reuse(spec, tiny):
-    assert validate(spec) is tiny
+    assert spec.validate() is tiny
 
 
 def test_the_sweep_and_jobs_commands(spec, tmp_path, capsys, monkeypatch):

@@ -108,9 +108,9 @@ def test_a_cancelled_ray_job_stops_within_seconds(spec, tmp_path, local_ray):
 OWNER = """
 import sys, time
 from unlearn_core.engine.jobs import JobManager
-from unlearn_core.engine.spec import JobSpec
+from unlearn_core.specs.run import RunSpec
 manager = JobManager(sys.argv[1])
-spec = JobSpec(checkpoint=sys.argv[2], checkpoint_sha256=sys.argv[3], method="finetune",
+spec = RunSpec(checkpoint=sys.argv[2], checkpoint_sha256=sys.argv[3], method="finetune",
                forget={"classes": [3]}, overrides={"epochs": "500"})
 job = manager.submit(spec)
 print(job.id, flush=True)

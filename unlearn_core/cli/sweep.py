@@ -43,7 +43,7 @@ def add_parsers(sub) -> None:
 
 def _base_spec(args: argparse.Namespace, sweep_id: str):
     from unlearn_core.checkpoint import sha256_file
-    from unlearn_core.engine.spec import JobSpec
+    from unlearn_core.specs.run import RunSpec
 
     forget = (
         {"classes": args.forget_classes}
@@ -57,7 +57,7 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
     names = ("oracle", "oracle_convention", "dataset", "data_root", "arch", "threads")
     names += ("reproducible",)
     shared = {k: getattr(args, k) for k in names}
-    return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
+    return RunSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 
 
 def make_cli_executor(args: argparse.Namespace):
@@ -122,4 +122,4 @@ def run_jobs(args: argparse.Namespace) -> None:
         print(board.request_cancel(args.job_id))
         return
     for job in board.list():
-        print(f"{job.id} {job.state} {job.progress:.0%} {job.run_id or job.audit_id or '-'}")
+        print(f"{job.id} {job.state} {job.progress:.0%} {job.stored() or '-'}")

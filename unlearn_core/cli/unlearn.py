@@ -10,7 +10,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from unlearn_core.cli.commands import command_line
 from unlearn_core.cli.options import (
     TerminalProgress,
     add_oracle_options,
@@ -19,6 +18,7 @@ from unlearn_core.cli.options import (
     key_value,
 )
 from unlearn_core.errors import UserError
+from unlearn_core.specs.commands import command_line
 
 
 def add_parsers(sub) -> None:

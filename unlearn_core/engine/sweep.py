@@ -25,12 +25,12 @@ from scipy import stats
 
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
-from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import DONE, JobRecord
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.request import random_indices
 from unlearn_core.run.store import RunStore
+from unlearn_core.specs.run import RunSpec
 
 METRICS = ("forget_acc", "retain_acc", "test_acc")
 GAPS = tuple(f"gap_{m}" for m in METRICS)
@@ -53,13 +53,13 @@ def split_overrides(pairs: Sequence[tuple[str, str]], methods: Sequence[str]) ->
 
 
 def sweep_specs(
-    base: JobSpec,
+    base: RunSpec,
     methods: Sequence[str],
     seeds: Sequence[int],
     overrides: dict,
     data,
     random_samples: int | None = None,
-) -> list[JobSpec]:
+) -> list[RunSpec]:
     """One validated spec per method x seed (forget sets drawn per seed with random_samples)."""
     if not methods or not seeds:
         raise UserError("a sweep needs at least one method and one seed.")
@@ -76,14 +76,14 @@ def sweep_specs(
             spec = dataclasses.replace(
                 base, method=method, seed=seed, forget=forget, overrides=overrides[method]
             )
-            validate(spec)
+            spec.validate()
             specs.append(spec)
     return specs
 
 
 def run_sweep(
     manager: JobManager,
-    specs: list[JobSpec],
+    specs: list[RunSpec],
     inputs: SharedInputs,
     out: str | Path,
     on_change: Callable[[JobRecord], None] | None = None,
@@ -116,7 +116,7 @@ def _check_out(out: Path) -> None:
         raise UserError(f"--out {out} holds other files; choose a new folder.")
 
 
-def _job_row(job: JobRecord, spec: JobSpec) -> dict:
+def _job_row(job: JobRecord, spec: RunSpec) -> dict:
     return {
         "id": job.id,
         "method": spec.method,

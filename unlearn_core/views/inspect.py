@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from unlearn_core.attribution import Explanation, faithfulness_summary
-from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
+from unlearn_core.specs.commands import unlearn_command
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 

@@ -1,4 +1,5 @@
-"""The one place that turns a run's settings into a command line (DESIGN.md: "the two doors").
+"""The one place that turns a run's settings into a command line (DESIGN.md: "the two doors"),
+beside the specs that spell theirs with it (cli/ only parses).
 
 Every command the app prints or records is built here, with each word shell-quoted, so that
 pasting it into a shell repeats exactly that run, whatever the paths contain.
