@@ -48,7 +48,7 @@ def one_sweep(executor_name: str, workers: int, seeds: list[int]) -> dict:
     )
     inputs = load_inputs(base)
     overrides = split_overrides([("finetune.epochs", "1")], METHODS)
-    specs = sweep_specs(base, METHODS, seeds, overrides, inputs.data)
+    specs, _ = sweep_specs(base, overrides, seeds)
     sweep = run_sweep(JobManager(store, executor), specs, inputs, store / "out")
     runs = RunStore(store)
     oracle = max(runs.open(j["run_id"]).timing.retrain_seconds for j in sweep["jobs"])

@@ -135,7 +135,8 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
     inputs = load_inputs(base)
     methods = ["finetune", "neggrad"]
     overrides = split_overrides([("finetune.epochs", "1"), ("neggrad.epochs", "1")], methods)
-    specs = sweep_specs(base, methods, [0, 1], overrides, inputs.data)
+    specs, errors = sweep_specs(base, overrides, [0, 1])
+    assert errors == []
     sweep = run_sweep(jobs, specs, inputs, tmp_path / "out")
     written = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert written["id"] == base.sweep_id and written["wall_seconds"] > 0
@@ -163,13 +164,11 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
 def test_random_samples_draw_a_forget_set_per_seed(spec, tmp_path):
     inputs = load_inputs(spec)
     overrides = split_overrides([], ["finetune"])
-    specs = sweep_specs(spec, ["finetune"], [0, 1], overrides, inputs.data, random_samples=20)
+    specs, _ = sweep_specs(spec, overrides, [0, 1], inputs.data, random_samples=20)
     first, second = (s.forget["indices"] for s in specs)
     assert len(first) == len(second) == 20 and first != second
-    assert (
-        sweep_specs(spec, ["finetune"], [0], overrides, inputs.data, 20)[0].forget["indices"]
-        == first
-    )
+    (again,), _ = sweep_specs(spec, overrides, [0], inputs.data, 20)
+    assert again.forget["indices"] == first
 
 
 def test_sweep_settings_name_their_method():

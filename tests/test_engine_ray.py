@@ -37,7 +37,7 @@ def _sweep(executor, spec, tmp_path, name):
     inputs = load_inputs(base)
     methods = ["finetune", "random-label"]
     overrides = split_overrides([(f"{m}.epochs", "1") for m in methods], methods)
-    specs = sweep_specs(base, methods, [0, 1], overrides, inputs.data)
+    specs, _ = sweep_specs(base, overrides, [0, 1])
     manager = JobManager(tmp_path / name, executor)
     sweep = run_sweep(manager, specs, inputs, tmp_path / f"{name}-out")
     store = RunStore(tmp_path / name)

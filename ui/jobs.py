@@ -11,7 +11,6 @@ open on every page. The sidebar's panel is the one place that draws live jobs.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import time
@@ -252,16 +251,6 @@ def _open_finished() -> list[JobRecord]:
     return jobs
 
 
-def parse_seeds(text: str) -> list[int]:
-    """ "0" or "0, 1, 2": several seeds make a sweep. UserError for anything else."""
-    from unlearn_core.request import parse_indices  # the same comma-separated whole numbers
-
-    seeds = parse_indices(text)
-    if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > 20:
-        raise UserError("name each seed once, and at most 20 of them.")
-    return seeds
-
-
 REPRODUCIBLE_KEY = "reproducible"
 
 
@@ -299,9 +288,10 @@ def method_specs(
     reproducible: bool = False,
 ) -> tuple[list[RunSpec], list[str]]:
     """One checked spec per method (with its changed settings, `chosen`) and seed, in
-    reproducible mode or not; a sweep id tags them when there are several. Returns (specs, one
-    error line per refused method)."""
-    from unlearn_core.engine.sweep import new_sweep_id
+    reproducible mode or not, by the sweep's own builder and limits (engine.sweep.sweep_specs);
+    a sweep id tags them when there are several. Returns (specs, one error line per refused
+    method); UserError for a sweep beyond the limits."""
+    from unlearn_core.engine.sweep import new_sweep_id, sweep_specs
 
     sweep_id = new_sweep_id() if len(chosen) * len(seeds) > 1 else None
     base = RunSpec(
@@ -312,19 +302,9 @@ def method_specs(
         oracle=oracle,
         dataset=dataset,
         reproducible=reproducible,
+        sweep_id=sweep_id,
     )
-    specs, errors = [], []
-    for method, overrides in chosen.items():
-        try:
-            for seed in seeds:
-                spec = dataclasses.replace(
-                    base, method=method, seed=seed, overrides=overrides, sweep_id=sweep_id
-                )
-                spec.validate()
-                specs.append(spec)
-        except UserError as err:
-            errors.append(f"{method}: {err}")
-    return specs, errors
+    return sweep_specs(base, chosen, seeds)
 
 
 def show_my_jobs() -> None:
