@@ -28,7 +28,7 @@ st.markdown(
 path, dataset_name = selection()
 try:
     data = get_dataset(dataset_name)
-    trained, meta = get_model(path, dataset_name)  # shared: run_unlearning only reads it
+    trained, meta = get_model(path, dataset_name)  # shared: unlearn_model only reads it
     request = current_request(data)
 except UserError as err:
     st.error(str(err))

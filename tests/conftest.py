@@ -96,7 +96,7 @@ def app_store(tmp_path_factory, demo):
 
     from unlearn_core.checkpoint import load_checkpoint
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.pipeline import unlearn_model
     from unlearn_core.run.store import RunStore
 
     keep = os.environ.get("UNLEARN_TEST_APP_STORE")
@@ -120,7 +120,7 @@ def app_store(tmp_path_factory, demo):
         ("single-gradient", ForgetRequest.for_indices(demo, [0, 1, 2, 3]), {}, False),
     ):
         torch.manual_seed(0)
-        record = run_unlearning(trained, meta, demo, request, method, overrides, oracle=oracle)
+        record = unlearn_model(trained, meta, demo, request, method, overrides, oracle=oracle)
         runs[method] = store.save(record)
     index.write_text(json.dumps(runs))
     return runs

@@ -1,10 +1,10 @@
-"""The one function every executor calls to run a job: load (or reuse) the inputs, run the
-pipeline at the spec's thread count, return the run record. Nothing is written here: the
-executor's owner stores the record, so a worker killed mid-job leaves nothing behind."""
+"""The one function every executor calls to run an unlearning job: load (or reuse) the
+inputs, run the spec (run/unlearning.py, as `unlearn` does) with the shared oracle, and return
+the run record with the job's own time. Nothing is written here: the executor's owner stores
+the record, so a worker killed mid-job leaves nothing behind."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_core import reproducible
 from unlearn_core.progress import Progress
 from unlearn_core.run.inputs import SharedInputs, load_inputs
+from unlearn_core.run.unlearning import run_unlearning
 from unlearn_core.specs.run import RunSpec
 
 # A phase that begins with "waiting" has no time-left estimate (the app shows none): the job
@@ -116,10 +116,6 @@ def execute(
     (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref or
     a concurrent.futures.Future; in a list, so Ray does not wait for it before the job
     starts)."""
-    from unlearn_core.metrics.relearn import RelearnConfig
-    from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
-
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
     last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
@@ -133,29 +129,8 @@ def execute(
     def report_wait() -> None:
         report(last[0], WAITING_FOR_ORACLE)
 
-    request = ForgetRequest.from_dict(inputs.data, spec.forget)
-    relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
-    pin = reproducible.pinned if spec.reproducible else reproducible.torch_threads
-    with pin(spec.threads):  # the job's threads (and pins), restored after it
-        record = run_unlearning(
-            inputs.trained,
-            inputs.meta,
-            inputs.data,
-            request,
-            spec.method,
-            spec.overrides,
-            oracle=spec.oracle,
-            seed=spec.seed,
-            progress=report,
-            privacy_risk=spec.privacy_risk,
-            relearn=relearn,
-            shared_oracle=_oracle_source(oracle, waited, report_wait),
-            oracle_convention=spec.oracle_convention,
-        )
-    record.report = record.report.with_command(spec.command())  # the same run from a shell
-    if spec.reproducible and reproducible.pinned_isa() is None:
-        warnings = [*record.report.warnings, reproducible.NOT_PINNED]
-        record.report = dataclasses.replace(record.report, warnings=warnings)
+    shared_oracle = _oracle_source(oracle, waited, report_wait)
+    record = run_unlearning(spec, inputs, report, shared_oracle=shared_oracle)
     return JobResult(record, time.perf_counter() - start - waited[0])
 
 

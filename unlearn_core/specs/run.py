@@ -38,6 +38,9 @@ class RunSpec(Spec):
     arch: str | None = None
     privacy_risk: bool = False
     relearn: bool = False
+    relearn_samples: int = 500  # --relearn-samples (metrics.relearn.RelearnConfig's default)
+    relearn_max_epochs: int = 50  # --relearn-max-epochs (RelearnConfig's default)
+    then_classes: list[list[int]] = field(default_factory=list)  # further class requests
     threads: int = 1  # torch threads: bitwise reproducibility holds at a fixed thread count
     reproducible: bool = False  # --reproducible: CUDA determinism, and the ISA where pinned
     sweep_id: str | None = None
@@ -58,9 +61,12 @@ class RunSpec(Spec):
         """The `unlearn` command that makes the same run in the foreground."""
         names = (
             *("overrides", "oracle", "oracle_convention", "seed", "relearn", "privacy_risk"),
-            *("reproducible", "threads", "dataset", "data_root", "arch"),
+            *("reproducible", "threads", "dataset", "data_root", "arch", "then_classes"),
         )
         flags = {k: getattr(self, k) for k in names}
+        for name in ("relearn_samples", "relearn_max_epochs"):  # named where not the default
+            if self.relearn and getattr(self, name) != RUN_DEFAULTS[name]:
+                flags[name] = getattr(self, name)
         return unlearn_command(self.checkpoint, self.method, self.forget, **flags)
 
     def title(self) -> str:
@@ -96,3 +102,6 @@ class RunSpec(Spec):
         request = ForgetRequest.from_dict(data, self.forget)
         check_request(method, request)
         return data
+
+
+RUN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
