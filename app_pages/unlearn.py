@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.jobs import REPRODUCIBLE_KEY, method_specs, parse_seeds, show_my_jobs, submit
+from ui.jobs import REPRODUCIBLE_KEY, method_specs, show_my_jobs, submit
 from ui.method_form import changed_settings, method_choice, setting_inputs
 from ui.results import results_section
 from ui.runs import current_request, get_report, open_runs
@@ -10,6 +10,7 @@ from ui.state import get_dataset, get_model, selection
 from unlearn_core.engine.runner import SharedInputs
 from unlearn_core.errors import UserError
 from unlearn_core.methods import all_methods
+from unlearn_core.request import parse_indices
 
 st.title("Unlearn")
 st.subheader("What am I looking at")
@@ -27,7 +28,7 @@ st.markdown(
 path, dataset_name = selection()
 try:
     data = get_dataset(dataset_name)
-    trained, meta = get_model(path, dataset_name)  # shared: run_unlearning only reads it
+    trained, meta = get_model(path, dataset_name)  # shared: unlearn_model only reads it
     request = current_request(data)
 except UserError as err:
     st.error(str(err))
@@ -87,7 +88,7 @@ if chosen:
                 forget,
                 settings,
                 oracle,
-                parse_seeds(seeds),
+                parse_indices(seeds),  # comma-separated whole numbers, as indices are
                 reproducible=st.session_state.get(REPRODUCIBLE_KEY, False),
             )
         except UserError as err:

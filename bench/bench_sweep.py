@@ -25,9 +25,9 @@ from unlearn_core.checkpoint import sha256_file  # noqa: E402
 from unlearn_core.engine.executors import make_executor  # noqa: E402
 from unlearn_core.engine.jobs import JobManager  # noqa: E402
 from unlearn_core.engine.runner import load_inputs  # noqa: E402
-from unlearn_core.engine.spec import JobSpec  # noqa: E402
 from unlearn_core.engine.sweep import new_sweep_id, run_sweep, split_overrides, sweep_specs  # noqa: E402
 from unlearn_core.run.store import RunStore  # noqa: E402
+from unlearn_core.specs.run import RunSpec  # noqa: E402
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "assets/models/demo_smallcnn.safetensors"
 METHODS = ["unsir", "finetune"]
@@ -38,7 +38,7 @@ def one_sweep(executor_name: str, workers: int, seeds: list[int]) -> dict:
     start = time.perf_counter()
     executor = make_executor(executor_name, None, workers)
     started = time.perf_counter() - start
-    base = JobSpec(
+    base = RunSpec(
         checkpoint=str(CHECKPOINT),
         checkpoint_sha256=sha256_file(CHECKPOINT),
         method="none",
@@ -48,7 +48,7 @@ def one_sweep(executor_name: str, workers: int, seeds: list[int]) -> dict:
     )
     inputs = load_inputs(base)
     overrides = split_overrides([("finetune.epochs", "1")], METHODS)
-    specs = sweep_specs(base, METHODS, seeds, overrides, inputs.data)
+    specs, _ = sweep_specs(base, overrides, seeds)
     sweep = run_sweep(JobManager(store, executor), specs, inputs, store / "out")
     runs = RunStore(store)
     oracle = max(runs.open(j["run_id"]).timing.retrain_seconds for j in sweep["jobs"])

@@ -26,8 +26,8 @@ from bench_unsir import PAPER_CIFAR10, load_subject  # noqa: E402
 from unlearn_core.engine.executors import RayExecutor  # noqa: E402
 from unlearn_core.engine.jobs import JobManager  # noqa: E402
 from unlearn_core.engine.runner import SharedInputs  # noqa: E402
-from unlearn_core.engine.spec import JobSpec  # noqa: E402
 from unlearn_core.engine.sweep import new_sweep_id  # noqa: E402
+from unlearn_core.specs.run import RunSpec  # noqa: E402
 
 
 def run(seeds: int, fraction: float) -> tuple[float, float]:
@@ -37,7 +37,7 @@ def run(seeds: int, fraction: float) -> tuple[float, float]:
     manager = JobManager(tempfile.mkdtemp(prefix="bench-gpu-"), RayExecutor(gpu_fraction=fraction))
     sweep_id = new_sweep_id()
     specs = [
-        JobSpec(
+        RunSpec(
             "synthetic",
             "synthetic",
             "unsir",

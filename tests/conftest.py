@@ -11,7 +11,7 @@ import torch
 
 from unlearn_core.checkpoint import save_checkpoint, sha256_file
 from unlearn_core.data import load_dataset
-from unlearn_core.engine.spec import JobSpec
+from unlearn_core.specs.run import RunSpec
 from unlearn_core.training import Recipe, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def app_store(tmp_path_factory, demo):
 
     from unlearn_core.checkpoint import load_checkpoint
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.pipeline import unlearn_model
     from unlearn_core.run.store import RunStore
 
     keep = os.environ.get("UNLEARN_TEST_APP_STORE")
@@ -120,7 +120,7 @@ def app_store(tmp_path_factory, demo):
         ("single-gradient", ForgetRequest.for_indices(demo, [0, 1, 2, 3]), {}, False),
     ):
         torch.manual_seed(0)
-        record = run_unlearning(trained, meta, demo, request, method, overrides, oracle=oracle)
+        record = unlearn_model(trained, meta, demo, request, method, overrides, oracle=oracle)
         runs[method] = store.save(record)
     index.write_text(json.dumps(runs))
     return runs
@@ -139,7 +139,7 @@ def spec(tiny_checkpoint, tiny, monkeypatch):
     """A finetune job on the tiny checkpoint (the engine tests); the tiny slice stands in for
     the demo set the checkpoint records."""
     monkeypatch.setattr("unlearn_core.data.load_dataset", lambda *a, **k: tiny)
-    return JobSpec(
+    return RunSpec(
         checkpoint=str(tiny_checkpoint),
         checkpoint_sha256=sha256_file(tiny_checkpoint),
         method="finetune",

@@ -399,7 +399,7 @@ def logreg_runs(demo, tmp_path_factory):
     regressions trained one epoch on the demo: at lr 0.01 the step overshoots (share removed
     about -9), at lr 1e-5 it removes most of the gap (about 0.98). -> {"root", lr: run_id}."""
     from unlearn_core.checkpoint import load_checkpoint, save_checkpoint
-    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.pipeline import unlearn_model
     from unlearn_core.run.store import RunStore
     from unlearn_core.training import Recipe, train
 
@@ -411,7 +411,7 @@ def logreg_runs(demo, tmp_path_factory):
         save_checkpoint(trained, path)
         trained, meta = load_checkpoint(path, demo)
         request = ForgetRequest.for_indices(demo, [0, 1])
-        record = run_unlearning(
+        record = unlearn_model(
             trained, meta, demo, request, "single-gradient", oracle=True, oracle_convention="replay"
         )
         runs[lr] = RunStore(root).save(record)

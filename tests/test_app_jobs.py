@@ -12,9 +12,9 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from test_app_request_unlearn import small_checkpoint, unlearn  # noqa: F401  (fixture)
 
-from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.run.store import RunStore
+from unlearn_core.specs.run import RunSpec
 
 APP = str(ROOT / "app.py")
 
@@ -34,7 +34,7 @@ def test_a_sweep_shows_mean_and_interval_per_method(small_checkpoint):  # noqa: 
 
 
 def _record(state: str, owner: dict | None = None, **changes) -> JobRecord:
-    spec = JobSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]})
+    spec = RunSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]})
     job = JobRecord(id=f"job-x-{state}", spec=spec.to_dict(), state=state, **changes)
     if owner is not None:
         job.owner = owner

@@ -20,7 +20,7 @@ from unlearn_core.data import load_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.training import Recipe, TrainedModel, initial_model, train
 
 PAGE = str(ROOT / "app_pages" / "model_and_data.py")
@@ -226,7 +226,7 @@ def test_an_upload_is_recorded_by_its_own_name_and_hash_beside_the_resaved_file(
     )
     trained, meta = load_checkpoint(path, digits)
     assert meta["sha256"] != uploaded and meta["source_sha256"] == uploaded
-    checkpoints = run_unlearning(
+    checkpoints = unlearn_model(
         trained, meta, digits, ForgetRequest.for_indices(digits, [4]), "none"
     ).report.checkpoints
     assert (checkpoints.source_file, checkpoints.source_sha256) == ("theirs.pt", uploaded)

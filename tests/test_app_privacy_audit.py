@@ -60,11 +60,11 @@ def queue_into_a_list(monkeypatch) -> list:
     """The specs the page submits, kept in a list instead of queued as jobs."""
     queued = []
 
-    def submit_task(self, spec):
+    def submit(self, spec, inputs=None, *, checked=False):
         queued.append(spec)
         return JobRecord(id="job-x", spec=spec.to_dict())
 
-    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit", submit)
     return queued
 
 

@@ -114,14 +114,14 @@ def test_a_reload_during_a_job_opens_its_run_when_it_ends(app_store, tmp_path, m
     it and its run never opened; its id is in the address now."""
     import dataclasses
 
-    from unlearn_core.engine.spec import JobSpec
     from unlearn_core.engine.state import JobBoard, JobRecord
+    from unlearn_core.specs.run import RunSpec
 
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(tmp_path / "store"))
     run_id = app_store["unsir"]
     shutil.copytree(Path(app_store["root"]) / run_id, tmp_path / "store" / run_id)
     board = JobBoard(RunStore().root)
-    spec = JobSpec("m.safetensors", "0" * 64, "unsir", {"classes": [3]})
+    spec = RunSpec("m.safetensors", "0" * 64, "unsir", {"classes": [3]})
     job = board.write(JobRecord(id="job-1-reload", spec=spec.to_dict(), state="running"))
     first = session(my_jobs=[job.id], forget={"classes": [3], "indices": [], "count": 600})
     assert first.query_params["jobs"] in (job.id, [job.id])

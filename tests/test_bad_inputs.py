@@ -14,7 +14,7 @@ from torch import nn
 from unlearn_core.checkpoint import sha256_file
 from unlearn_core.cli.main import main
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import RunRecord, dataset_sha256, run_unlearning
+from unlearn_core.run.pipeline import RunRecord, dataset_sha256, unlearn_model
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import RunStore, write_run_folder
 
@@ -123,7 +123,7 @@ def test_explain_with_a_run_whose_model_does_not_fit(checkpoint, tmp_path, capsy
 )
 def test_a_corrupt_run_is_listed_as_corrupt(tiny, tiny_trained, tmp_path, capsys, content):
     request = ForgetRequest.for_indices(tiny, [0])
-    record = run_unlearning(tiny_trained, {}, tiny, request, "none")
+    record = unlearn_model(tiny_trained, {}, tiny, request, "none")
     store = RunStore(tmp_path / "store")
     good, bad = store.save(record), store.save(record)
     (store.root / bad / "report.json").write_text(content)
@@ -139,7 +139,7 @@ def test_a_corrupt_run_is_listed_as_corrupt(tiny, tiny_trained, tmp_path, capsys
 def test_the_report_records_what_a_rerun_needs(tiny, tiny_trained):
     request = ForgetRequest.for_classes(tiny, [3])
     meta = {"sha256": "a" * 64, "source_sha256": "b" * 64}
-    report = run_unlearning(tiny_trained, meta, tiny, request, "none").report
+    report = unlearn_model(tiny_trained, meta, tiny, request, "none").report
     assert report.environment.threads == torch.get_num_threads()
     assert (
         report.forget.indices == request.forget_indices.tolist()

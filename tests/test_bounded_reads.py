@@ -185,7 +185,7 @@ def test_a_record_naming_a_huge_architecture_is_refused_before_it_is_built(
 
 def _small_record(demo, tmp_path: Path, target: Path) -> Path:
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.pipeline import unlearn_model
     from unlearn_core.run.store import write_run_folder
     from unlearn_core.training import Recipe, train
     from unlearn_core.views.audit_record import write_audit_record
@@ -193,7 +193,7 @@ def _small_record(demo, tmp_path: Path, target: Path) -> Path:
     recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
     trained = train("logreg", demo, recipe, device="cpu", probes=False)
     request = ForgetRequest.for_classes(demo, [3])
-    run = run_unlearning(trained, {}, demo, request, "none")
+    run = unlearn_model(trained, {}, demo, request, "none")
     folder = write_run_folder(run, tmp_path / "run")
     return write_audit_record(folder, target)
 

@@ -33,9 +33,9 @@ import pytest
 from conftest import ROOT
 from overlap import overlapping_pairs, text_overlaps
 
-from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.run.demo_run import DEMO_RUN
+from unlearn_core.specs.run import RunSpec
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,7 +44,7 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
 ]
 WAIT_MS = 240_000  # UNSIR plus the evaluation on 2 busy CPU cores
-SPEC = JobSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]}).to_dict()  # shown only
+SPEC = RunSpec("m.safetensors", "0" * 64, "finetune", {"classes": [3]}).to_dict()  # shown only
 
 
 def _free_port() -> int:

@@ -4,8 +4,8 @@ import os
 import shlex
 import subprocess
 
-from unlearn_core.cli.commands import REPO, train_command, unlearn_command
 from unlearn_core.cli.main import build_parser
+from unlearn_core.specs.commands import REPO, train_command, unlearn_command
 
 
 def test_unlearn_command_round_trips_through_a_shell():
@@ -75,10 +75,10 @@ def test_a_jobs_command_run_in_a_shell_gives_bitwise_its_weights(logreg_checkpoi
     from unlearn_core.checkpoint import read_weights, sha256_file
     from unlearn_core.engine.executors import InlineExecutor
     from unlearn_core.engine.jobs import JobManager
-    from unlearn_core.engine.spec import JobSpec
     from unlearn_core.run.store import RunStore
+    from unlearn_core.specs.run import RunSpec
 
-    spec = JobSpec(
+    spec = RunSpec(
         checkpoint=str(logreg_checkpoint),
         checkpoint_sha256=sha256_file(logreg_checkpoint),
         method="finetune",

@@ -77,7 +77,7 @@ def test_the_job_computes_what_the_page_would_and_stores_it(store, demo):
 
 def test_an_embedding_job_is_stored_and_named_by_its_job(store):
     manager = JobManager(store["root"])
-    job = manager.submit_task(spec_for(store))
+    job = manager.submit(spec_for(store))
     (ended,) = manager.wait([job.id])
     assert ended.state == "done" and ended.embedding_id == spec_for(store).key
     stored = EmbeddingStore(store["root"]).get(spec_for(store))
@@ -99,7 +99,7 @@ def test_bad_settings_are_one_line_and_queue_nothing(store, changes, says):
 
     manager = JobManager(store["root"])
     with pytest.raises(UserError, match=says):
-        manager.submit_task(dataclasses.replace(spec_for(store), **changes))
+        manager.submit(dataclasses.replace(spec_for(store), **changes))
     assert manager.board.list() == []
 
 
@@ -107,11 +107,11 @@ def test_the_page_runs_a_large_embedding_as_a_job_then_shows_it(store, monkeypat
     monkeypatch.setattr("ui.representations.INLINE_MAX", 10)
     queued = []
 
-    def submit_task(self, spec):
+    def submit(self, spec, inputs=None, *, checked=False):
         queued.append(spec)
         return JobRecord(id="job-x", spec=spec.to_dict())
 
-    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit_task", submit_task)
+    monkeypatch.setattr("unlearn_core.engine.jobs.JobManager.submit", submit)
     monkeypatch.setenv("UNLEARN_RUNS_DIR", str(store["root"]))
     at = AppTest.from_file(PAGE, default_timeout=300)
     at.session_state["open_runs"] = [store["run_id"]]

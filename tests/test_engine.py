@@ -16,7 +16,6 @@ from unlearn_core.engine.executors import InlineExecutor
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.ray_node import check_reachable
 from unlearn_core.engine.runner import load_inputs
-from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import JobBoard, JobRecord
 from unlearn_core.engine.sweep import (
     new_sweep_id,
@@ -29,6 +28,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.metrics.summary_stats import average_gap, mean_interval, tug_of_war
 from unlearn_core.run.report import Gaps, PerModel
 from unlearn_core.run.store import RunStore
+from unlearn_core.specs.run import RunSpec
 
 
 def manager(tmp_path) -> JobManager:
@@ -36,14 +36,14 @@ def manager(tmp_path) -> JobManager:
 
 
 def test_a_spec_is_a_command_line_and_round_trips(spec):
-    assert JobSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     command = spec.command()
     assert "unlearn --checkpoint" in command and "--forget-indices 0,5,17" in command
     assert "--set epochs=1" in command and "--oracle-convention" not in command
     replay = dataclasses.replace(spec, oracle_convention="replay")
     assert "--oracle-convention replay" in replay.command()
     with pytest.raises(UserError, match="unknown job field"):
-        JobSpec.from_dict({**spec.to_dict(), "evil": 1})
+        RunSpec.from_dict({**spec.to_dict(), "evil": 1})
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_a_failing_job_is_one_line_and_stores_nothing(spec, tmp_path, monkeypatc
     def breaks(*args, **kwargs):
         raise RuntimeError("the worker broke\nand said more")
 
-    monkeypatch.setattr("unlearn_core.engine.executors.execute", breaks)
+    monkeypatch.setattr("unlearn_core.engine.kinds.unlearn.execute", breaks)
     jobs = manager(tmp_path)
     (failed,) = jobs.wait([jobs.submit(spec).id])
     assert failed.state == "failed" and failed.error == "RuntimeError: the worker broke"
@@ -133,7 +133,8 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
     inputs = load_inputs(base)
     methods = ["finetune", "neggrad"]
     overrides = split_overrides([("finetune.epochs", "1"), ("neggrad.epochs", "1")], methods)
-    specs = sweep_specs(base, methods, [0, 1], overrides, inputs.data)
+    specs, errors = sweep_specs(base, overrides, [0, 1])
+    assert errors == []
     sweep = run_sweep(jobs, specs, inputs, tmp_path / "out")
     written = json.loads((tmp_path / "out" / "sweep.json").read_text())
     assert written["id"] == base.sweep_id and written["wall_seconds"] > 0
@@ -161,13 +162,11 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
 def test_random_samples_draw_a_forget_set_per_seed(spec, tmp_path):
     inputs = load_inputs(spec)
     overrides = split_overrides([], ["finetune"])
-    specs = sweep_specs(spec, ["finetune"], [0, 1], overrides, inputs.data, random_samples=20)
+    specs, _ = sweep_specs(spec, overrides, [0, 1], inputs.data, random_samples=20)
     first, second = (s.forget["indices"] for s in specs)
     assert len(first) == len(second) == 20 and first != second
-    assert (
-        sweep_specs(spec, ["finetune"], [0], overrides, inputs.data, 20)[0].forget["indices"]
-        == first
-    )
+    (again,), _ = sweep_specs(spec, overrides, [0], inputs.data, 20)
+    assert again.forget["indices"] == first
 
 
 def test_sweep_settings_name_their_method():
@@ -203,7 +202,7 @@ def test_summary_rows_skip_unfinished_jobs(tmp_path):
 
 
 def test_validate_returns_the_data_for_reuse(spec, tiny):
-    assert validate(spec) is tiny
+    assert spec.validate() is tiny
 
 
 def test_the_sweep_and_jobs_commands(spec, tmp_path, capsys, monkeypatch):

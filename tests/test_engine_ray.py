@@ -37,7 +37,7 @@ def _sweep(executor, spec, tmp_path, name):
     inputs = load_inputs(base)
     methods = ["finetune", "random-label"]
     overrides = split_overrides([(f"{m}.epochs", "1") for m in methods], methods)
-    specs = sweep_specs(base, methods, [0, 1], overrides, inputs.data)
+    specs, _ = sweep_specs(base, overrides, [0, 1])
     manager = JobManager(tmp_path / name, executor)
     sweep = run_sweep(manager, specs, inputs, tmp_path / f"{name}-out")
     store = RunStore(tmp_path / name)
@@ -108,9 +108,9 @@ def test_a_cancelled_ray_job_stops_within_seconds(spec, tmp_path, local_ray):
 OWNER = """
 import sys, time
 from unlearn_core.engine.jobs import JobManager
-from unlearn_core.engine.spec import JobSpec
+from unlearn_core.specs.run import RunSpec
 manager = JobManager(sys.argv[1])
-spec = JobSpec(checkpoint=sys.argv[2], checkpoint_sha256=sys.argv[3], method="finetune",
+spec = RunSpec(checkpoint=sys.argv[2], checkpoint_sha256=sys.argv[3], method="finetune",
                forget={"classes": [3]}, overrides={"epochs": "500"})
 job = manager.submit(spec)
 print(job.id, flush=True)

@@ -230,13 +230,13 @@ def cli_cases(root: Path, run: Path) -> list[tuple[str, list[str]]]:
 @pytest.fixture(scope="module")
 def run_folder(demo, tmp_path_factory) -> Path:
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
+    from unlearn_core.run.pipeline import unlearn_model
     from unlearn_core.run.store import write_run_folder
     from unlearn_core.training import Recipe, train
 
     recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
     trained = train("logreg", demo, recipe, device="cpu", probes=False)
-    run = run_unlearning(trained, {}, demo, ForgetRequest.for_classes(demo, [3]), "none")
+    run = unlearn_model(trained, {}, demo, ForgetRequest.for_classes(demo, [3]), "none")
     return write_run_folder(run, tmp_path_factory.mktemp("fuzzrun") / "run")
 
 

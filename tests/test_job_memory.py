@@ -58,7 +58,7 @@ def test_jobs_that_do_not_fit_together_run_one_after_the_other(
     spec, tmp_path, ray_executor, monkeypatch
 ):
     share = int(_largest_node() * 0.6)  # two of them do not fit one node
-    monkeypatch.setattr("unlearn_core.engine.jobs.job_memory", lambda *a: share)
+    monkeypatch.setattr("unlearn_core.engine.kinds.unlearn.job_memory", lambda *a: share)
     manager = JobManager(tmp_path, ray_executor)
     inputs = load_inputs(spec)
     long = dataclasses.replace(spec, overrides={"epochs": "3"})
@@ -72,7 +72,7 @@ def test_a_job_larger_than_any_node_fails_at_once_in_one_line(
     spec, tmp_path, ray_executor, monkeypatch
 ):
     huge = _largest_node() + 2**30
-    monkeypatch.setattr("unlearn_core.engine.jobs.job_memory", lambda *a: huge)
+    monkeypatch.setattr("unlearn_core.engine.kinds.unlearn.job_memory", lambda *a: huge)
     manager = JobManager(tmp_path, ray_executor)
     job = manager.submit(spec, load_inputs(spec))
     manager.poll()

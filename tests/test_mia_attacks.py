@@ -23,7 +23,7 @@ from unlearn_core.metrics.mia import (
     tpr_at_fpr,
 )
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.training import Recipe, train
 
 # non-members score 0..9; members 9.5, 8.5, 8.5, 3. Thresholds from the top:
@@ -195,7 +195,7 @@ def micro(tiny):
 def test_every_run_report_carries_the_mia_block(micro):
     tiny, trained = micro
     request = ForgetRequest.for_classes(tiny, [1])
-    record = run_unlearning(trained, {}, tiny, request, "finetune", {"epochs": "1"}, oracle=True)
+    record = unlearn_model(trained, {}, tiny, request, "finetune", {"epochs": "1"}, oracle=True)
     report = record.report
     for which in ("original", "unlearned", "retrained"):
         attacks = getattr(report.mia, which)
@@ -208,7 +208,7 @@ def test_every_run_report_carries_the_mia_block(micro):
         "under-unlearning",
         "matches retrained",
     }
-    without = run_unlearning(trained, {}, tiny, request, "finetune", {"epochs": "1"})
+    without = unlearn_model(trained, {}, tiny, request, "finetune", {"epochs": "1"})
     assert without.report.mia.retrained is None and without.report.mia_flags is None
 
 

@@ -260,7 +260,7 @@ def test_a_recipe_that_is_not_a_json_object_file_is_refused(memorising, tmp_path
 def test_a_cancelled_audit_stores_nothing(memorising, tmp_path):
     manager = JobManager(tmp_path)
     spec = audit_spec(memorising, "finetune", store_root=str(tmp_path / "fresh-pool"), models=8)
-    job = manager.submit_task(spec)
+    job = manager.submit(spec)
     end = time.monotonic() + 60
     while manager.board.get(job.id).state == "queued" and time.monotonic() < end:
         manager.poll()

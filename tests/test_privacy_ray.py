@@ -19,7 +19,7 @@ def test_an_audit_on_ray_matches_inline(memorising, tmp_path):
     spec = audit_spec(memorising, "finetune", store_root=str(tmp_path / "pool"), models=4)
     try:
         manager = JobManager(tmp_path, RayExecutor(workers=2))
-        job = manager.submit_task(spec)
+        job = manager.submit(spec)
         (ended,) = manager.wait([job.id])
     finally:
         ray.shutdown()

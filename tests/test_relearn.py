@@ -8,7 +8,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.metrics.relearn import RelearnConfig, relearn_time
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.training import Recipe
 
 
@@ -72,11 +72,11 @@ def test_the_count_is_the_first_epoch_at_the_target_and_repeats_exactly(tiny, ti
 
 def test_report_has_relearn_time_always_and_fills_it_on_request(tiny, tiny_trained):
     request = ForgetRequest.for_classes(tiny, [3])
-    plain = run_unlearning(tiny_trained, {}, tiny, request, "neggrad").report
+    plain = unlearn_model(tiny_trained, {}, tiny, request, "neggrad").report
     assert plain.relearn_time.to_dict() == {"original": None, "unlearned": None, "retrained": None}
     assert plain.sequence is None
     config = RelearnConfig(samples_per_epoch=100, max_epochs=2)
-    report = run_unlearning(tiny_trained, {}, tiny, request, "neggrad", relearn=config).report
+    report = unlearn_model(tiny_trained, {}, tiny, request, "neggrad", relearn=config).report
     times = report.relearn_time
     assert times.original["epochs"] == 0 and times.retrained is None
     target = report.metrics.original.forget_acc

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.report import Report, gaps_to_retrained
 from unlearn_core.run.sequential import run_sequence
 from unlearn_core.run.store import RunStore, read_report, read_report_dict
@@ -237,7 +237,7 @@ def key_paths(value, prefix: str = "") -> set[str]:
 def stored(tiny, tiny_trained, tmp_path_factory):
     """A finetune run with the oracle as the command line stores it (command, run id)."""
     request = ForgetRequest.for_indices(tiny, [3, 4])
-    record = run_unlearning(
+    record = unlearn_model(
         tiny_trained, {"sha256": "ab" * 32}, tiny, request, "finetune", {"epochs": "1"}, oracle=True
     )
     record.report = record.report.with_command("unlearn --method finetune")
@@ -276,7 +276,7 @@ def test_the_report_records_the_oracle_convention_and_its_retrain_follows_it(
 
 def test_single_gradient_against_the_standard_oracle_is_warned(tiny, tiny_trained):
     request = ForgetRequest.for_indices(tiny, [3])
-    report = run_unlearning(tiny_trained, {}, tiny, request, "single-gradient", oracle=True).report
+    report = unlearn_model(tiny_trained, {}, tiny, request, "single-gradient", oracle=True).report
     (warning,) = [w for w in report.warnings if "oracle" in w]  # beside the method's own notes
     assert "--oracle-convention replay" in warning and report.oracle_convention == "standard"
 

@@ -23,7 +23,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run import reproduce
 from unlearn_core.run.integrity import SUMS
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.reproduce import check_record_zip, verify_record
 from unlearn_core.run.store import RunStore, write_run_folder
 from unlearn_core.views.audit_record import write_audit_record
@@ -42,7 +42,7 @@ def record(demo, original, tmp_path_factory) -> Path:
     CPU cores."""
     trained, meta = load_checkpoint(original, demo)
     request = ForgetRequest.for_classes(demo, [3])
-    run = run_unlearning(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
+    run = unlearn_model(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
     folder = write_run_folder(run, tmp_path_factory.mktemp("run") / "run")
     return write_audit_record(folder, folder.parent / "record.zip")
 

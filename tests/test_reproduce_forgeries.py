@@ -17,7 +17,7 @@ from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.integrity import SUMS, verify_run
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.report import Report
 from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
@@ -35,7 +35,7 @@ def run_folder(demo, original, tmp_path_factory) -> Path:
     """A finetune run with the oracle (class 3): its honest verdict is "forgotten"."""
     trained, meta = load_checkpoint(original, demo)
     request = ForgetRequest.for_classes(demo, [3])
-    run = run_unlearning(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
+    run = unlearn_model(trained, meta, demo, request, "finetune", {"epochs": "1"}, oracle=True)
     return write_run_folder(run, tmp_path_factory.mktemp("forge") / "run")
 
 

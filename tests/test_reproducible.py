@@ -17,7 +17,7 @@ from test_reproduce import remake_hashes, rewrite
 
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run import reproducible
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
 from unlearn_core.training import Recipe, train
@@ -104,7 +104,7 @@ def record(demo, tmp_path_factory):
     recipe = Recipe(lr=0.05, batch_size=64, epochs=1, seed=0, probe_every=0)
     trained = train("logreg", demo, recipe, device="cpu", probes=False)
     request = ForgetRequest.for_classes(demo, [3])
-    run = run_unlearning(trained, {}, demo, request, "finetune", {"epochs": "1"})
+    run = unlearn_model(trained, {}, demo, request, "finetune", {"epochs": "1"})
     folder = write_run_folder(run, tmp_path_factory.mktemp("run") / "run")
     return write_audit_record(folder, folder.parent / "record.zip")
 

@@ -6,7 +6,7 @@ import torch
 import unlearn_core.run.store as runs_module
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.store import RunStore, load_run_model, read_report, verify_run_folder
 
 CONTRACT_KEYS = {
@@ -34,7 +34,7 @@ METRIC_KEYS = {"forget_acc", "retain_acc", "test_acc", "per_class_acc", "mia_auc
 def record(tiny, tiny_trained):
     request = ForgetRequest.for_indices(tiny, [3, 4])
     meta = {"sha256": "ab" * 32}
-    return run_unlearning(
+    return unlearn_model(
         tiny_trained, meta, tiny, request, "finetune", {"epochs": "1"}, oracle=True
     )
 
@@ -85,7 +85,7 @@ def test_save_list_reopen(tmp_path, record, tiny):
 
 def test_a_run_without_the_oracle_has_no_retrained_model(tmp_path, tiny, tiny_trained):
     request = ForgetRequest.for_indices(tiny, [3])
-    record = run_unlearning(tiny_trained, {}, tiny, request, "neggrad", {"epochs": "1"})
+    record = unlearn_model(tiny_trained, {}, tiny, request, "neggrad", {"epochs": "1"})
     folder = RunStore(tmp_path / "store").path(RunStore(tmp_path / "store").save(record))
     assert not (folder / "retrained.safetensors").exists()
     with pytest.raises(UserError, match="no retrained model"):

@@ -11,7 +11,7 @@ from unlearn_core.methods import get_method, parse_config
 from unlearn_core.methods import single_gradient as sg
 from unlearn_core.metrics.verification_error import verification_errors
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.training import Recipe, retrain_without, train
 
 SPEC = get_method("single-gradient")
@@ -96,7 +96,7 @@ def test_near_linear_regime_halves_the_verification_error(demo, monkeypatch, tmp
     trained = train("logreg", demo, Recipe(lr=1e-4, epochs=1, probe_every=25), device="cpu")
     request = ForgetRequest.for_indices(demo, [0, 1, 2, 3])
     meta = {"sha256": "f" * 64}
-    record = run_unlearning(
+    record = unlearn_model(
         trained,
         meta,
         demo,

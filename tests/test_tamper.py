@@ -20,7 +20,7 @@ from ui.runs import audit_check
 from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.store import RunStore
 from unlearn_core.views.audit_record import write_audit_record
 
@@ -31,7 +31,7 @@ SUMS = "SHA256SUMS"
 def base_run(tiny, tiny_trained, tmp_path_factory) -> Path:
     """A finetune run with the oracle on the tiny data set, kept in a run store."""
     request = ForgetRequest.for_indices(tiny, [0, 5, 9])
-    record = run_unlearning(
+    record = unlearn_model(
         tiny_trained, {"sha256": "0" * 64}, tiny, request, "finetune", {"epochs": "1"}, oracle=True
     )
     store = RunStore(tmp_path_factory.mktemp("tamper-store"))

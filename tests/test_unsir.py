@@ -16,7 +16,7 @@ from unlearn_core.methods import check_request, get_method, parse_config
 from unlearn_core.methods import unsir as unsir_module
 from unlearn_core.methods.unsir import error_maximizing_noise, retain_subset
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 
 UNSIR = get_method("unsir")
 
@@ -209,7 +209,7 @@ def test_bad_settings_are_one_line_errors():
 def demo_run(request, demo):
     trained, meta = load_checkpoint(DEMO_CHECKPOINT, demo)
     forget = ForgetRequest.for_classes(demo, request.param)
-    return run_unlearning(trained, meta, demo, forget, "unsir", oracle=True).report
+    return unlearn_model(trained, meta, demo, forget, "unsir", oracle=True).report
 
 
 @pytest.mark.slow

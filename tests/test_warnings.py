@@ -12,7 +12,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import run_unlearning
+from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.report import Report
 from unlearn_core.views.audit_page import audit_html
 
@@ -20,7 +20,7 @@ NOISY = {"perturbations": "50", "dp_noise": "true", "hessian_samples": "64"}
 
 
 def test_lfocis_swamping_noise_is_a_warning(tiny, tiny_trained):
-    record = run_unlearning(
+    record = unlearn_model(
         tiny_trained, {}, tiny, ForgetRequest.for_indices(tiny, [3]), "lfoci", NOISY
     )
     assert any("noise sigma" in w and "exceeds" in w for w in record.report.warnings)

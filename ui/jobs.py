@@ -11,7 +11,6 @@ open on every page. The sidebar's panel is the one place that draws live jobs.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import time
@@ -22,11 +21,11 @@ import streamlit as st
 from ui.charts import plot
 from ui.runs import add_open_run, run_store
 from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.kinds import opens_runs, same_job, spec_from_dict, title_of
 from unlearn_core.engine.runner import SharedInputs
-from unlearn_core.engine.spec import JobSpec
 from unlearn_core.engine.state import DONE, JobRecord
-from unlearn_core.engine.tasks import task_from_dict
 from unlearn_core.errors import UserError
+from unlearn_core.specs.run import RunSpec
 
 LIVE = ("queued", "running")
 ENDED_BADLY = ("cancelled", "failed", "interrupted")  # shown on the Unlearn page, newest few
@@ -54,10 +53,13 @@ def job_manager() -> JobManager:
     return _manager(str(run_store().root.resolve()), executor, address)
 
 
-def submit(specs: list[JobSpec], inputs: SharedInputs) -> list[JobRecord]:
-    """Queue the specs (already checked); returns at once."""
+def submit(
+    specs: list, inputs: SharedInputs | None = None, checked: bool = True
+) -> list[JobRecord]:
+    """Queue the specs (of any kind; checked already unless `checked` is false: then a
+    UserError line for the first that does not fit) as this session's jobs; returns at once."""
     manager = job_manager()
-    jobs = [manager.submit(spec, inputs, checked=True) for spec in specs]
+    jobs = [manager.submit(spec, inputs, checked=checked) for spec in specs]
     st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), *(j.id for j in jobs)]
     return jobs
 
@@ -109,12 +111,8 @@ def timing(job: JobRecord) -> str:
 
 
 def job_title(job: JobRecord) -> str:
-    spec = job.spec
-    if spec.get("kind") == "privacy-audit":
-        return f"**privacy audit of {spec['method']}**, {spec['models']} models"
-    if spec.get("kind") == "embedding":
-        return f"**{spec['method']} embedding**, {spec['per_group']} images per group"
-    return f"**{spec['method']}** seed {spec['seed']}"
+    """The job's line in the panel, as its kind titles it."""
+    return title_of(job.spec)
 
 
 def state_text(job: JobRecord) -> str:
@@ -157,16 +155,20 @@ def _polled(body: Callable[..., None], live: bool, idle_every: float | None, *ar
     st.fragment(body, run_every=POLL_S if live else idle_every)(live, *args)
 
 
-def follow_jobs(name: str, same: Callable[[dict], bool]) -> None:
-    """The queued or running jobs whose spec `same` accepts, with their progress and a cancel
-    button, updating themselves; the whole page reruns when the last one ends (to show what it
-    stored). name: what they are ("audit", "embedding")."""
-    live = any(j.state in LIVE and same(j.spec) for j in job_manager().board.list())
-    _polled(_follow_jobs, live, None, name, same)
+def live_jobs_like(spec) -> list[JobRecord]:
+    """The queued or running jobs that ask for what `spec` asks (its kind's same_job)."""
+    return [j for j in job_manager().board.list() if j.state in LIVE and same_job(j.spec, spec)]
 
 
-def _follow_jobs(was_live: bool, name: str, same: Callable[[dict], bool]) -> None:
-    live = [j for j in job_manager().board.list() if j.state in LIVE and same(j.spec)]
+def follow_jobs(name: str, spec) -> None:
+    """The queued or running jobs that ask for what `spec` asks, with their progress and a
+    cancel button, updating themselves; the whole page reruns when the last one ends (to show
+    what it stored). name: what they are ("audit", "embedding")."""
+    _polled(_follow_jobs, bool(live_jobs_like(spec)), None, name, spec)
+
+
+def _follow_jobs(was_live: bool, name: str, spec) -> None:
+    live = live_jobs_like(spec)
     if was_live != bool(live):
         st.rerun()
     for job in live:
@@ -189,14 +191,10 @@ def submit_again(job: JobRecord) -> None:
     """A failed or interrupted job's spec, queued anew (checked again: one line if it no
     longer fits)."""
     try:
-        if "kind" in job.spec:  # a task: a privacy audit or an embedding
-            again = job_manager().submit_task(task_from_dict(job.spec))
-        else:
-            again = job_manager().submit(JobSpec.from_dict(job.spec))
+        (again,) = submit([spec_from_dict(job.spec)], checked=False)
     except UserError as err:
         _say(f"Cannot submit {job.id} again: {err}")
         return
-    st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), again.id]
     _say(f"Submitted again as {again.id}.")
 
 
@@ -235,9 +233,9 @@ def _jobs_panel(was_live: bool, limit: int) -> None:
 
 
 def _ended_unlearning(jobs: list[JobRecord]) -> list[str]:
-    """The ids of the ended unlearning jobs among `jobs` (an audit or an embedding is followed
-    by its own page: follow_jobs)."""
-    return sorted(j.id for j in jobs if j.state not in LIVE and "kind" not in j.spec)
+    """The ids of the ended jobs among `jobs` whose kind makes runs (an audit or an embedding
+    is followed by its own page: follow_jobs)."""
+    return sorted(j.id for j in jobs if j.state not in LIVE and opens_runs(j.spec))
 
 
 def _open_finished() -> list[JobRecord]:
@@ -253,22 +251,12 @@ def _open_finished() -> list[JobRecord]:
     return jobs
 
 
-def parse_seeds(text: str) -> list[int]:
-    """ "0" or "0, 1, 2": several seeds make a sweep. UserError for anything else."""
-    from unlearn_core.request import parse_indices  # the same comma-separated whole numbers
-
-    seeds = parse_indices(text)
-    if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > 20:
-        raise UserError("name each seed once, and at most 20 of them.")
-    return seeds
-
-
 REPRODUCIBLE_KEY = "reproducible"
 
 
 def reproducible_switch() -> None:
     """The sidebar's switch of reproducible mode for the jobs this session submits
-    (JobSpec.reproducible): one thread each, CUDA's deterministic algorithms, and the kernels'
+    (RunSpec.reproducible): one thread each, CUDA's deterministic algorithms, and the kernels'
     ISA where the server was started pinned (`UNLEARN_REPRODUCIBLE=1 bash scripts/start.sh`;
     the ISA is read when torch loads, so a running server cannot change it)."""
     from unlearn_core.run.reproducible import pinned_isa
@@ -298,15 +286,15 @@ def method_specs(
     oracle: bool,
     seeds: list[int],
     reproducible: bool = False,
-) -> tuple[list[JobSpec], list[str]]:
+) -> tuple[list[RunSpec], list[str]]:
     """One checked spec per method (with its changed settings, `chosen`) and seed, in
-    reproducible mode or not; a sweep id tags them when there are several. Returns (specs, one
-    error line per refused method)."""
-    from unlearn_core.engine.spec import validate
-    from unlearn_core.engine.sweep import new_sweep_id
+    reproducible mode or not, by the sweep's own builder and limits (engine.sweep.sweep_specs);
+    a sweep id tags them when there are several. Returns (specs, one error line per refused
+    method); UserError for a sweep beyond the limits."""
+    from unlearn_core.engine.sweep import new_sweep_id, sweep_specs
 
     sweep_id = new_sweep_id() if len(chosen) * len(seeds) > 1 else None
-    base = JobSpec(
+    base = RunSpec(
         checkpoint,
         meta["sha256"],
         "none",
@@ -314,19 +302,9 @@ def method_specs(
         oracle=oracle,
         dataset=dataset,
         reproducible=reproducible,
+        sweep_id=sweep_id,
     )
-    specs, errors = [], []
-    for method, overrides in chosen.items():
-        try:
-            for seed in seeds:
-                spec = dataclasses.replace(
-                    base, method=method, seed=seed, overrides=overrides, sweep_id=sweep_id
-                )
-                validate(spec)
-                specs.append(spec)
-        except UserError as err:
-            errors.append(f"{method}: {err}")
-    return specs, errors
+    return sweep_specs(base, chosen, seeds)
 
 
 def show_my_jobs() -> None:

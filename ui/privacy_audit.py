@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.charts import plot
-from ui.jobs import LIVE, follow_jobs, job_manager
+from ui.jobs import follow_jobs, live_jobs_like, submit
 from ui.runs import run_store
 from ui.state import DEMO_CHECKPOINT, get_dataset, get_model, selection
 from unlearn_core.checkpoint import read_weights
@@ -19,7 +19,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.privacy.given_recipe import check_given_recipe
 from unlearn_core.privacy.scores import INDISTINGUISHABLE_EPSILON, indistinguishable_share
 from unlearn_core.privacy.spec import AuditSpec, check_margin
-from unlearn_core.privacy.store import AuditStore, same_forget
+from unlearn_core.privacy.store import AuditStore
 from unlearn_core.views.model_summary import image_tiles
 from unlearn_core.views.privacy_audit import (
     attack_rows,
@@ -108,15 +108,6 @@ def demo_recipe() -> dict:
     return read_weights(DEMO_CHECKPOINT)[1]["recipe"]
 
 
-def _same(job_spec: dict, spec: AuditSpec) -> bool:
-    return (
-        job_spec.get("kind") == "privacy-audit"
-        and job_spec.get("checkpoint_sha256") == spec.checkpoint_sha256
-        and job_spec.get("method") == spec.method
-        and same_forget(job_spec.get("forget") or {}, spec.forget)
-    )
-
-
 def audit_section(report, card_key: str) -> None:
     """Form, live job and latest result of this run's audit; a leaking sample's button opens
     it in the page's sample card (the number input under `card_key`)."""
@@ -147,13 +138,11 @@ def audit_section(report, card_key: str) -> None:
     if submitted:
         try:
             check_margin(spec.margin)
-            job = job_manager().submit_task(spec)
-            st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
+            submit([spec], checked=False)
         except UserError as err:
             st.error(str(err))
-    follow_jobs("audit", lambda job_spec: _same(job_spec, spec))
-    live = any(j.state in LIVE and _same(j.spec, spec) for j in job_manager().board.list())
-    _latest_result(spec, card_key, live)
+    follow_jobs("audit", spec)
+    _latest_result(spec, card_key, bool(live_jobs_like(spec)))
 
 
 def _latest_result(spec: AuditSpec, card_key: str, live: bool) -> None:

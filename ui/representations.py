@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 from torch import nn
 
-from ui.jobs import follow_jobs, job_manager
+from ui.jobs import follow_jobs, submit
 from ui.runs import run_store
 from unlearn_core.data import ImageDataset
 from unlearn_core.errors import UserError
@@ -84,18 +84,10 @@ def embedding_as_job(run_id: str, checkpoint: str, sha256: str, settings: tuple)
         "the embedding runs as a job, which goes on if you close the tab, and shows here when "
         "it is done."
     )
-
-    def same(job_spec: dict) -> bool:
-        return (
-            job_spec.get("kind") == "embedding"
-            and EmbeddingSpec.from_dict(job_spec).key == spec.key
-        )
-
-    follow_jobs("embedding", same)
+    follow_jobs("embedding", spec)
     if st.button("Compute the embedding as a job", key=f"embed-{spec.key}"):
         try:
-            job = job_manager().submit_task(spec)
-            st.session_state["my_jobs"] = [*st.session_state.get("my_jobs", []), job.id]
+            submit([spec], checked=False)
             st.rerun()
         except UserError as err:
             st.error(str(err))

@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 
 from unlearn_core.checkpoint import check_recipe, load_checkpoint, save_checkpoint, save_model
-from unlearn_core.cli.commands import train_command
 from unlearn_core.data import ImageDataset
 from unlearn_core.device import default_device
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
 from unlearn_core.metrics.accuracy import accuracy
 from unlearn_core.progress import Progress
+from unlearn_core.specs.commands import train_command
 from unlearn_core.training import Recipe, initial_model, make_optimizer, per_sample_loss, train
 
 MAX_UPLOAD_MB = 200

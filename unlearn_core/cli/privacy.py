@@ -177,7 +177,7 @@ def run_privacy_audit(args: argparse.Namespace) -> None:
     _require_model_audit(args)
     spec = audit_spec(args)
     manager = JobManager(args.store, make_cli_executor(args))
-    job = manager.submit_task(spec)
+    job = manager.submit(spec)
     shown = set()
 
     def show(record) -> None:

@@ -3,8 +3,8 @@ built by cli/commands.py's own command builder from the run's report."""
 
 from __future__ import annotations
 
-from unlearn_core.cli.commands import unlearn_command
 from unlearn_core.run.report import Report
+from unlearn_core.specs.commands import unlearn_command
 
 
 def relearn_command(report: Report, checkpoint: str) -> str:

@@ -43,7 +43,7 @@ def add_parsers(sub) -> None:
 
 def _base_spec(args: argparse.Namespace, sweep_id: str):
     from unlearn_core.checkpoint import sha256_file
-    from unlearn_core.engine.spec import JobSpec
+    from unlearn_core.specs.run import RunSpec
 
     forget = (
         {"classes": args.forget_classes}
@@ -57,7 +57,7 @@ def _base_spec(args: argparse.Namespace, sweep_id: str):
     names = ("oracle", "oracle_convention", "dataset", "data_root", "arch", "threads")
     names += ("reproducible",)
     shared = {k: getattr(args, k) for k in names}
-    return JobSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
+    return RunSpec(args.checkpoint, digest, "none", forget, sweep_id=sweep_id, **shared)
 
 
 def make_cli_executor(args: argparse.Namespace):
@@ -71,19 +71,26 @@ def make_cli_executor(args: argparse.Namespace):
 def run_sweep_command(args: argparse.Namespace) -> None:
     from unlearn_core.engine.jobs import JobManager
     from unlearn_core.engine.runner import load_inputs
-    from unlearn_core.engine.sweep import new_sweep_id, run_sweep, split_overrides, sweep_specs
+    from unlearn_core.engine.sweep import (
+        check_sweep,
+        new_sweep_id,
+        run_sweep,
+        split_overrides,
+        sweep_specs,
+    )
     from unlearn_core.files import check_out_folder
 
     check_out_folder(args.out)  # before any job runs
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not args.seeds or not all(0 <= s < 2**32 for s in args.seeds):
-        raise UserError(f"--seeds must be whole numbers in [0, 2**32), not {args.seeds[:3]}.")
+    overrides = split_overrides(args.set, methods)
+    check_sweep(methods, args.seeds)  # before anything is loaded
     if args.random_samples is not None and args.random_samples < 1:
         raise UserError("--random-samples must be at least 1.")
     base = _base_spec(args, new_sweep_id())
     inputs = load_inputs(base)
-    overrides = split_overrides(args.set, methods)
-    specs = sweep_specs(base, methods, args.seeds, overrides, inputs.data, args.random_samples)
+    specs, errors = sweep_specs(base, overrides, args.seeds, inputs.data, args.random_samples)
+    if errors:
+        raise UserError("; ".join(errors))
     manager = JobManager(args.store, make_cli_executor(args))
     shown: dict[str, tuple[str, int]] = {}
 
@@ -122,4 +129,4 @@ def run_jobs(args: argparse.Namespace) -> None:
         print(board.request_cancel(args.job_id))
         return
     for job in board.list():
-        print(f"{job.id} {job.state} {job.progress:.0%} {job.run_id or job.audit_id or '-'}")
+        print(f"{job.id} {job.state} {job.progress:.0%} {job.stored() or '-'}")

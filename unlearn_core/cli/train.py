@@ -10,7 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-from unlearn_core.cli.commands import command_line
 from unlearn_core.cli.options import (
     TerminalProgress,
     add_probe_options,
@@ -19,6 +18,7 @@ from unlearn_core.cli.options import (
     seed,
 )
 from unlearn_core.errors import UserError
+from unlearn_core.specs.commands import command_line
 
 
 def add_parsers(sub) -> None:

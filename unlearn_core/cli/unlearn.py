@@ -1,5 +1,6 @@
 """`python -m unlearn_core unlearn ...`: forget classes or samples, write a run folder and store
-the run (run/pipeline.py; with --then-classes a sequence of requests, run/sequential.py)."""
+the run. The options become the RunSpec an unlearning job carries and run as every job does
+(run/unlearning.py; with --then-classes a sequence of requests, run/sequential.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from unlearn_core.cli.commands import command_line
 from unlearn_core.cli.options import (
     TerminalProgress,
     add_oracle_options,
@@ -19,6 +19,8 @@ from unlearn_core.cli.options import (
     key_value,
 )
 from unlearn_core.errors import UserError
+from unlearn_core.specs.commands import command_line
+from unlearn_core.specs.run import RunSpec
 
 
 def add_parsers(sub) -> None:
@@ -118,48 +120,25 @@ def _check_out(args: argparse.Namespace) -> None:
         )
 
 
-def _relearn_config(args: argparse.Namespace):
-    from unlearn_core.metrics.relearn import RelearnConfig
+def _spec(args: argparse.Namespace, checkpoint_sha256: str) -> RunSpec:
+    """The command's options as the RunSpec an unlearning job of the same run carries (the
+    threads are the ones main() set)."""
+    import torch
 
-    if not args.relearn:
-        return None
-    return RelearnConfig(
-        samples_per_epoch=args.relearn_samples, max_epochs=args.relearn_max_epochs, seed=args.seed
-    )
-
-
-def _run(args: argparse.Namespace, trained, meta, data):
-    """The pipeline's record for the command's request (or sequence of requests)."""
-    from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
-    from unlearn_core.run.sequential import run_sequence
-
-    common = dict(
-        oracle=args.oracle,
-        oracle_convention=args.oracle_convention,
-        seed=args.seed,
-        progress=TerminalProgress(),
-    )
-    relearn = _relearn_config(args)
-    if args.then_classes:
-        steps = [args.forget_classes, *args.then_classes]
-        return run_sequence(
-            trained, meta, data, steps, args.method, dict(args.set), relearn=relearn, **common
-        )
-    if args.forget_classes is not None:
-        request = ForgetRequest.for_classes(data, args.forget_classes)
-    else:
-        request = ForgetRequest.for_indices(data, args.forget_indices)
-    return run_unlearning(
-        trained,
-        meta,
-        data,
-        request,
+    what = "classes" if args.forget_classes is not None else "indices"
+    forget = {what: getattr(args, f"forget_{what}")}
+    forget.update(requester=args.requester, request_date=args.request_date)
+    names = ("seed", "oracle", "oracle_convention", "dataset", "data_root", "arch")
+    names += ("privacy_risk", "relearn", "relearn_samples", "relearn_max_epochs", "then_classes")
+    return RunSpec(
+        args.checkpoint,
+        checkpoint_sha256,
         args.method,
-        dict(args.set),
-        privacy_risk=args.privacy_risk,
-        relearn=relearn,
-        **common,
+        forget,
+        overrides=dict(args.set),
+        threads=torch.get_num_threads(),
+        reproducible=args.reproducible,
+        **{name: getattr(args, name) for name in names},
     )
 
 
@@ -167,7 +146,9 @@ def run_unlearn(args: argparse.Namespace) -> None:
     from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
     from unlearn_core.data import load_dataset
     from unlearn_core.files import out_lock
+    from unlearn_core.run.inputs import SharedInputs
     from unlearn_core.run.store import write_run_folder
+    from unlearn_core.run.unlearning import run_unlearning
 
     _check_combinations(args)
     _check_out(args)
@@ -175,9 +156,9 @@ def run_unlearn(args: argparse.Namespace) -> None:
         dataset = args.dataset or checkpoint_dataset(args.checkpoint) or "demo"
         data = load_dataset(dataset, args.data_root)
         trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
-        record = _run(args, trained, meta, data)
-        report = record.report.with_origin(args.requester, args.request_date)
-        record.report = report.with_command(command_line(sys.argv[1:]))
+        inputs = SharedInputs(data, trained, meta)
+        record = run_unlearning(_spec(args, meta["sha256"]), inputs, TerminalProgress())
+        record.report = record.report.with_command(command_line(sys.argv[1:]))  # as typed
         store_error = _store(record, args)
         write_run_folder(record, args.out)  # even when the store failed
     _print_summary(record, args.out)

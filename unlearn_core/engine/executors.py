@@ -1,9 +1,12 @@
 """Two executors behind one interface: `inline` (this process, one job at a time, in a
 background thread) and `ray` (Ray tasks: a local instance started on first use, or a cluster).
 
-`launch(job_id, spec, inputs)` returns a handle with done(), result() -> (RunRecord, node) and
-cancel(); `progress()` returns {job_id: (fraction, phase)} for the jobs it runs. The executors
-store nothing: the job manager does, in the submitting process, once a job has succeeded.
+`launch(job_id, kind, spec, launch)` runs `kind.run(spec, launch.inputs, progress)` for a job of
+any registered kind (engine/kinds) and returns a handle with done(), result() -> (result, node)
+and cancel(); `progress()` returns {job_id: (fraction, phase)} for the jobs it runs;
+`fan_out(job_id)` is what a job that spreads its work gets (None: it runs it itself). The
+executors store nothing: the job manager does, in the submitting process, once a job has
+succeeded.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from unlearn_core.engine.fanout import RayFanOut
+from unlearn_core.engine.kinds.registry import JobKind, Launch
 from unlearn_core.engine.ray_node import ADDRESS_ENV, connect
-from unlearn_core.engine.runner import JobCancelled, SharedInputs, execute
-from unlearn_core.engine.spec import JobSpec
+from unlearn_core.engine.ray_tasks import progress_actor, remote_task
+from unlearn_core.engine.runner import JobCancelled, SharedInputs
 from unlearn_core.errors import UserError
 
 
@@ -46,31 +51,21 @@ class InlineExecutor:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlearn-job")
         self.board: dict[str, tuple[float, str]] = {}
 
-    def launch(
-        self, job_id: str, spec: JobSpec, inputs: SharedInputs | None, oracle=None, memory=None
-    ) -> InlineHandle:
-        """memory: unused (one job at a time in this process: nothing to schedule)."""
+    def launch(self, job_id: str, kind: JobKind, spec, launch: Launch) -> InlineHandle:
+        """The job in the thread (launch's resources: unused, one job at a time in this
+        process has nothing to schedule)."""
         stop = threading.Event()
 
         def progress(fraction: float, phase: str) -> None:
-            self.board[job_id] = (fraction, phase)
-
-        future = self.pool.submit(execute, spec, inputs, progress, stop.is_set, oracle)
-        return InlineHandle(future, stop)
-
-    def launch_task(self, job_id: str, spec) -> InlineHandle:
-        """A task (engine/tasks.py: a privacy audit, whose models run one after another, or an
-        embedding) in the thread."""
-        from unlearn_core.engine.tasks import run_task
-
-        stop = threading.Event()
-
-        def progress(fraction: float, phase: str) -> None:
-            if stop.is_set():
+            if stop.is_set():  # a running job stops at its next progress step
                 raise JobCancelled(phase)
             self.board[job_id] = (fraction, phase)
 
-        return InlineHandle(self.pool.submit(run_task, spec, progress), stop)
+        return InlineHandle(self.pool.submit(kind.run, spec, launch.inputs, progress), stop)
+
+    def fan_out(self, job_id: str) -> None:
+        """None: a job's parts run one after another in its thread."""
+        return None
 
     def share(self, inputs: SharedInputs) -> SharedInputs:
         return inputs
@@ -183,18 +178,16 @@ class RayExecutor:
 
         return ray.put(inputs)
 
-    def launch(
-        self, job_id: str, spec: JobSpec, inputs, oracle=None, memory: int | None = None
-    ) -> RayHandle:
-        task = remote_task("job").options(**self._resources(spec.threads, memory))
-        return RayHandle(task.remote(job_id, spec.to_dict(), inputs, oracle, self._actor()))
+    def launch(self, job_id: str, kind: JobKind, spec, launch: Launch) -> RayHandle:
+        """One Ray task of `launch.cpus` CPUs, its declared memory and, where the kind asks
+        for it, a GPU share."""
+        resources = self._resources(launch.cpus, launch.memory, launch.gpu)
+        task = remote_task("job").options(**resources)
+        return RayHandle(task.remote(job_id, kind, spec, self._actor(), *launch.inputs))
 
-    def launch_task(self, job_id: str, spec) -> RayHandle:
-        """A task (engine/tasks.py) as one Ray task; an audit fans its models out as Ray tasks
-        (a task waiting on its children releases its CPU to them, and cancelling it cancels
-        them too)."""
-        task = remote_task("task").options(num_cpus=1, num_gpus=0, max_retries=0)
-        return RayHandle(task.remote(job_id, spec.to_dict(), self._actor()))
+    def fan_out(self, job_id: str) -> RayFanOut:
+        """A job's parts as Ray tasks of their own, reporting to the progress board."""
+        return RayFanOut(self._actor(), job_id)
 
     def oracle(
         self,
@@ -208,10 +201,10 @@ class RayExecutor:
         """A task retraining without the request's forget set by `convention` at the jobs'
         `threads` (and reproducible mode): [object ref of (model, seconds)] (in a list, so a job
         handed it starts before the retrain ends)."""
-        task = remote_task("oracle").options(**self._resources(threads, memory))
+        task = remote_task("oracle").options(**self._resources(threads, memory, gpu=True))
         return [task.remote(inputs, request.forget_indices, convention, threads, reproducible)]
 
-    def _resources(self, threads: int, memory: int | None) -> dict:
+    def _resources(self, threads: int, memory: int | None, gpu: bool) -> dict:
         """Ray's options for a job: a job whose memory no node has fails now (Ray would keep it
         pending for ever); one that fits waits until a node has that much free. Memory is kept
         while a job waits for its oracle, unlike its CPU, so waiting jobs no longer pile up."""
@@ -223,7 +216,7 @@ class RayExecutor:
                 f"has {int(self.largest_node) >> 20} MiB for jobs; use a smaller model or data "
                 "set, or a larger machine."
             )
-        gpus = self.gpu_fraction if default_device().type == "cuda" else 0
+        gpus = self.gpu_fraction if gpu and default_device().type == "cuda" else 0
         extra = {"memory": memory} if memory else {}
         return {"num_cpus": threads, "num_gpus": gpus, "max_retries": 0, **extra}
 
@@ -243,7 +236,7 @@ class RayExecutor:
 
     def _actor(self):
         if self.actor is None:
-            self.actor = _progress_actor()
+            self.actor = progress_actor()
         return self.actor
 
     def rest(self) -> None:
@@ -278,84 +271,6 @@ def _runtime_env() -> dict:
     ours = [k for k in os.environ if k.startswith("UNLEARN_") or k in PINNED_ENV]
     env = {k: os.environ[k] for k in ours if k != ADDRESS_ENV}
     return {"py_modules": [package], "env_vars": env}
-
-
-_REMOTE: dict = {}
-
-
-def remote_task(name: str):
-    """The Ray tasks (made on first use, so importing this module never imports ray)."""
-    if not _REMOTE:
-        import ray
-
-        @ray.remote
-        def run_job(job_id: str, spec: dict, inputs, oracle, board):
-            def progress(fraction: float, phase: str) -> None:
-                board.write.remote(job_id, fraction, phase)
-
-            result = execute(JobSpec.from_dict(spec), inputs, progress, oracle=oracle)
-            return result, ray.get_runtime_context().get_node_id()
-
-        @ray.remote
-        def run_oracle(inputs, forget_indices, convention, threads, reproducible):
-            from unlearn_core.request import ForgetRequest
-            from unlearn_core.run.pipeline import oracle_retrain
-
-            request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
-            return oracle_retrain(
-                inputs.trained,
-                inputs.data,
-                request,
-                convention=convention,
-                threads=threads,
-                reproducible=reproducible,
-            )
-
-        @ray.remote
-        def run_task_remotely(job_id: str, spec: dict, board):
-            from unlearn_core.engine.tasks import run_task, task_from_dict
-
-            def progress(fraction: float, phase: str) -> None:
-                board.write.remote(job_id, fraction, phase)
-
-            result = run_task(task_from_dict(spec), progress, ray_board=(board, job_id))
-            return result, ray.get_runtime_context().get_node_id()
-
-        @ray.remote
-        def run_audit_member(spec: dict, seed: int, board=None, key: str = ""):
-            from unlearn_core.privacy.audit import audit_member
-            from unlearn_core.privacy.spec import AuditSpec
-
-            def progress(fraction: float, phase: str) -> None:
-                board.write.remote(key, fraction, phase)
-
-            return audit_member(AuditSpec.from_dict(spec), seed, progress if board else None)
-
-        _REMOTE.update(
-            job=run_job, oracle=run_oracle, task=run_task_remotely, audit_member=run_audit_member
-        )
-    return _REMOTE[name]
-
-
-def _progress_actor():
-    """A small actor the workers report progress to and the owner reads (works across nodes,
-    unlike a file in the run store)."""
-    import ray
-
-    # restarted by Ray when its process dies (kill -9, the OOM killer); calls made while it
-    # restarts wait for it instead of failing
-    @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-    class ProgressBoard:
-        def __init__(self):
-            self.board = {}
-
-        def write(self, job_id, fraction, phase):
-            self.board[job_id] = (fraction, phase)
-
-        def read(self):
-            return dict(self.board)
-
-    return ProgressBoard.remote()
 
 
 def make_executor(name: str, address: str | None = None, workers: int | None = None):

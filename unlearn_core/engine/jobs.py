@@ -1,17 +1,18 @@
 """Submit, watch, cancel and collect jobs: the owner side of the engine.
 
 The process that submits a job owns it: it launches the job on an executor, polls it, writes
-its state to the run store (engine/state.py) and, once it has succeeded, stores its run (one
-atomic run folder). A job that fails or is cancelled stores nothing; if the owner dies, the job
-reads as interrupted. `poll()` is one step of that loop; `wait()` polls until the jobs end
-(the command line) and `start_monitor()` polls in a background thread (the app).
+its state to the run store (engine/state.py) and, once it has succeeded, stores what it made
+(a run: one atomic run folder; an audit; an embedding). Every job of every kind takes the same
+path: what differs between kinds is asked of the kind's registry (engine/kinds). A job that
+fails or is cancelled stores nothing; if the owner dies, the job reads as interrupted. `poll()`
+is one step of that loop; `wait()` polls until the jobs end (the command line) and
+`start_monitor()` polls in a background thread (the app).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -20,15 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unlearn_core.engine.executors import InlineExecutor
+from unlearn_core.engine.kinds import kind_of
 from unlearn_core.engine.ray_node import NodeDied
-from unlearn_core.engine.runner import (
-    JobCancelled,
-    SharedCache,
-    SharedInputs,
-    job_memory,
-    spec_batch_size,
-)
-from unlearn_core.engine.spec import JobSpec, validate
+from unlearn_core.engine.runner import JobCancelled, SharedCache, SharedInputs
 from unlearn_core.engine.state import (
     CANCELLED,
     DONE,
@@ -39,9 +34,8 @@ from unlearn_core.engine.state import (
     JobRecord,
     _now,
 )
-from unlearn_core.engine.tasks import check_task, store_task
 from unlearn_core.errors import UserError
-from unlearn_core.run.store import RunStore, default_store_root
+from unlearn_core.run.store import default_store_root
 
 POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
@@ -50,7 +44,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Tracked:
     job: JobRecord
-    spec: JobSpec
+    spec: object  # a registered kind's spec (specs.base.Spec)
     handle: object | None = None  # None until launched (by the next poll)
     oracle: object | None = None  # the shared oracle it was handed (dropped if the job fails)
 
@@ -75,49 +69,29 @@ class JobManager:
             self._executor = self._executor()
         return self._executor
 
-    def submit(
-        self, spec: JobSpec, inputs: SharedInputs | None = None, *, checked: bool = False
-    ) -> JobRecord:
-        """Check the spec (one UserError line, nothing queued) and queue it; the next poll
-        launches it. Jobs of one checkpoint share its loaded inputs, and jobs with the oracle
-        share one retrain per forget set (inputs: already loaded ones to reuse)."""
+    def submit(self, spec, inputs: SharedInputs | None = None, *, checked: bool = False):
+        """Check the spec of any registered kind (one UserError line, nothing queued) and queue
+        it; the next poll launches it. Runs of one checkpoint share its loaded inputs, and runs
+        with the oracle share one retrain per forget set (inputs: already loaded ones to
+        reuse)."""
+        kind_of(spec)  # an unregistered kind: one line now, not a failure at launch
         if not checked:
-            validate(spec)
+            spec.validate()
         if inputs is not None:
             self._inputs.offer(spec, inputs)
         name = getattr(self._executor, "name", "pending")  # a factory: named at launch
-        job = JobRecord(id=self.board.new_id(spec.method), spec=spec.to_dict(), executor=name)
-        self.board.write(job)
-        with self.lock:
-            self.tracked[job.id] = _Tracked(job, spec)
-        return job
-
-    def submit_task(self, spec) -> JobRecord:
-        """Check a task (engine/tasks.py: a privacy audit or an embedding; one UserError line,
-        nothing queued) and queue it; once done, its result is stored in the run store."""
-        check_task(spec)
-        name = getattr(self._executor, "name", "pending")
-        job_id = self.board.new_id(f"{spec.to_dict()['kind']}-{spec.method}")  # method or map
-        job = JobRecord(id=job_id, spec=spec.to_dict(), executor=name)
+        job = JobRecord(id=self.board.new_id(spec.label()), spec=spec.to_dict(), executor=name)
         self.board.write(job)
         with self.lock:
             self.tracked[job.id] = _Tracked(job, spec)
         return job
 
     def _launch(self, tracked: _Tracked) -> None:
-        """Start a queued job: shared inputs and oracle from the caches."""
-        spec = tracked.spec
-        if not isinstance(spec, JobSpec):  # a task: a privacy audit or an embedding
-            tracked.handle = self.executor.launch_task(tracked.job.id, spec)
-            self._name_executor(tracked)
-            return
-        inputs, shared = self._inputs.get(spec, self.executor)
-        if spec.oracle and spec.method != "retrain":  # retrain is its own oracle
-            tracked.oracle = self._inputs.oracle(spec, inputs, shared, self.executor)
-        memory = job_memory(inputs, spec_batch_size(spec, inputs))
-        tracked.handle = self.executor.launch(
-            tracked.job.id, spec, shared, tracked.oracle, memory=memory
-        )
+        """Start a queued job with what its kind prepares (shared inputs, an oracle)."""
+        kind = kind_of(tracked.spec)
+        launch = kind.launch(tracked.spec, self._inputs, self.executor, tracked.job.id)
+        tracked.oracle = launch.oracle
+        tracked.handle = self.executor.launch(tracked.job.id, kind, tracked.spec, launch)
         self._name_executor(tracked)
 
     def _name_executor(self, tracked: _Tracked) -> None:
@@ -186,41 +160,22 @@ class JobManager:
         return job
 
     def _finish(self, tracked: _Tracked) -> JobRecord:
-        job, changes = tracked.job, {"finished": _now()}
+        job, finished = tracked.job, _now()
         try:
             result, node = tracked.handle.result()
         except (JobCancelled, concurrent.futures.CancelledError) as _:
-            return self.board.update(job, state=CANCELLED, phase="cancelled", **changes)
+            return self.board.update(job, state=CANCELLED, phase="cancelled", finished=finished)
         except Exception as err:  # noqa: BLE001  (any failure is the job's, in one line)
             return self._failed(job, err, tracked.oracle)
-        if not isinstance(tracked.spec, JobSpec):
-            return self._finish_task(tracked, result, node, changes["finished"])
-        info = {
-            "id": job.id,
-            "sweep_id": tracked.spec.sweep_id,
-            "executor": job.executor,
-            "node": node,
-            "threads": tracked.spec.threads,
-            "seconds": result.seconds,
-        }
-        record = dataclasses.replace(result.record, report=result.record.report.with_job(info))
+        kind = kind_of(tracked.spec)
         try:
-            run_id = RunStore(self.root).save(record)
+            stored = kind.store(tracked.spec, self.root, result, job, node)
         except Exception as err:  # noqa: BLE001  (storing failed: this job's error, not the sweep's)
             return self._failed(job, err)
-        return self._done(job, node, result.seconds, changes["finished"], run_id=run_id)
-
-    def _finish_task(self, tracked: _Tracked, result, node, finished: str) -> JobRecord:
-        """Store a finished task's result; the job names it (audit_id or embedding_id)."""
-        try:
-            stored = store_task(self.root, tracked.spec, result)
-        except Exception as err:  # noqa: BLE001  (storing failed: this job's error)
-            return self._failed(tracked.job, err)
-        return self._done(tracked.job, node, result.seconds, finished, **stored)
+        return self._done(job, node, result.seconds, finished, **{kind.record_field: stored})
 
     def _done(self, job: JobRecord, node, seconds: float, finished: str, **stored) -> JobRecord:
-        """The job's final state once what it made is stored (run_id=, audit_id= or
-        embedding_id=)."""
+        """The job's final state once what it made is stored (its kind's record_field=id)."""
         return self.board.update(
             job,
             state=DONE,

@@ -1,10 +1,10 @@
-"""The one function every executor calls to run a job: load (or reuse) the inputs, run the
-pipeline at the spec's thread count, return the run record. Nothing is written here: the
-executor's owner stores the record, so a worker killed mid-job leaves nothing behind."""
+"""The one function every executor calls to run an unlearning job: load (or reuse) the
+inputs, run the spec (run/unlearning.py, as `unlearn` does) with the shared oracle, and return
+the run record with the job's own time. Nothing is written here: the executor's owner stores
+the record, so a worker killed mid-job leaves nothing behind."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_core.data import ImageDataset
-from unlearn_core.engine.spec import JobSpec
 from unlearn_core.progress import Progress
-from unlearn_core.run import reproducible
+from unlearn_core.run.inputs import SharedInputs, load_inputs
+from unlearn_core.run.unlearning import run_unlearning
+from unlearn_core.specs.run import RunSpec
 
 # A phase that begins with "waiting" has no time-left estimate (the app shows none): the job
 # makes no progress of its own until its shared oracle's retrain ends.
@@ -24,15 +24,6 @@ WAITING_FOR_ORACLE = "waiting for the shared oracle"
 
 class JobCancelled(Exception):
     """Raised from a job's progress callback when its cancel was requested."""
-
-
-@dataclass(frozen=True)
-class SharedInputs:
-    """What the jobs of one sweep share: loaded once, put in Ray's object store once."""
-
-    data: ImageDataset
-    trained: object  # TrainedModel
-    meta: dict
 
 
 class SharedCache:
@@ -47,14 +38,14 @@ class SharedCache:
         self.oracles: dict[tuple, object] = {}
 
     @staticmethod
-    def key(spec: JobSpec) -> tuple:
+    def key(spec: RunSpec) -> tuple:
         return (spec.checkpoint_sha256, spec.dataset, spec.data_root, spec.arch)
 
-    def offer(self, spec: JobSpec, inputs: SharedInputs) -> None:
+    def offer(self, spec: RunSpec, inputs: SharedInputs) -> None:
         self.inputs.setdefault(self.key(spec), (inputs, None))
         self._bound(self.inputs)
 
-    def get(self, spec: JobSpec, executor) -> tuple[SharedInputs, object]:
+    def get(self, spec: RunSpec, executor) -> tuple[SharedInputs, object]:
         """(inputs, what the executor's jobs receive for them)."""
         inputs, shared = self.inputs.get(self.key(spec), (None, None))
         if inputs is None:
@@ -65,7 +56,7 @@ class SharedCache:
             self._bound(self.inputs)
         return inputs, shared
 
-    def oracle(self, spec: JobSpec, inputs: SharedInputs, shared, executor):
+    def oracle(self, spec: RunSpec, inputs: SharedInputs, shared, executor):
         """The spec's forget set's oracle, started on first request."""
         from unlearn_core.request import ForgetRequest
 
@@ -98,24 +89,13 @@ def job_memory(inputs: SharedInputs, batch_size: int) -> int:
     return job_bytes(inputs.trained.arch, inputs.data, model_bytes, batch_size)
 
 
-def spec_batch_size(spec: JobSpec, inputs: SharedInputs) -> int:
+def spec_batch_size(spec: RunSpec, inputs: SharedInputs) -> int:
     """The larger of the method's training batch (its config, overrides applied) and the
     recipe's (its oracle retrain)."""
     from unlearn_core.methods.registry import get_method, parse_config
 
     config = parse_config(get_method(spec.method).config_cls, spec.overrides)
     return max(getattr(config, "batch_size", 0), inputs.trained.recipe.batch_size)
-
-
-def load_inputs(spec: JobSpec) -> SharedInputs:
-    from unlearn_core.checkpoint import checkpoint_dataset, load_checkpoint
-    from unlearn_core.data import load_dataset
-
-    data = load_dataset(
-        spec.dataset or checkpoint_dataset(spec.checkpoint) or "demo", spec.data_root
-    )
-    trained, meta = load_checkpoint(spec.checkpoint, data, spec.arch)
-    return SharedInputs(data, trained, meta)
 
 
 @dataclass(frozen=True)
@@ -125,30 +105,23 @@ class JobResult:
 
 
 def execute(
-    spec: JobSpec,
+    spec: RunSpec,
     inputs: SharedInputs | None = None,
     progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
     oracle=None,
 ) -> JobResult:
-    """Run the job; JobCancelled when should_stop() turns true at a progress step.
+    """Run the job; `progress` may raise (JobCancelled: the executor's cancel) to stop it.
 
     oracle: the retrained model for this job's forget set, computed once for many jobs: a
     (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref or
     a concurrent.futures.Future; in a list, so Ray does not wait for it before the job
     starts)."""
-    from unlearn_core.metrics.relearn import RelearnConfig
-    from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.pipeline import run_unlearning
-
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
     last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
     inputs = inputs or load_inputs(spec)
 
     def report(fraction: float, phase: str) -> None:
-        if should_stop and should_stop():
-            raise JobCancelled(phase)
         last[0] = fraction
         if progress:
             progress(fraction, phase)
@@ -156,29 +129,8 @@ def execute(
     def report_wait() -> None:
         report(last[0], WAITING_FOR_ORACLE)
 
-    request = ForgetRequest.from_dict(inputs.data, spec.forget)
-    relearn = RelearnConfig(seed=spec.seed) if spec.relearn else None
-    pin = reproducible.pinned if spec.reproducible else reproducible.torch_threads
-    with pin(spec.threads):  # the job's threads (and pins), restored after it
-        record = run_unlearning(
-            inputs.trained,
-            inputs.meta,
-            inputs.data,
-            request,
-            spec.method,
-            spec.overrides,
-            oracle=spec.oracle,
-            seed=spec.seed,
-            progress=report,
-            privacy_risk=spec.privacy_risk,
-            relearn=relearn,
-            shared_oracle=_oracle_source(oracle, waited, report_wait),
-            oracle_convention=spec.oracle_convention,
-        )
-    record.report = record.report.with_command(spec.command())  # the same run from a shell
-    if spec.reproducible and reproducible.pinned_isa() is None:
-        warnings = [*record.report.warnings, reproducible.NOT_PINNED]
-        record.report = dataclasses.replace(record.report, warnings=warnings)
+    shared_oracle = _oracle_source(oracle, waited, report_wait)
+    record = run_unlearning(spec, inputs, report, shared_oracle=shared_oracle)
     return JobResult(record, time.perf_counter() - start - waited[0])
 
 

@@ -63,6 +63,7 @@ class JobRecord:
     run_id: str | None = None
     audit_id: str | None = None  # a privacy audit's result (<store>/audits/<id>)
     embedding_id: str | None = None  # an embedding's (<store>/embeddings/<id>.npz)
+    result_id: str | None = None  # what a job of another registered kind stored
     executor: str = "inline"
     node: str | None = None
     submitted: str = field(default_factory=_now)
@@ -73,6 +74,10 @@ class JobRecord:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def stored(self) -> str | None:
+        """The id of what the job stored, whatever its kind (the `jobs` listing's column)."""
+        return self.run_id or self.audit_id or self.embedding_id or self.result_id
 
     @classmethod
     def from_dict(cls, values: dict) -> JobRecord:

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
-from unlearn_core.engine.spec import JobSpec, validate
 from unlearn_core.engine.state import DONE, JobRecord
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.metrics.summary_stats import METRICS, average_gap, mean_interval, tug_of_war
 from unlearn_core.request import random_indices
 from unlearn_core.run.store import RunStore
+from unlearn_core.specs.run import RunSpec
 
 GAPS = tuple(f"gap_{m}" for m in METRICS)
 SUMMARY_COLUMNS = (*METRICS, *GAPS, "tow", "avg_gap", "seconds", "job_seconds")
@@ -36,7 +36,10 @@ MAX_JOBS = 1000
 
 
 def split_overrides(pairs: Sequence[tuple[str, str]], methods: Sequence[str]) -> dict:
-    """`--set method.key=value` options -> {method: {key: value}}."""
+    """`--set method.key=value` options -> {method: {key: value}}, one entry per method (each
+    named once)."""
+    if len(set(methods)) != len(methods):
+        raise UserError("name each method and each seed once.")
     out: dict[str, dict[str, str]] = {m: {} for m in methods}
     for key, value in pairs:
         method, dot, setting = key.partition(".")
@@ -49,38 +52,58 @@ def split_overrides(pairs: Sequence[tuple[str, str]], methods: Sequence[str]) ->
     return out
 
 
-def sweep_specs(
-    base: JobSpec,
-    methods: Sequence[str],
-    seeds: Sequence[int],
-    overrides: dict,
-    data,
-    random_samples: int | None = None,
-) -> list[JobSpec]:
-    """One validated spec per method x seed (forget sets drawn per seed with random_samples)."""
+def check_sweep(methods: Sequence[str], seeds: Sequence[int]) -> None:
+    """The limits of a sweep, whichever door builds it: a method and a seed at least, each seed
+    once and in [0, 2**32), at most MAX_JOBS jobs."""
     if not methods or not seeds:
         raise UserError("a sweep needs at least one method and one seed.")
-    if len(set(methods)) != len(methods) or len(set(seeds)) != len(seeds):
+    if not all(isinstance(s, int) and 0 <= s < 2**32 for s in seeds):
+        raise UserError(f"seeds must be whole numbers in [0, 2**32), not {list(seeds)[:3]}.")
+    if len(set(seeds)) != len(seeds):
         raise UserError("name each method and each seed once.")
     if len(methods) * len(seeds) > MAX_JOBS:
         raise UserError(f"a sweep is limited to {MAX_JOBS} jobs; use fewer methods or seeds.")
-    specs = []
-    for seed in seeds:
-        forget = base.forget
-        if random_samples is not None:
-            forget = {"indices": random_indices(data.train_y, None, random_samples, seed)}
-        for method in methods:
-            spec = dataclasses.replace(
-                base, method=method, seed=seed, forget=forget, overrides=overrides[method]
+
+
+def sweep_specs(
+    base: RunSpec,
+    overrides: dict[str, dict[str, str]],
+    seeds: Sequence[int],
+    data=None,
+    random_samples: int | None = None,
+) -> tuple[list[RunSpec], list[str]]:
+    """One validated spec per method (the keys of `overrides`, each with its settings) x seed,
+    seed by seed, for the command line's sweep and the Unlearn page alike; with random_samples,
+    a forget set drawn per seed from `data`. Returns (specs, one error line per refused method,
+    whose jobs are left out): the command line refuses the sweep, the page runs the rest."""
+    check_sweep(list(overrides), seeds)
+    forgets = {
+        seed: base.forget
+        if random_samples is None
+        else {"indices": random_indices(data.train_y, None, random_samples, seed)}
+        for seed in seeds
+    }
+    kept, errors = {}, []
+    for method, settings in overrides.items():
+        mine = [
+            dataclasses.replace(
+                base, method=method, seed=seed, forget=forgets[seed], overrides=settings
             )
-            validate(spec)
-            specs.append(spec)
-    return specs
+            for seed in seeds
+        ]
+        try:
+            for spec in mine:
+                spec.validate()
+        except UserError as err:
+            errors.append(f"{method}: {err}")
+            continue
+        kept[method] = mine
+    return [kept[m][i] for i in range(len(seeds)) for m in kept], errors
 
 
 def run_sweep(
     manager: JobManager,
-    specs: list[JobSpec],
+    specs: list[RunSpec],
     inputs: SharedInputs,
     out: str | Path,
     on_change: Callable[[JobRecord], None] | None = None,
@@ -113,7 +136,7 @@ def _check_out(out: Path) -> None:
         raise UserError(f"--out {out} holds other files; choose a new folder.")
 
 
-def _job_row(job: JobRecord, spec: JobSpec) -> dict:
+def _job_row(job: JobRecord, spec: RunSpec) -> dict:
     return {
         "id": job.id,
         "method": spec.method,

@@ -49,10 +49,10 @@ class MemberResult:
 def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -> MemberResult:
     """Train (or read) pool model `seed`, retrain it without the forget set (or read it),
     unlearn the request from a copy with the method, and measure all three."""
-    from unlearn_core.engine.runner import load_inputs
     from unlearn_core.methods import get_method, parse_config
     from unlearn_core.privacy.pool import ModelPool
     from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.inputs import load_inputs
     from unlearn_core.run.pipeline import dataset_sha256
     from unlearn_core.run.store import default_store_root
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from unlearn_core.engine.task_spec import TaskSpec
 from unlearn_core.errors import UserError
+from unlearn_core.privacy.store import same_forget
+from unlearn_core.specs.base import Spec
+from unlearn_core.specs.run import RunSpec
 
 MIN_MODELS, MAX_MODELS = 4, 256  # U-LiRA leaves one model out and fits a variance on the rest
 MAX_ATTACK_SEEDS = 20
@@ -27,7 +29,7 @@ def check_margin(margin) -> float:
 
 
 @dataclass(frozen=True)
-class AuditSpec(TaskSpec):
+class AuditSpec(Spec):
     KIND: ClassVar[str] = "privacy-audit"
 
     checkpoint: str  # the audited model's checkpoint: its recorded recipe trains the pool
@@ -54,11 +56,9 @@ class AuditSpec(TaskSpec):
 
         return RelearnAttack(self.relearn_steps, self.relearn_samples)
 
-    def job_spec(self):
-        """The unlearning job of one pool model, for the engine's checks and loaders."""
-        from unlearn_core.engine.spec import JobSpec
-
-        return JobSpec(
+    def job_spec(self) -> RunSpec:
+        """The unlearning run of one pool model, for its checks and loaders."""
+        return RunSpec(
             checkpoint=self.checkpoint,
             checkpoint_sha256=self.checkpoint_sha256,
             method=self.method,
@@ -68,6 +68,24 @@ class AuditSpec(TaskSpec):
             data_root=self.data_root,
             arch=self.arch or (self.recipe or {}).get("arch"),
             threads=self.threads,
+        )
+
+    def validate(self) -> None:
+        validate_audit(self)
+
+    def title(self) -> str:
+        return f"**privacy audit of {self.method}**, {self.models} models"
+
+    def label(self) -> str:
+        return f"{self.KIND}-{self.method}"
+
+    def same_job(self, values: dict) -> bool:
+        """An audit of the same checkpoint, method and forget set (its N and margin aside): the
+        Privacy page follows it as this run's audit."""
+        return (
+            values.get("checkpoint_sha256") == self.checkpoint_sha256
+            and values.get("method") == self.method
+            and same_forget(values.get("forget") or {}, self.forget)
         )
 
     def pool_template(self, trained):
@@ -85,7 +103,6 @@ class AuditSpec(TaskSpec):
 def validate_audit(spec: AuditSpec) -> None:
     """One UserError line for anything a worker would trip over, before any model trains."""
     from unlearn_core.checkpoint import read_weights
-    from unlearn_core.engine.spec import validate
     from unlearn_core.privacy.given_recipe import check_given_recipe
     from unlearn_core.training import check_convention
 
@@ -101,7 +118,7 @@ def validate_audit(spec: AuditSpec) -> None:
     check_convention(spec.oracle_convention)
     check_margin(spec.margin)
     spec.relearn()
-    data = validate(spec.job_spec())
+    data = spec.job_spec().validate()
     _, meta = read_weights(spec.checkpoint)
     if spec.recipe is not None:
         check_given_recipe(spec.recipe, "the given recipe")

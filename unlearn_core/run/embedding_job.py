@@ -19,16 +19,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from unlearn_core.engine.task_spec import TaskSpec
 from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.progress import Progress
+from unlearn_core.specs.base import Spec
 
 MAX_PER_GROUP = 5000
 
 
 @dataclass(frozen=True)
-class EmbeddingSpec(TaskSpec):
+class EmbeddingSpec(Spec):
     KIND: ClassVar[str] = "embedding"
 
     run_id: str
@@ -49,6 +49,19 @@ class EmbeddingSpec(TaskSpec):
         layer = self.layer or PENULTIMATE  # None names the default layer
         parts = [self.run_id, self.checkpoint_sha256, self.per_group, self.seed, layer]
         return hashlib.sha256(json.dumps([*parts, self.method]).encode()).hexdigest()[:20]
+
+    def validate(self) -> None:
+        validate_embedding(self)
+
+    def title(self) -> str:
+        return f"**{self.method} embedding**, {self.per_group} images per group"
+
+    def label(self) -> str:
+        return f"{self.KIND}-{self.method}"
+
+    def same_job(self, values: dict) -> bool:
+        """The same embedding: what its result depends on (its key) is equal."""
+        return EmbeddingSpec.from_dict(values).key == self.key
 
 
 def validate_embedding(spec: EmbeddingSpec) -> None:

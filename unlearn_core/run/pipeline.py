@@ -1,4 +1,5 @@
-"""One unlearning run, end to end: the function both the app and the command line call.
+"""One unlearning run on a loaded model, end to end (`unlearn_model`): what the run a spec
+names (run/unlearning.py, which both doors call) and each step of a sequence come down to.
 
 Runs the method on a copy of the model, optionally the retrained oracle, evaluates all three
 models (`measure`, shared with run/sequential.py) and assembles the typed Report
@@ -60,7 +61,7 @@ class RunRecord:
     retrained: nn.Module | None = None
 
 
-def run_unlearning(
+def unlearn_model(
     trained: TrainedModel,
     checkpoint_meta: dict,
     data: ImageDataset,

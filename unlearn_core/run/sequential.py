@@ -1,7 +1,7 @@
 """A sequence of class-forgetting requests, each applied to the result of the one before.
 
 UNSIR (Tarun et al., 2023) Sec. 5.6.2 and Fig. 5: forget class 0, then class 1, then class 2.
-Step k calls `run_unlearning` on the model left by step k - 1, handed over as a TrainedModel with
+Step k calls `unlearn_model` on the model left by step k - 1, handed over as a TrainedModel with
 the original recipe and w_0. Its request forgets step k's classes, and its retain set leaves out
 everything forgotten so far: deleted data stays deleted (no later step trains on it), and step
 k's oracle is the retrain without the union of steps 1..k.
@@ -28,7 +28,7 @@ from unlearn_core.metrics.evaluate import evaluate
 from unlearn_core.metrics.relearn import RelearnConfig
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.pipeline import RunRecord, RunSetup, build_report, measure, run_unlearning
+from unlearn_core.run.pipeline import RunRecord, RunSetup, build_report, measure, unlearn_model
 from unlearn_core.run.report import ModelMetrics, PerModel, SequenceStep, Timing
 from unlearn_core.training import TrainedModel
 
@@ -113,7 +113,7 @@ def _run_steps(
     current, records, entries, so_far = trained, [], [], []
     for k, request in enumerate(requests):
         share = (0.9 * k / len(requests), 0.9 * (k + 1) / len(requests))
-        record = run_unlearning(
+        record = unlearn_model(
             current,
             checkpoint_meta,
             data,

@@ -1,4 +1,5 @@
-"""The one place that turns a run's settings into a command line (DESIGN.md: "the two doors").
+"""The one place that turns a run's settings into a command line (DESIGN.md: "the two doors"),
+beside the specs that spell theirs with it (cli/ only parses).
 
 Every command the app prints or records is built here, with each word shell-quoted, so that
 pasting it into a shell repeats exactly that run, whatever the paths contain.
@@ -52,14 +53,18 @@ def unlearn_command(
     `--set key=value` options), oracle, relearn, privacy_risk and reproducible (booleans),
     oracle_convention (named only when not the default, standard), seed (default 0), threads
     (torch threads: a CPU result is bitwise the same at the same count only, so a job's command
-    names its count), dataset, data_root and arch (named when given). `out` defaults to
+    names its count), then_classes (a sequence's further class requests), relearn_samples,
+    relearn_max_epochs, dataset, data_root and arch (named when given). `out` defaults to
     cli-runs/<method>-seed<seed>, outside the run store."""
     words = ["unlearn", "--checkpoint", checkpoint, "--method", method, *forget_words(forget)]
     for key, value in (flags.get("overrides") or {}).items():
         words += ["--set", f"{key}={value}"]
     for flag in ("oracle", "relearn", "privacy_risk", "reproducible"):
         words += [f"--{flag.replace('_', '-')}"] * bool(flags.get(flag))
-    for option in ("threads", "dataset", "data_root", "arch"):
+    for steps in flags.get("then_classes") or []:
+        words += ["--then-classes", ",".join(str(c) for c in steps)]
+    options = ("relearn_samples", "relearn_max_epochs", "threads", "dataset", "data_root", "arch")
+    for option in options:
         if flags.get(option) is not None:
             words += [f"--{option.replace('_', '-')}", str(flags[option])]
     convention = flags.get("oracle_convention") or "standard"

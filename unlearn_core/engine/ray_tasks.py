@@ -1,0 +1,74 @@
+"""The Ray side of the engine: the remote functions every job, shared oracle and fanned-out
+call runs as, and the small actor they report progress to. Made on first use, so importing
+the engine never imports ray."""
+
+from __future__ import annotations
+
+_REMOTE: dict = {}
+
+
+def remote_task(name: str):
+    """ "job" (any registered kind's run), "oracle" (a shared retrain) or "call" (one call of
+    a job fanned out over the cluster, engine/fanout.py)."""
+    if not _REMOTE:
+        import ray
+
+        @ray.remote
+        def run_job(job_id: str, kind, spec, board, *inputs):
+            """kind.run(spec, inputs, progress) on a worker: the kind object travels with the
+            job, so a kind need not be registered in the worker's process. Object refs among
+            `inputs` arrive fetched (a list holding one does not: a shared oracle's)."""
+
+            def progress(fraction: float, phase: str) -> None:
+                board.write.remote(job_id, fraction, phase)
+
+            result = kind.run(spec, inputs, progress)
+            return result, ray.get_runtime_context().get_node_id()
+
+        @ray.remote
+        def run_oracle(inputs, forget_indices, convention, threads, reproducible):
+            from unlearn_core.request import ForgetRequest
+            from unlearn_core.run.pipeline import oracle_retrain
+
+            request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
+            return oracle_retrain(
+                inputs.trained,
+                inputs.data,
+                request,
+                convention=convention,
+                threads=threads,
+                reproducible=reproducible,
+            )
+
+        @ray.remote
+        def run_call(fn, args: tuple, board, key: str):
+            """fn(*args, progress), its progress on the board under `key`."""
+
+            def progress(fraction: float, phase: str) -> None:
+                board.write.remote(key, fraction, phase)
+
+            return fn(*args, progress)
+
+        _REMOTE.update(job=run_job, oracle=run_oracle, call=run_call)
+    return _REMOTE[name]
+
+
+def progress_actor():
+    """A small actor the workers report progress to and the owner reads (works across nodes,
+    unlike a file in the run store)."""
+    import ray
+
+    # restarted by Ray when its process dies (kill -9, the OOM killer); calls made while it
+    # restarts wait for it instead of failing
+    @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+    class ProgressBoard:
+        def __init__(self):
+            self.board = {}
+
+        def write(self, job_id, fraction, phase):
+            self.board[job_id] = (fraction, phase)
+
+        def read(self):
+            return dict(self.board)
+
+    return ProgressBoard.remote()
