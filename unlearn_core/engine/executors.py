@@ -22,7 +22,7 @@ from pathlib import Path
 from unlearn_core.engine.fanout import RayFanOut
 from unlearn_core.engine.kinds.registry import JobKind, Launch
 from unlearn_core.engine.ray_node import ADDRESS_ENV, connect
-from unlearn_core.engine.ray_tasks import progress_actor, remote_task
+from unlearn_core.engine.ray_tasks import progress_actor, remote_task, worker_key
 from unlearn_core.engine.runner import JobCancelled, SharedInputs
 from unlearn_core.errors import UserError
 
@@ -92,6 +92,11 @@ class InlineExecutor:
     def progress(self) -> dict[str, tuple[float, str]]:
         return dict(self.board)
 
+    def stall_report(self, job_id: str) -> str:
+        """What is known of a job that overran its timeout: its last phase (it runs here)."""
+        fraction, phase = self.board.get(job_id, (0.0, "queued behind another job"))
+        return f"its last phase, in this process: {phase} ({fraction:.0%})"
+
     def rest(self) -> None:
         """No job is live: nothing to release (the thread waits for work at no cost)."""
 
@@ -147,9 +152,11 @@ class RayHandle:
 
 class RayExecutor:
     """Ray tasks, one per job, each with `spec.threads` CPUs, the memory the job declares and,
-    on CUDA, `gpu_fraction` of a GPU (fractions let small jobs share one card). Starts a local
+    where the cluster has GPUs, `gpu_fraction` of one (fractions let small jobs share a card;
+    a worker then runs on whichever device `default_device` finds there). Starts a local
     instance (ray_node.py: the machine's cores, no dashboard, bound to 127.0.0.1, watched)
-    unless an address is given (or UNLEARN_RAY_ADDRESS).
+    unless an address is given (or UNLEARN_RAY_ADDRESS); `gpus` declares its GPUs (logical
+    ones on a CPU machine: how the tests drive the fractional-GPU path without a card).
 
     Supervised: the progress actor is restarted by Ray when it dies (reads meanwhile return the
     last board: the jobs' own object refs still say when they end), and a dead local node
@@ -159,7 +166,11 @@ class RayExecutor:
     READ_TIMEOUT_S = 2.0  # a progress read that takes longer returns the last board
 
     def __init__(
-        self, address: str | None = None, gpu_fraction: float = 0.25, workers: int | None = None
+        self,
+        address: str | None = None,
+        gpu_fraction: float = 0.25,
+        workers: int | None = None,
+        gpus: int | None = None,
     ):
         import ray
 
@@ -167,10 +178,15 @@ class RayExecutor:
         if not 0 < gpu_fraction <= 1:
             raise UserError(f"gpu_fraction must be in (0, 1], not {gpu_fraction}.")
         self.gpu_fraction = gpu_fraction
-        self.node = None if ray.is_initialized() else connect(address, workers, _runtime_env())
+        self.node = (
+            None if ray.is_initialized() else connect(address, workers, _runtime_env(), gpus)
+        )
         self.actor = None  # the progress actor: started by the first launch after a rest
         self.board: dict[str, tuple[float, str]] = {}
-        self.largest_node = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"])
+        nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+        self.largest_node = max(n.get("memory", 0) for n in nodes)
+        self.most_cpus = max(n.get("CPU", 0) for n in nodes)
+        self.has_gpus = any(n.get("GPU", 0) > 0 for n in nodes)
 
     def share(self, inputs: SharedInputs):
         """Put the sweep's data set and checkpoint in the object store once."""
@@ -205,18 +221,23 @@ class RayExecutor:
         return [task.remote(inputs, request.forget_indices, convention, threads, reproducible)]
 
     def _resources(self, threads: int, memory: int | None, gpu: bool) -> dict:
-        """Ray's options for a job: a job whose memory no node has fails now (Ray would keep it
-        pending for ever); one that fits waits until a node has that much free. Memory is kept
-        while a job waits for its oracle, unlike its CPU, so waiting jobs no longer pile up."""
-        from unlearn_core.device import default_device
-
+        """Ray's options for a job. A job asking more CPUs or memory than any node has fails
+        now (Ray would keep it pending for ever, silently); one that fits waits until a node
+        has that much free. Memory is kept while a job waits for its oracle, unlike its CPU, so
+        waiting jobs no longer pile up. A GPU share is asked for where the cluster has GPUs,
+        whatever the driver's own device (a CPU-only driver may use a GPU cluster)."""
+        if threads > self.most_cpus:
+            raise UserError(
+                f"the job asks for {threads} CPU threads and the largest Ray node has "
+                f"{self.most_cpus:g}; use fewer threads."
+            )
         if memory and memory > self.largest_node:
             raise UserError(
                 f"the job needs about {memory >> 20} MiB of memory and the largest Ray node "
                 f"has {int(self.largest_node) >> 20} MiB for jobs; use a smaller model or data "
                 "set, or a larger machine."
             )
-        gpus = self.gpu_fraction if gpu and default_device().type == "cuda" else 0
+        gpus = self.gpu_fraction if gpu and self.has_gpus else 0
         extra = {"memory": memory} if memory else {}
         return {"num_cpus": threads, "num_gpus": gpus, "max_retries": 0, **extra}
 
@@ -233,6 +254,22 @@ class RayExecutor:
         with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
             self.board = ray.get(self.actor.read.remote(), timeout=self.READ_TIMEOUT_S)
         return dict(self.board)
+
+    def stall_report(self, job_id: str) -> str:
+        """What is known of a job that overran its timeout, in one line: never placed (what
+        it asked for against what is free), or its phase and its worker's last log lines
+        (read where this process started the instance; a cluster's are on its nodes)."""
+        import ray
+
+        board = self.progress()
+        if worker_key(job_id) not in board:
+            free = {k: round(v, 3) for k, v in ray.available_resources().items() if "node" not in k}
+            return f"it never started on a worker: Ray could not place it (free now: {free})"
+        pid = board[worker_key(job_id)][1].split()[0]
+        fraction, phase = board.get(job_id, (0.0, "started"))
+        tail = worker_log_tail(self.node.session_dir, pid) if self.node else ""
+        logs = f"; its worker's log (pid {pid}) ends: {tail}" if tail else f"; worker pid {pid}"
+        return f"its last phase: {phase} ({fraction:.0%}){logs}"
 
     def _actor(self):
         if self.actor is None:
@@ -271,6 +308,18 @@ def _runtime_env() -> dict:
     ours = [k for k in os.environ if k.startswith("UNLEARN_") or k in PINNED_ENV]
     env = {k: os.environ[k] for k in ours if k != ADDRESS_ENV}
     return {"py_modules": [package], "env_vars": env}
+
+
+def worker_log_tail(session_dir: str, pid: str, lines: int = 3) -> str:
+    """The last `lines` non-empty lines of a local worker's stderr and stdout logs, joined by
+    " | " and cut to 400 characters ("" when there are none)."""
+    found = []
+    for name in sorted(Path(session_dir, "logs").glob(f"worker-*-{pid}.*")):
+        with open(name, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            text = f.read().decode("utf-8", "replace")
+        found += [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(found[-lines:])[-400:]
 
 
 def make_executor(name: str, address: str | None = None, workers: int | None = None):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,19 +42,30 @@ POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
 
 
+TIMEOUT_ENV = "UNLEARN_JOB_TIMEOUT_S"  # a job running longer than this fails, saying why
+
+
 @dataclass
 class _Tracked:
     job: JobRecord
     spec: object  # a registered kind's spec (specs.base.Spec)
     handle: object | None = None  # None until launched (by the next poll)
     oracle: object | None = None  # the shared oracle it was handed (dropped if the job fails)
+    launched: float | None = None  # time.monotonic() at launch
 
 
 class JobManager:
     """Owns the jobs it submits. `executor` is an executor, or a function making one on first
-    launch (the app: starting Ray takes seconds, which a submit must not wait for)."""
+    launch (the app: starting Ray takes seconds, which a submit must not wait for).
+    `timeout_s` (default: $UNLEARN_JOB_TIMEOUT_S, else none): a job not ended that long after
+    its launch is cancelled and failed with what the executor knows of it (never placed, or
+    its worker's last log lines), so a stalled job is never silent."""
 
-    def __init__(self, store_root: str | Path | None = None, executor=None):
+    def __init__(
+        self, store_root: str | Path | None = None, executor=None, timeout_s: float | None = None
+    ):
+        env = os.environ.get(TIMEOUT_ENV)
+        self.timeout_s = timeout_s if timeout_s is not None else (float(env) if env else None)
         self.root = Path(store_root) if store_root else default_store_root()
         self.board = JobBoard(self.root)
         self._executor = executor or InlineExecutor()
@@ -92,6 +104,7 @@ class JobManager:
         launch = kind.launch(tracked.spec, self._inputs, self.executor, tracked.job.id)
         tracked.oracle = launch.oracle
         tracked.handle = self.executor.launch(tracked.job.id, kind, tracked.spec, launch)
+        tracked.launched = time.monotonic()
         self._name_executor(tracked)
 
     def _name_executor(self, tracked: _Tracked) -> None:
@@ -152,6 +165,8 @@ class JobManager:
         job = tracked.job
         if tracked.handle.done():
             return self._finish(tracked)
+        if self.timeout_s and time.monotonic() - tracked.launched > self.timeout_s:
+            return self._timed_out(tracked)
         if progress and (progress[0] - job.progress >= 0.01 or progress[1] != job.phase):
             started = job.started or _now()
             return self.board.update(
@@ -187,6 +202,13 @@ class JobManager:
             finished=finished,
             **stored,
         )
+
+    def _timed_out(self, tracked: _Tracked) -> JobRecord:
+        """Cancel a job past the timeout and fail it with the executor's account of it."""
+        account = self.executor.stall_report(tracked.job.id)
+        tracked.handle.cancel()
+        line = f"no end {self.timeout_s:g} s after its launch ({TIMEOUT_ENV}); {account}"
+        return self._failed(tracked.job, UserError(line), tracked.oracle)
 
     def _failed(self, job: JobRecord, err: Exception, oracle=None) -> JobRecord:
         if oracle is not None:

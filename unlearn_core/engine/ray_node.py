@@ -58,9 +58,12 @@ class LocalNode:
         reap(self.session_dir)
 
 
-def connect(address: str | None, workers: int | None, runtime_env: dict) -> LocalNode | None:
-    """Connect to the cluster at `address`, or start a local instance (`workers` CPUs) and
-    return it. Ray's own log stays out of this process's terminal either way."""
+def connect(
+    address: str | None, workers: int | None, runtime_env: dict, gpus: int | None = None
+) -> LocalNode | None:
+    """Connect to the cluster at `address`, or start a local instance (`workers` CPUs; `gpus`
+    GPUs, None: those Ray finds) and return it. Ray's own log stays out of this process's
+    terminal either way."""
     import ray
 
     quiet_ray()
@@ -77,6 +80,7 @@ def connect(address: str | None, workers: int | None, runtime_env: dict) -> Loca
     ray.init(
         address="local",  # a new instance: never one someone else started with `ray start`
         num_cpus=workers or os.cpu_count(),
+        num_gpus=gpus,
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
         # no idle workers kept: each cost 0.5% of a core idle and, once it has run a job, holds

@@ -4,7 +4,14 @@ the engine never imports ray."""
 
 from __future__ import annotations
 
+import os
+
 _REMOTE: dict = {}
+
+
+def worker_key(job_id: str) -> str:
+    """The board entry where a job's worker writes "<pid> <node id>" as it starts."""
+    return f"{job_id}@worker"
 
 
 def remote_task(name: str):
@@ -22,8 +29,10 @@ def remote_task(name: str):
             def progress(fraction: float, phase: str) -> None:
                 board.write.remote(job_id, fraction, phase)
 
+            node = ray.get_runtime_context().get_node_id()
+            board.write.remote(worker_key(job_id), 0.0, f"{os.getpid()} {node}")  # for a stall
             result = kind.run(spec, inputs, progress)
-            return result, ray.get_runtime_context().get_node_id()
+            return result, node
 
         @ray.remote
         def run_oracle(inputs, forget_indices, convention, threads, reproducible):
