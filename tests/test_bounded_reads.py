@@ -174,7 +174,7 @@ def test_a_record_naming_a_huge_architecture_is_refused_before_it_is_built(
     def to_vit(files, report):
         report["arch"] = "vit_h_14"
 
-    from unlearn_core.run.reproduce import verify_record
+    from unlearn_core.records.reproduce import verify_record
 
     forged = forge(record, tmp_path / "vit.zip", to_vit)
     with bounded(60, 300):

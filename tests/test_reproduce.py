@@ -1,4 +1,4 @@
-"""Re-verifying an audit record (run/reproduce.py, `audit --verify --reproduce`, and the "Runs
+"""Re-verifying an audit record (records/reproduce.py, `audit --verify --reproduce`, and the "Runs
 and audit record" page): the hashes, the data set's content, and that the weights give the
 recorded accuracies; tampered and hostile records fail with one line."""
 
@@ -20,11 +20,11 @@ from streamlit.testing.v1 import AppTest
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
 from unlearn_core.errors import UserError
+from unlearn_core.records import reproduce
+from unlearn_core.records.reproduce import check_record_zip, verify_record
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run import reproduce
 from unlearn_core.run.integrity import SUMS
 from unlearn_core.run.pipeline import unlearn_model
-from unlearn_core.run.reproduce import check_record_zip, verify_record
 from unlearn_core.run.store import RunStore, write_run_folder
 from unlearn_core.views.audit_record import write_audit_record
 

@@ -15,11 +15,11 @@ from safetensors.torch import load, save
 
 from unlearn_core.checkpoint import load_checkpoint
 from unlearn_core.cli.main import main
+from unlearn_core.records.reproduce import verify_record
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.integrity import SUMS, verify_run
 from unlearn_core.run.pipeline import unlearn_model
 from unlearn_core.run.report import Report
-from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
 from unlearn_core.views.audit_page import audit_html
 from unlearn_core.views.audit_record import write_audit_record

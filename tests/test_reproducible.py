@@ -15,10 +15,10 @@ import torch
 from conftest import ROOT
 from test_reproduce import remake_hashes, rewrite
 
+from unlearn_core.records.reproduce import verify_record
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run import reproducible
 from unlearn_core.run.pipeline import unlearn_model
-from unlearn_core.run.reproduce import verify_record
 from unlearn_core.run.store import write_run_folder
 from unlearn_core.training import Recipe, train
 from unlearn_core.views.audit_record import write_audit_record

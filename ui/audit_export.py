@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from unlearn_core.run.privacy_record import latest_audit
+from unlearn_core.records.privacy_record import latest_audit
 from unlearn_core.run.report import Report
 from unlearn_core.views.audit_page import audit_html
 from unlearn_core.views.audit_record import audit_record_bytes

@@ -1,4 +1,4 @@
-"""Streamlit glue for re-verifying an audit record someone sent (unlearn_core.run.reproduce): an
+"""Streamlit glue for re-verifying an audit record someone sent (unlearn_core.records.reproduce): an
 upload form and one green or red line per check, the signature's first (run/signing.py: signed
 by whom with the trusted key, unsigned, or a failed signature in red). The uploads are bounded
 before they are opened (size, members, declared sizes, names) and written only to a private
@@ -14,7 +14,7 @@ import streamlit as st
 from ui.state import get_dataset
 from unlearn_core.errors import UserError
 from unlearn_core.files import safe_stem
-from unlearn_core.run.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
+from unlearn_core.records.reproduce import MAX_RECORD_MB, check_record_zip, verify_record
 from unlearn_core.run.signing import SignatureCheck, check_signature
 from unlearn_core.run.signing_keys import MAX_KEY_BYTES
 

@@ -6,7 +6,7 @@ report.json, request.json, the models, audit.html and SHA256SUMS (a folder recei
 `audit --verify RUN_DIR_OR_ZIP` only checks (run/integrity.py): exit 0 and "ok: ..." when the
 run is whole, else exit 2 and one line naming the file at fault. With --reproduce it also loads
 the weights on the run's data set and checks they give report.json's accuracies
-(run/reproduce.py): one "pass: ..." line per check, or exit 2 with the first failing one.
+(records/reproduce.py): one "pass: ..." line per check, or exit 2 with the first failing one.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _class_names(dataset: str, root: str | None) -> list[str] | None:
 def _reproduce(args: argparse.Namespace) -> None:
     """audit --verify --reproduce: every check's line; UserError naming the first failure."""
     from unlearn_core.data import load_dataset
-    from unlearn_core.run.reproduce import verify_record
+    from unlearn_core.records.reproduce import verify_record
 
     checks = verify_record(
         _run_folder(args.verify),
@@ -183,9 +183,9 @@ def _signature_line(args: argparse.Namespace) -> None:
 
 def run_audit(args: argparse.Namespace) -> None:
     from unlearn_core.files import write_bytes_atomic
+    from unlearn_core.records.privacy_record import latest_audit
     from unlearn_core.run.audit import check_run_folder
     from unlearn_core.run.integrity import verify_run
-    from unlearn_core.run.privacy_record import latest_audit
     from unlearn_core.run.store import read_report
     from unlearn_core.views.audit_page import audit_html
     from unlearn_core.views.audit_record import write_audit_record

@@ -152,7 +152,7 @@ class AuditResult(_Block):
     models: int | None = None
     seeds: list[int] | None = None
     oracle_convention: str | None = None
-    audit_id: str | None = None  # added by run/privacy_record.latest_audit
+    audit_id: str | None = None  # added by records/privacy_record.latest_audit
     attacks: dict[str, Attack | Relearn] = field(default_factory=dict)
     challenge: Challenge = field(default_factory=Challenge)
     tow: Interval = field(default_factory=Interval)

@@ -1,5 +1,5 @@
 """What `audit --verify --reproduce` recomputes from a record's weights and the data set here,
-and how a recorded number is compared with its recomputed twin (run/reproduce.py runs the
+and how a recorded number is compared with its recomputed twin (records/reproduce.py runs the
 checks).
 
 Every number a model gives is recomputed: each model's M block (accuracies, per-class

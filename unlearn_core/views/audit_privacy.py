@@ -1,5 +1,5 @@
 """The "Privacy audit" section of a run's audit page (views/audit_page.py), from the privacy.json
-that run/privacy_record.latest_audit found for the run."""
+that records/privacy_record.latest_audit found for the run."""
 
 from __future__ import annotations
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.privacy.store import privacy_json
+from unlearn_core.records.privacy_record import PRIVACY_FILE, latest_audit
 from unlearn_core.run.audit import check_run_folder, sums_text, zip_bytes
 from unlearn_core.run.integrity import AUDIT_PAGE, MODEL, RETRAINED, SUMS, IntegrityError
-from unlearn_core.run.privacy_record import PRIVACY_FILE, latest_audit
 from unlearn_core.run.report import Report
 from unlearn_core.run.store import read_report
 from unlearn_core.views.audit_page import audit_html

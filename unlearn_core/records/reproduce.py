@@ -27,12 +27,12 @@ from torch import nn
 from unlearn_core.checkpoint import load_checkpoint, sha256_file
 from unlearn_core.data import ImageDataset, load_dataset
 from unlearn_core.errors import UserError
+from unlearn_core.records import record_checks
+from unlearn_core.records.record_checks import Check
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run import record_checks
 from unlearn_core.run.integrity import AUDIT_PAGE, PRIVACY, extract_run, read_member, verify_run
 from unlearn_core.run.pipeline import dataset_sha256
 from unlearn_core.run.recompute import TOLERANCE, differences, metrics_differences, recompute
-from unlearn_core.run.record_checks import Check
 from unlearn_core.run.report import PerModel, Report
 from unlearn_core.run.reproducible import other_cpu
 from unlearn_core.run.store import MODEL_FILES, load_run_model, read_report, read_report_dict
