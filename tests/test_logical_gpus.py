@@ -7,13 +7,13 @@ Also: a job asking more CPUs than any node has fails in one line instead of wait
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 import pytest
-import torch
+from conftest import ROOT
 
-from unlearn_core.data import ImageDataset
 from unlearn_core.engine.executors import RayExecutor
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.runner import SharedInputs
@@ -22,22 +22,14 @@ from unlearn_core.errors import UserError
 from unlearn_core.specs.run import RunSpec
 from unlearn_core.training import Recipe, TrainedModel, initial_model
 
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_unsir import synthetic_cifar10  # noqa: E402  (the GPU bench's very data set)
+
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 JOBS = 8
 BOUND_S = 300  # measured about 60 s on this project's 2 cores; a stall hits the bound
-
-
-def bench_sized_data(n: int = 50_000) -> ImageDataset:
-    """Random 3x32x32 images, as many as the GPU bench's (timings depend on shapes only)."""
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n + 500, 3, 32, 32), generator=g, dtype=torch.uint8)
-    labels = torch.randint(0, 10, (n + 500,), generator=g)
-    return ImageDataset(
-        "synthetic-32", tuple(str(i) for i in range(10)), images[:n], labels[:n], images[n:],
-        labels[n:], (0.5,) * 3, (0.29,) * 3, "random",
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -57,7 +49,7 @@ def watch_gpu_use(stop: threading.Event, seen: list[float]) -> None:
 
 
 def test_eight_jobs_sharing_logical_gpus_all_finish(logical_gpus, tmp_path):
-    data = bench_sized_data()
+    data = synthetic_cifar10()
     trained = TrainedModel("logreg", data.name, initial_model("logreg", data, 0), Recipe(), None)
     inputs = SharedInputs(data, trained, {"sha256": "synthetic", "recipe_recorded": False})
     manager = JobManager(tmp_path, logical_gpus)

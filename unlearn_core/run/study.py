@@ -176,11 +176,7 @@ def run_study(
     versions.
     """
     request = ForgetRequest.for_indices(data, forget_indices)
-    requests = (
-        [ForgetRequest.for_indices(data, [i]) for i in request.forget_indices.tolist()]
-        if each_sample
-        else [request]
-    )
+    requests = _requests(data, request, each_sample)
     recipes = [dataclasses.replace(base, **combo) for combo in settings(grid)]  # validates all
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,11 +188,6 @@ def run_study(
         writer = csv.DictWriter(f, fieldnames=[*grid, *COLUMNS])
         writer.writeheader()
         writer.writerows(rows)
-    ue = [r["unlearning_error"] for r in rows]
-    ve = [r["verification_error"] for r in rows]
-    r, p = pearson(ue, ve) if None not in ue else (None, None)
-    steps = [row["steps"] for row in rows]
-    partial, partial_p = partial_pearson(ue, ve, steps) if None not in ue else (None, None)
     summary = {
         "dataset": data.name,
         "arch": arch,
@@ -205,10 +196,7 @@ def run_study(
         "forget_indices": request.forget_indices.tolist(),
         "each_sample": each_sample,
         "rows": rows,
-        "pearson_r": r,
-        "p_value": p,
-        "partial_r_given_steps": partial,  # r once both errors' linear trend in t is removed
-        "partial_p_value": partial_p,
+        **_correlations(rows),
         "seconds": time.perf_counter() - start,
         "versions": {
             "unlearn_core": unlearn_core.__version__,
@@ -221,6 +209,30 @@ def run_study(
     if progress:
         progress(1.0, "done")
     return summary
+
+
+def _correlations(rows: list[dict]) -> dict:
+    """Pearson r of the two errors over the rows, and their partial r given the step count t
+    (r once both errors' linear trend in t is removed), with p-values; None without probes."""
+    ue = [r["unlearning_error"] for r in rows]
+    ve = [r["verification_error"] for r in rows]
+    if None in ue:
+        return dict.fromkeys(("pearson_r", "p_value", "partial_r_given_steps", "partial_p_value"))
+    r, p = pearson(ue, ve)
+    partial, partial_p = partial_pearson(ue, ve, [row["steps"] for row in rows])
+    return {
+        "pearson_r": r,
+        "p_value": p,
+        "partial_r_given_steps": partial,
+        "partial_p_value": partial_p,
+    }
+
+
+def _requests(data: ImageDataset, request: ForgetRequest, each_sample: bool) -> list:
+    """The request as one, or one request per forget index (each_sample)."""
+    if not each_sample:
+        return [request]
+    return [ForgetRequest.for_indices(data, [i]) for i in request.forget_indices.tolist()]
 
 
 def _rows(arch, data, grid, recipes, requests, progress) -> list[dict]:
