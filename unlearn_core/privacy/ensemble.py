@@ -109,8 +109,9 @@ def train_ensemble(
 ) -> list[TrainedModel]:
     """`train(arch, data, replace(recipe, seed=s), exclude=..., convention=..., probes=False)`
     for each seed s, as one vectorised ensemble: the same TrainedModels (weights within float
-    tolerance, w_0 bitwise, history per epoch) in the order of `seeds`. Needs an SGD recipe
-    and a model without buffers or train-time randomness (`privacy/pool_training.py` checks)."""
+    tolerance, w_0 bitwise, history per epoch) in the order of `seeds`. Needs an SGD recipe, a
+    model without buffers or train-time randomness, and no seed whose first batch is wholly
+    excluded (`pool_training.trains_together` checks each, and says why)."""
     check_convention(convention)
     device = torch.device(device) if device else default_device()
     models = [initial_model(arch, data, seed) for seed in seeds]
