@@ -117,13 +117,16 @@ def test_sgd_on_stacked_tensors_is_each_models_update_bitwise():
 
 
 def test_the_ensemble_applies_only_where_the_rule_allows(small, monkeypatch):
+    assert trains_together("logreg", small, RECIPE, CPU, list(range(8)))
+    assert not trains_together("logreg", small, RECIPE, CPU, list(range(7)))  # too few
+    monkeypatch.setattr(pool_training, "MIN_TOGETHER", 2)
     assert trains_together("logreg", small, RECIPE, CPU, SEEDS)
-    assert not trains_together("logreg", small, RECIPE, CPU, [0])
     assert not trains_together(
         "logreg", small, dataclasses.replace(RECIPE, optimizer="adam"), CPU, SEEDS
     )
     assert not trains_together("logreg", small, RECIPE, torch.device("cuda"), SEEDS)
     assert not trains_together("mlp", small, RECIPE, CPU, SEEDS)  # not measured
+    assert not trains_together("smallcnn", small, RECIPE, CPU, SEEDS)  # measured, not faster
     first = epoch_order(1, 0, small.train_y.numel())[: RECIPE.batch_size]  # model 1's first
     assert not trains_together("logreg", small, RECIPE, CPU, SEEDS, first)
     assert trains_together("logreg", small, RECIPE, CPU, SEEDS, first[1:])
@@ -146,6 +149,7 @@ def _forbidden(*args, **kwargs):
 
 
 def test_an_emptied_first_batch_falls_back_and_must(small, monkeypatch):
+    monkeypatch.setattr(pool_training, "MIN_TOGETHER", 2)
     """Model 1's first batch wholly excluded: the ensemble would differ (that step has no
     gradient yet, so SGD skips the model's weight decay, which a stacked tensor cannot), so
     train_seeds trains one by one: bitwise `train`."""
@@ -161,15 +165,16 @@ def test_an_emptied_first_batch_falls_back_and_must(small, monkeypatch):
 
 
 def test_the_pool_trains_what_it_lacks_together_and_keeps_its_files(small, tmp_path, monkeypatch):
-    """Missing originals trained together in groups of MAX_TOGETHER, in seed order; a file
-    written as pools always wrote it is read, not retrained; what is saved reads back bitwise;
-    retrains go where they always went."""
+    """Missing originals trained together in even groups of at most MAX_TOGETHER, in seed
+    order; a file written as pools always wrote it is read, not retrained; what is saved reads
+    back bitwise; retrains go where they always went."""
     recipe = dataclasses.replace(RECIPE, epochs=1)
     template = train("logreg", small, recipe, device="cpu", probes=False)
     pool = ModelPool(tmp_path, template, small, "sha")
     old = _one_by_one("logreg", small, recipe, [1])[0]
     save_checkpoint(old, pool.folder / "seed-1.safetensors")
-    monkeypatch.setattr(pool_training, "MAX_TOGETHER", 2)
+    monkeypatch.setattr(pool_training, "MIN_TOGETHER", 2)
+    monkeypatch.setattr(pool_training, "MAX_TOGETHER", 3)
     monkeypatch.setattr(pool_training, "train", _forbidden)
     groups = []
 
@@ -178,10 +183,10 @@ def test_the_pool_trains_what_it_lacks_together_and_keeps_its_files(small, tmp_p
         return train_ensemble(arch, data, recipe, seeds, **kwargs)
 
     monkeypatch.setattr(pool_training, "train_ensemble", spy)
-    models = pool.originals([0, 1, 2, 3])
+    models = pool.originals([0, 1, 2, 3, 4])
     assert _bitwise(models[1].model.state_dict(), old.model.state_dict())
     n = small.train_y.numel()
-    _assert_same_models(models, _one_by_one("logreg", small, recipe, [0, 1, 2, 3]), n)
+    _assert_same_models(models, _one_by_one("logreg", small, recipe, [0, 1, 2, 3, 4]), n)
     for seed, model in enumerate(models):
         read, _ = load_checkpoint(pool.folder / f"seed-{seed}.safetensors", small, "logreg")
         assert _bitwise(read.model.state_dict(), model.model.state_dict())
@@ -189,7 +194,7 @@ def test_the_pool_trains_what_it_lacks_together_and_keeps_its_files(small, tmp_p
     exclude = _forget(n, recipe.batch_size)
     retrains = pool.retrains([7, 8], exclude, "replay")
     alone = _one_by_one("logreg", small, recipe, [7, 8], exclude=exclude, convention="replay")
-    assert groups == [[0, 2], [3], [7, 8]]
+    assert groups == [[0, 2], [3, 4], [7, 8]]  # 4 missing: two groups of at most 3
     for model, a in zip(retrains, alone, strict=True):
         assert _difference(model.state_dict(), a.model.state_dict()) <= TOLERANCE
     monkeypatch.setattr("unlearn_core.privacy.pool.train_seeds", _forbidden)

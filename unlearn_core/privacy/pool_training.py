@@ -1,6 +1,6 @@
-"""Training the pool's missing models: together, as vectorised ensembles of at most
-MAX_TOGETHER (privacy/ensemble.py), where that applies and was measured faster; one by one by
-`training.train` otherwise. Either way model j is `train` of the recipe with seed j.
+"""Training the pool's missing models: together, as vectorised ensembles of MIN_TOGETHER to
+MAX_TOGETHER models (privacy/ensemble.py), where that applies and was measured faster; one by
+one by `training.train` otherwise. Either way model j is `train` of the recipe with seed j.
 
 The rule (`trains_together`), each clause for a reason:
 - an SGD recipe: the ensemble steps its stacked parameters with torch.optim.SGD, whose update
@@ -10,8 +10,10 @@ The rule (`trains_together`), each clause for a reason:
 - no train-time randomness (dropout): K models under vmap would draw their masks differently
   from K models trained one by one;
 - the CPU: the only device measured (BENCHMARKS.md, "Pools trained together (issue 26)");
-- at least two models, and an architecture whose ensemble was measured faster there
-  (MEASURED_FASTER);
+- an architecture whose ensemble was faster in every measurement there (MEASURED_FASTER:
+  logreg, 1.2 to 2.1 times at 8, 16 and 32 models; smallcnn was not, 0.6 to 1.8 times, as the
+  grouped convolutions vmap makes cost about what K convolutions cost on 2 cores), and at least
+  MIN_TOGETHER models, the fewest measured;
 - no model whose very first batch is wholly excluded: `run_epoch` steps that empty batch before
   any gradient exists (None, not zero), and torch.optim.SGD skips a parameter without one, so
   that model's first step has no weight decay and starts no momentum; a stacked tensor, whose
@@ -21,6 +23,7 @@ The rule (`trains_together`), each clause for a reason:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 
 import torch
@@ -32,8 +35,9 @@ from unlearn_core.privacy.ensemble import train_ensemble
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.training import Recipe, TrainedModel, epoch_order, initial_model, kept, train
 
-MAX_TOGETHER = 32  # models per ensemble: bounds a step's activations, K * b samples at once
-MEASURED_FASTER = ("logreg", "smallcnn")  # on the CPU, K 8 and 32 (bench/bench_ensemble.py)
+MIN_TOGETHER = 8  # fewest models trained together: the smallest ensemble measured faster
+MAX_TOGETHER = 32  # most models per ensemble: bounds a step's activations, K * b samples at once
+MEASURED_FASTER = ("logreg",)  # on the CPU, at every K measured (bench/bench_ensemble.py)
 
 
 def _train_time_random(model: nn.Module) -> bool:
@@ -56,7 +60,7 @@ def trains_together(
 ) -> bool:
     """Whether the models of `seeds` (`arch` by `recipe`, without `exclude`) train as one
     ensemble on `device` (the module notes give each clause's reason)."""
-    if len(seeds) < 2 or recipe.optimizer != "sgd" or device.type != "cpu":
+    if len(seeds) < MIN_TOGETHER or recipe.optimizer != "sgd" or device.type != "cpu":
         return False
     if arch not in MEASURED_FASTER:
         return False
@@ -69,6 +73,15 @@ def trains_together(
 def _part(progress: Progress | None, j: int, parts: int, label: str) -> Progress | None:
     """Part j of `parts` of the progress bar (the whole of it when there is one part)."""
     return progress if parts == 1 else sub_progress(progress, j / parts, (j + 1) / parts, label)
+
+
+def _groups(seeds: list[int]) -> list[list[int]]:
+    """`seeds` in order, cut into the fewest groups of at most MAX_TOGETHER, of equal sizes
+    within one (so none is below MIN_TOGETHER, which is at most MAX_TOGETHER // 2, when
+    there are MIN_TOGETHER seeds or more)."""
+    parts = -(-len(seeds) // MAX_TOGETHER)
+    bounds = [j * len(seeds) // parts for j in range(parts + 1)]
+    return [seeds[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def train_seeds(
@@ -88,7 +101,7 @@ def train_seeds(
     tolerance of one by one), else one by one."""
     device = torch.device(device) if device else default_device()
     if trains_together(arch, data, recipe, device, seeds, exclude):
-        groups = [seeds[i : i + MAX_TOGETHER] for i in range(0, len(seeds), MAX_TOGETHER)]
+        groups = _groups(seeds)
         for j, group in enumerate(groups):
             yield from train_ensemble(
                 arch,
