@@ -10,15 +10,15 @@ them into x (B, K, C, H, W) (B: the longest kept batch; the padding's logits are
 hands model k's logits (b'_k, k) to its own `RecipeLoss`, so loss, divisor, SD term and tallies
 are the single-model code's. Their sum is backpropagated once: model k's parameters receive
 model k's gradient alone. `torch.optim.SGD` steps the stacked tensors; its update (weight decay,
-momentum) is elementwise, so it is the per-model update, bit for bit.
+momentum) is elementwise, so it is the per-model update, bit for bit. What differs from one by
+one is only the vectorised network's own summation order (vmap turns a convolution into a
+grouped one and a linear layer into a batched matmul): the weights agree within float
+tolerance, not bitwise.
 
 x is laid out sample-major, (B, K, ...), and vmapped over its dim 1: vmap's convolution rule
 folds K into the channels, (B, K * C, H, W), which that layout gives contiguously; a (K, B, ...)
 layout makes it a strided view, and the first convolution's backward then took 10 times as
-long on the CPU (measured: smallcnn, K 8, b 64). What differs from one by
-one is only the vectorised network's own summation order (vmap turns a convolution into a
-grouped one and a linear layer into a batched matmul): the weights agree within float
-tolerance, not bitwise.
+long on the CPU (measured: smallcnn, K 8, b 64).
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class EnsembleLoss:
     params: dict[str, torch.Tensor]  # name -> (K, ...) stacked parameters, the optimiser's
     losses: list[RecipeLoss]  # one per model: its divisor and its epoch's tallies
 
-    def __call__(self, base: nn.Module, batches: tuple[SlotBatch | None, ...]) -> torch.Tensor:
+    def __call__(
+        self, base: nn.Module, batches: tuple[SlotBatch | None, ...]
+    ) -> torch.Tensor | None:
         present = [b for b in batches if b is not None]
         if not present:
             return None
