@@ -3,13 +3,15 @@
 stacked parameters is each model's, bitwise; the ensemble is used only where the rule allows
 (privacy/pool_training.py), and the pool keeps its files.
 
-TOLERANCE: 1e-5, absolute, on weights of magnitude about 0.3 that training moves by about 0.1.
+TOLERANCE: 1e-4, absolute, on weights of magnitude about 0.3 that training moves by about 0.1.
 Not bitwise, because vmap runs the network as other kernels (a convolution as one grouped
 convolution over the K models, a linear layer as a batched matmul, the padding's zero rows in
-the weight gradient's sums), whose summation orders differ in the last bit; measured, the
-weights of 2 epochs (14 steps, momentum 0.9) differ by at most 1.2e-7, the same with this CPU's
-AVX512 kernels and with ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE. A model trained on a
-different data order, or a sample's divisor off by one, lands 1e-3 to 1e-2 away.
+the weight gradient's sums), whose summation orders differ in the last bit, and a ReLU or a
+max-pool near a tie can turn that into a step of its own. Measured on these tests' models: at
+most 7.5e-8 with this CPU's AVX512 kernels, and up to 8.4e-6 (smallcnn, standard) with
+ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE, so 1e-4 leaves a factor of 12 for other
+x86 CPUs and orders. Wrong implementations land at least 2e-3 away (measured: a divisor of the
+other convention, momentum 0.85 for 0.9); a shared data order or one w_0 for all fail them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from unlearn_core.privacy.pool import ModelPool
 from unlearn_core.privacy.pool_training import train_seeds, trains_together
 from unlearn_core.training import CONVENTIONS, Recipe, epoch_order, make_optimizer, train
 
-TOLERANCE = 1e-5
+TOLERANCE = 1e-4
 RECIPE = Recipe(
     lr=0.05, batch_size=32, epochs=2, weight_decay=5e-3, momentum=0.9, sd_gamma=0.1, probe_every=0
 )
@@ -79,7 +81,7 @@ def _assert_same_models(together, alone, n: int) -> None:
         assert _bitwise(t.w0, a.w0) and t.recipe == a.recipe and not t.model.training
         assert (t.arch, t.dataset, t.probes) == (a.arch, a.dataset, a.probes)
         for rt, ra in zip(t.history, a.history, strict=True):
-            assert rt["epoch"] == ra["epoch"] and rt["loss"] == pytest.approx(ra["loss"], 1e-5)
+            assert rt["epoch"] == ra["epoch"] and rt["loss"] == pytest.approx(ra["loss"], 1e-4)
             assert abs(rt["train_acc"] - ra["train_acc"]) <= 1 / n
             assert abs(rt["test_acc"] - ra["test_acc"]) <= 1 / 50
 
@@ -151,15 +153,16 @@ def _forbidden(*args, **kwargs):
 def test_an_emptied_first_batch_falls_back_and_must(small, monkeypatch):
     monkeypatch.setattr(pool_training, "MIN_TOGETHER", 2)
     """Model 1's first batch wholly excluded: the ensemble would differ (that step has no
-    gradient yet, so SGD skips the model's weight decay, which a stacked tensor cannot), so
-    train_seeds trains one by one: bitwise `train`."""
-    n = small.train_y.numel()
-    first = epoch_order(1, 0, n)[: RECIPE.batch_size]
-    alone = _one_by_one("logreg", small, RECIPE, SEEDS, exclude=first)
-    wrong = train_ensemble("logreg", small, RECIPE, SEEDS, exclude=first, device="cpu")
+    gradient yet, so SGD skips the model's weight decay, which a stacked tensor cannot; a
+    strong decay makes the difference plain), so train_seeds trains one by one: bitwise
+    `train`."""
+    n, recipe = small.train_y.numel(), dataclasses.replace(RECIPE, weight_decay=0.05)
+    first = epoch_order(1, 0, n)[: recipe.batch_size]
+    alone = _one_by_one("logreg", small, recipe, SEEDS, exclude=first)
+    wrong = train_ensemble("logreg", small, recipe, SEEDS, exclude=first, device="cpu")
     assert _difference(wrong[1].model.state_dict(), alone[1].model.state_dict()) > TOLERANCE
     monkeypatch.setattr(pool_training, "train_ensemble", _forbidden)
-    got = list(train_seeds("logreg", small, RECIPE, SEEDS, exclude=first, device="cpu"))
+    got = list(train_seeds("logreg", small, recipe, SEEDS, exclude=first, device="cpu"))
     for g, a in zip(got, alone, strict=True):
         assert _bitwise(g.model.state_dict(), a.model.state_dict())
 
