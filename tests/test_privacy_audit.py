@@ -112,7 +112,7 @@ def test_privacy_json_has_the_contracts_keys(audits):
 
 
 def test_the_pool_is_trained_once_and_reused(memorising, audits, monkeypatch):
-    monkeypatch.setattr("unlearn_core.privacy.pool.train", _no_training)
+    monkeypatch.setattr("unlearn_core.privacy.pool.train_seeds", _no_training)
     again = run_audit(audit_spec(memorising, "none")).privacy
     assert again["attacks"]["ulira"] == audits["none"]["attacks"]["ulira"]  # bitwise the same
 
@@ -192,7 +192,7 @@ def test_a_handed_model_is_audited_by_the_recipe_given(
     records it, from the same pool (the pool key ignores seed and probe settings), bitwise."""
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps(HANDED_RECIPE))
-    monkeypatch.setattr("unlearn_core.privacy.pool.train", _no_training)
+    monkeypatch.setattr("unlearn_core.privacy.pool.train_seeds", _no_training)
     out = tmp_path / "out"
     code = main(
         ["privacy-audit", "--checkpoint", _handed_model(memorising, tmp_path), "--method"]

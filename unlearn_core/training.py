@@ -233,7 +233,7 @@ def check_convention(convention: str) -> str:
 
 
 @dataclass
-class _RecipeLoss:
+class RecipeLoss:
     """The recipe's batch loss (summed per-sample losses over the convention's divisor) and the
     epoch's tallies."""
 
@@ -255,7 +255,11 @@ class _RecipeLoss:
         if batch is None:  # every sample of this batch excluded: no loss, still a step
             return None
         x, y, slot = batch
-        logits = model(x)  # (b', k)
+        return self.of_logits(model(x), y, slot)
+
+    def of_logits(self, logits: torch.Tensor, y: torch.Tensor, slot: int) -> torch.Tensor:
+        """The loss of a batch's logits (b', k) and labels (b',) from a slot of `slot` nominal
+        samples, tallied (what a vectorised ensemble calls with each model's logits)."""
         losses = per_sample_loss(logits, y, self.sd_gamma)  # (b',)
         self.loss_sum += float(losses.detach().sum())
         self.correct += int((logits.argmax(1) == y).sum())
@@ -274,7 +278,15 @@ class _RecipeLoss:
         }
 
 
-def _recipe_batches(
+def kept(n: int, exclude: torch.Tensor | None) -> torch.Tensor:
+    """(n,) bool: True for the training samples not in `exclude` (k,)."""
+    keep = torch.ones(n, dtype=torch.bool)
+    if exclude is not None:
+        keep[exclude] = False
+    return keep
+
+
+def recipe_batches(
     data: ImageDataset,
     order: torch.Tensor,
     keep: torch.Tensor,
@@ -337,9 +349,7 @@ def train(
     model.to(device)
     optimizer = make_optimizer(model.parameters(), recipe)
     n, every = data.train_y.numel(), recipe.probe_every
-    keep = torch.ones(n, dtype=torch.bool)
-    if exclude is not None:
-        keep[exclude] = False
+    keep = kept(n, exclude)
     steps = -(-n // recipe.batch_size)
     probe = _probe(data, recipe, device, probes)
 
@@ -351,8 +361,8 @@ def train(
     history = []
     for epoch in range(recipe.epochs):
         order = epoch_order(recipe.seed, epoch, n)
-        loss = _RecipeLoss(recipe.sd_gamma, recipe.batch_size, convention)
-        batches = _recipe_batches(data, order, keep, recipe.batch_size, device, before_step)
+        loss = RecipeLoss(recipe.sd_gamma, recipe.batch_size, convention)
+        batches = recipe_batches(data, order, keep, recipe.batch_size, device, before_step)
         tick = step_progress(
             progress, epoch * steps, recipe.epochs * steps, f"epoch {epoch + 1}/{recipe.epochs}"
         )

@@ -14,9 +14,10 @@ bitwise the same on the CPU).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -30,8 +31,9 @@ from unlearn_core.checkpoint import (
     save_model,
 )
 from unlearn_core.data import ImageDataset
+from unlearn_core.privacy.pool_training import train_seeds
 from unlearn_core.progress import Progress
-from unlearn_core.training import TrainedModel, initial_model, train
+from unlearn_core.training import TrainedModel, initial_model
 
 # recipe fields that do not change a pool model's weights: the seed (each model has its own),
 # and the Hessian probes (pool models train without them), so a recipe given without probe
@@ -56,16 +58,14 @@ class ModelPool:
 
     def original(self, seed: int, progress: Progress | None = None) -> TrainedModel:
         """Model `seed`: the recipe with that seed, trained once (without Hessian probes)."""
-        path = self.folder / f"seed-{seed}.safetensors"
-        if path.is_file():
-            return load_checkpoint(path, self.data, self.template.arch)[0]
-        recipe = dataclasses.replace(self.template.recipe, seed=seed)
-        trained = train(
-            self.template.arch, self.data, recipe, progress=progress, device=None, probes=False
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(trained, path)
-        return trained
+        return self.originals([seed], progress)[0]
+
+    def originals(self, seeds: list[int], progress: Progress | None = None) -> list[TrainedModel]:
+        """Models `seeds`, in order: those not in the pool yet trained (together where
+        `pool_training.trains_together` says so) and saved, the others read."""
+        paths = [self.folder / f"seed-{seed}.safetensors" for seed in seeds]
+        train = self._trainer(None, "standard", progress)
+        return _cached(seeds, paths, train, save_checkpoint, self._read_original)
 
     def retrained(
         self,
@@ -78,24 +78,67 @@ class ModelPool:
         (training.py), trained once per forget set: bitwise what `retrain` makes of pool model
         `seed`. The audit's references take seeds no audited model has, so they are
         independent draws of the retrained distribution."""
+        return self.retrains([seed], forget_indices, convention, progress)[0]
+
+    def retrains(
+        self,
+        seeds: list[int],
+        forget_indices: torch.Tensor,
+        convention: str,
+        progress: Progress | None = None,
+    ) -> list[nn.Module]:
+        """`retrained` for each of `seeds`, in order; the missing ones trained (together where
+        `pool_training.trains_together` says so: then within float tolerance of `retrain`'s
+        weights, not bitwise) and saved."""
         forget_key = _digest({"forget": sorted(forget_indices.tolist()), "convention": convention})
-        path = self.folder / f"retrained-{forget_key}" / f"seed-{seed}.safetensors"
-        if path.is_file():
-            tensors, _ = read_weights(path)
-            state = {k.removeprefix("model."): v for k, v in tensors.items()}
-            model = initial_model(self.template.arch, self.data, 0)
-            return load_into(model, state, path.name).eval()
-        recipe = dataclasses.replace(self.template.recipe, seed=seed)
-        model = train(
+        paths = [self.folder / f"retrained-{forget_key}" / f"seed-{s}.safetensors" for s in seeds]
+        trainer = self._trainer(forget_indices, convention, progress)
+
+        def train(missing: list[int]) -> Iterator[nn.Module]:
+            return (trained.model for trained in trainer(missing))
+
+        return _cached(seeds, paths, train, save_model, self._read_retrained)
+
+    def _trainer(
+        self, exclude: torch.Tensor | None, convention: str, progress: Progress | None
+    ) -> Callable[[list[int]], Iterator[TrainedModel]]:
+        """Missing seeds -> their models by the pool's recipe, as `train_seeds` yields them."""
+        return functools.partial(
+            train_seeds,
             self.template.arch,
             self.data,
-            recipe,
-            exclude=forget_indices,
+            self.template.recipe,
+            exclude=exclude,
             convention=convention,
             progress=progress,
             device=None,
-            probes=False,
-        ).model
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_model(model, path)
-        return model
+        )
+
+    def _read_original(self, path: Path) -> TrainedModel:
+        return load_checkpoint(path, self.data, self.template.arch)[0]
+
+    def _read_retrained(self, path: Path) -> nn.Module:
+        tensors, _ = read_weights(path)
+        state = {k.removeprefix("model."): v for k, v in tensors.items()}
+        model = initial_model(self.template.arch, self.data, 0)
+        return load_into(model, state, path.name).eval()
+
+
+def _cached(
+    seeds: list[int],
+    paths: list[Path],
+    train: Callable[[list[int]], Iterable],
+    save: Callable[[object, Path], object],
+    read: Callable[[Path], object],
+) -> list:
+    """Each seed's model, in order: read from its path where the file is there; the missing
+    ones trained by one call of `train` (which yields them in order; not called when none is
+    missing) and each saved as it comes."""
+    missing = [seed for seed, path in zip(seeds, paths, strict=True) if not path.is_file()]
+    where = dict(zip(seeds, paths, strict=True))
+    made = {}
+    for seed, model in zip(missing, train(missing) if missing else (), strict=True):
+        where[seed].parent.mkdir(parents=True, exist_ok=True)
+        save(model, where[seed])
+        made[seed] = model
+    return [made[seed] if seed in made else read(where[seed]) for seed in seeds]
