@@ -17,23 +17,10 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
+from unlearn_core.run.blocks import optional, plain
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
-
-
-def _plain(value):
-    """A report value as JSON-ready data: parts through their to_dict, lists element-wise."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _optional(load: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    """`load` for a value that may be null in report.json."""
-    return lambda raw: None if raw is None else load(raw)
 
 
 @dataclass(frozen=True)
@@ -60,8 +47,8 @@ class _Part:
         return cls(**known, extra=rest)
 
     def to_dict(self) -> dict:
-        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
-        out.update({key: _plain(getattr(self, key)) for key in self._COMPUTED})
+        out = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        out.update({key: plain(getattr(self, key)) for key in self._COMPUTED})
         return {**out, **self.extra}
 
 
@@ -77,7 +64,7 @@ class PerModel(Generic[T]):
     @classmethod
     def from_dict(cls, values: dict | None, load: Callable[[Any], T] = lambda v: v) -> PerModel:
         rest = dict(values or {})
-        known = {name: _optional(load)(rest.pop(name, None)) for name in MODELS}
+        known = {name: optional(load)(rest.pop(name, None)) for name in MODELS}
         return cls(**known, extra=rest)
 
     def present(self) -> dict[str, T]:
@@ -86,7 +73,7 @@ class PerModel(Generic[T]):
         return {name: getattr(self, name) for name in MODELS if getattr(self, name) is not None}
 
     def to_dict(self) -> dict:
-        return {**{name: _plain(getattr(self, name)) for name in MODELS}, **self.extra}
+        return {**{name: plain(getattr(self, name)) for name in MODELS}, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -221,7 +208,7 @@ class SequenceStep(_Part):
         "metrics": _metrics,
         "mia": PerModel.from_dict,
         "prediction_distribution": PerModel.from_dict,
-        "cumulative": _optional(ModelMetrics.from_dict),
+        "cumulative": optional(ModelMetrics.from_dict),
     }
     _COMPUTED: ClassVar = ("gaps_to_retrained",)
 
