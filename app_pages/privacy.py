@@ -53,7 +53,7 @@ st.subheader("Membership inference")
 if not report.mia.present():
     st.info("This run records no membership inference (an older report): run it again.")
 else:
-    plot(roc_curves(report.mia.to_dict(), "Membership inference on the forget set"))
+    plot(roc_curves(report.mia, "Membership inference on the forget set"))
     st.dataframe(
         mia_rows(report.mia),
         hide_index=True,

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 from test_audit import make_report
 
+from unlearn_core.run.report import PerModel
 from unlearn_core.views import compare, figures
 from unlearn_core.views.privacy_audit import audit_roc
 
@@ -92,7 +93,7 @@ def test_layer_distances_without_any_oracle_have_one_panel_linear_or_relative():
     "fig, axes",
     [
         (figures.layer_distance_bars(ROWS), ("yaxis",)),
-        (figures.roc_curves({}), ("xaxis", "yaxis")),
+        (figures.roc_curves(PerModel()), ("xaxis", "yaxis")),
         (audit_roc({"attacks": {"ulira": {}}, "control": {"ulira": {}}}), ("xaxis", "yaxis")),
         (compare.runs_layer_distance({"A": ROWS}), ("yaxis", "yaxis2")),
     ],

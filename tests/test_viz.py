@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from unlearn_core.metrics.linear_fit import linear_fit
+from unlearn_core.run.report import read_mia
 from unlearn_core.views import figures as viz
 
 CLASSES = ["a", "b", "c"]
@@ -82,7 +83,7 @@ def test_roc_curves_on_log_axes():
         "unlearned": {"loss": summary, "svc": None},
         "retrained": None,
     }
-    fig = viz.roc_curves(mia)
+    fig = viz.roc_curves(read_mia(mia))
     assert names(fig) == [
         "chance",
         "original, loss attack (AUC 0.750)",

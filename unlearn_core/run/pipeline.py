@@ -45,7 +45,10 @@ from unlearn_core.run.report import (
     Report,
     Timing,
     Versions,
+    read_mia,
+    read_mia_flags,
 )
+from unlearn_core.run.report_blocks import MembershipAttacks
 from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
@@ -287,7 +290,7 @@ class Measured:
 
     metrics: PerModel[ModelMetrics]
     prediction_distribution: PerModel[list[int]]
-    mia: PerModel[dict]
+    mia: PerModel[MembershipAttacks]
     relearn_time: PerModel[dict]
     layer_distance: list[dict]
     representations: dict | None = None  # metrics.representations.report_summary
@@ -325,7 +328,7 @@ def measure(
     return Measured(
         metrics=metrics,
         prediction_distribution=PerModel.from_dict(distribution),
-        mia=PerModel.from_dict(membership_report(named, data, request, seed=seed)),
+        mia=read_mia(membership_report(named, data, request, seed=seed)),
         relearn_time=relearn_time,
         layer_distance=layer_distance(models.unlearned, models.original, models.retrained),
         representations=report_summary(named, data, request, seed),
@@ -353,7 +356,7 @@ def build_report(
         timing=timing,
         metrics=measured.metrics,
         mia=measured.mia,
-        mia_flags=mia_flags(measured.mia.to_dict()),
+        mia_flags=read_mia_flags(mia_flags(measured.mia.to_dict())),
         layer_distance=measured.layer_distance,
         prediction_distribution=measured.prediction_distribution,
         relearn_time=measured.relearn_time,

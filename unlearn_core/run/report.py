@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
 from unlearn_core.run.blocks import optional, plain
+from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
@@ -127,6 +128,14 @@ def _metrics(raw) -> PerModel[ModelMetrics]:
     return PerModel.from_dict(raw, ModelMetrics.from_dict)
 
 
+def read_mia(raw) -> PerModel[MembershipAttacks]:
+    """report.json's `mia` (metrics.mia.membership_report), typed."""
+    return PerModel.from_dict(raw, MembershipAttacks.from_dict)
+
+
+read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
+
+
 @dataclass(frozen=True)
 class Timing(_Part):
     """Wall-clock seconds of the unlearning and of the oracle's retraining (None without it)."""
@@ -206,7 +215,7 @@ class SequenceStep(_Part):
     _LOADERS: ClassVar = {
         "timing": Timing.from_dict,
         "metrics": _metrics,
-        "mia": PerModel.from_dict,
+        "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
         "cumulative": optional(ModelMetrics.from_dict),
     }
@@ -217,7 +226,7 @@ class SequenceStep(_Part):
     forgotten_so_far: list[int] | None = None
     timing: Timing = field(default_factory=Timing)
     metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
-    mia: PerModel[dict] = field(default_factory=PerModel)
+    mia: PerModel[MembershipAttacks] = field(default_factory=PerModel)
     prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
     method_info: dict | None = None
     cumulative: ModelMetrics | None = None
@@ -252,8 +261,9 @@ class Report(_Part):
         "forget": Forget.from_dict,
         "timing": Timing.from_dict,
         "metrics": _metrics,
-        "mia": PerModel.from_dict,
+        "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
+        "mia_flags": read_mia_flags,
         "relearn_time": PerModel.from_dict,
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
@@ -272,8 +282,8 @@ class Report(_Part):
     forget: Forget = field(default_factory=Forget)
     timing: Timing = field(default_factory=Timing)
     metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
-    mia: PerModel[dict] = field(default_factory=PerModel)  # metrics.mia.membership_report
-    mia_flags: dict | None = None  # metrics.mia.mia_flags; None without the oracle
+    mia: PerModel[MembershipAttacks] = field(default_factory=PerModel)  # metrics.mia
+    mia_flags: MiaFlags | None = None  # metrics.mia.mia_flags; None without the oracle
     layer_distance: list[dict] | None = None
     prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
     selected_slices: list[dict] | None = None  # lfoci

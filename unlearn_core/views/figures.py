@@ -15,6 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from unlearn_core.run.report import PerModel
+from unlearn_core.run.report_blocks import MembershipAttacks
+
 # Okabe-Ito colours
 BLACK, ORANGE, SKY_BLUE, GREEN = "#000000", "#E69F00", "#56B4E9", "#009E73"
 YELLOW, BLUE, VERMILLION, PURPLE = "#F0E442", "#0072B2", "#D55E00", "#CC79A7"
@@ -200,11 +203,11 @@ def prediction_distribution(
     return styled(fig, "Predictions on the forget set")
 
 
-def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference") -> go.Figure:
+def roc_curves(mia: PerModel[MembershipAttacks], title: str = "Membership inference") -> go.Figure:
     """ROC curves of the membership attacks on log-log axes, where the low-FPR regime that matters
-    to an auditor is visible (Carlini et al., S&P 2022). mia: report.json's `mia` block, model ->
-    {attack -> {auc, roc: {fpr, tpr}, ...}} (None entries skipped): colour by model, line style by
-    attack. Points at FPR or TPR 0 fall off a log axis; the report's tpr_at_* values keep them."""
+    to an auditor is visible (Carlini et al., S&P 2022). mia: a report's `mia` (models and attacks
+    without a curve skipped): colour by model, line style by attack. Points at FPR or TPR 0 fall
+    off a log axis; the report's tpr_at_* values keep them."""
     fig = go.Figure()
     fig.add_scatter(
         x=[1e-4, 1.0],
@@ -214,15 +217,15 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
         line={"color": BLACK, "dash": "dot"},
     )
     dashes = ("solid", "dash", "dashdot", "longdash")
-    for position, (model, attacks) in enumerate(mia.items()):
-        for number, (attack, summary) in enumerate((attacks or {}).items()):
-            if summary is None or summary.get("roc") is None:
+    for position, (model, attacks) in enumerate(mia.present().items()):
+        for number, (attack, summary) in enumerate(attacks.present().items()):
+            if summary.roc is None:
                 continue
             fig.add_scatter(
-                x=summary["roc"]["fpr"],
-                y=summary["roc"]["tpr"],
+                x=summary.roc.fpr,
+                y=summary.roc.tpr,
                 mode="lines",
-                name=f"{model}, {attack} attack (AUC {summary['auc']:.3f})",
+                name=f"{model}, {attack} attack (AUC {summary.auc:.3f})",
                 line={
                     "color": _colour(model, position),
                     "dash": dashes[number % len(dashes)],

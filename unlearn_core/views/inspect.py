@@ -12,6 +12,7 @@ from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
+from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 
@@ -64,23 +65,21 @@ def faithfulness_rows(expl: Explanation) -> list[dict]:
     return rows
 
 
-def mia_rows(mia: PerModel[dict]) -> list[dict]:
+def mia_rows(mia: PerModel[MembershipAttacks]) -> list[dict]:
     """A report's `mia` block as a row per (model, attack): AUC, TPR at 1% and 0.1% FPR and
     the sample counts; models or attacks without a result are left out."""
     rows = []
     for model, attacks in mia.present().items():
-        for attack, s in attacks.items():
-            if s is None:
-                continue
+        for attack, s in attacks.present().items():
             rows.append(
                 {
                     "model": model,
                     "attack": ATTACKS.get(attack, attack),
-                    "AUC": s["auc"],
-                    "TPR at 1% FPR": s["tpr_at_1pct_fpr"],
-                    "TPR at 0.1% FPR": s["tpr_at_0_1pct_fpr"],
-                    "members": s["members"],
-                    "non-members": s["nonmembers"],
+                    "AUC": s.auc,
+                    "TPR at 1% FPR": s.tpr_at_1pct_fpr,
+                    "TPR at 0.1% FPR": s.tpr_at_0_1pct_fpr,
+                    "members": s.members,
+                    "non-members": s.nonmembers,
                 }
             )
     return rows
@@ -100,23 +99,21 @@ def svc_spread_rows(spread: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
-def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
-    """report.json's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
+def mia_flag_notes(flags: MiaFlags) -> list[tuple[str, str]]:
+    """A report's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
     "over-unlearning", "under-unlearning" or "matches retrained"."""
     notes = []
-    for attack, flag in flags.items():
-        if flag is None:
-            continue
+    for attack, flag in flags.present().items():
         name = ATTACKS.get(attack, attack)
-        gap, margin = flag["gap"], flag["margin"]
-        if flag["status"] == "over-unlearning":
+        gap, margin = flag.gap, flag.margin
+        if flag.status == "over-unlearning":
             text = (
                 f"Over-unlearning ({name}): the unlearned model's AUC is {-gap:.3f} below the "
                 f"retrained model's (noise margin ±{margin:.3f}). The forget set now looks *less* "
                 "like training data than after retraining, which itself tells an attacker it "
                 "was removed."
             )
-        elif flag["status"] == "under-unlearning":
+        elif flag.status == "under-unlearning":
             text = (
                 f"Under-unlearning ({name}): the unlearned model's AUC is {gap:.3f} above the "
                 f"retrained model's (noise margin ±{margin:.3f}): the forget set still looks "
@@ -127,7 +124,7 @@ def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
                 f"Matches retrained ({name}): AUC gap {gap:+.3f} within the noise margin "
                 f"±{margin:.3f}."
             )
-        notes.append((flag["status"], text))
+        notes.append((flag.status, text))
     return notes
 
 

@@ -1,0 +1,85 @@
+"""report.json's measured blocks, typed for their readers (run/report.py's fields).
+
+Each is a `Block` (run/blocks.py): a field per key its writer in metrics/ writes, a key missing
+from an older report reading as None, and every key of the file, known or not, written back in
+its order with none added, so `Report.from_dict(d).to_dict() == d` for any run, old or new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from unlearn_core.run.blocks import Block, optional
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roc(Block):
+    """An attack's ROC curve, corners only: fpr (p,) and tpr (p,), from (0, 0) to (1, 1)."""
+
+    fpr: list[float] | None = None
+    tpr: list[float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackSummary(Block):
+    """One membership attack on one model (metrics.mia.attack_summary, svc_attack): {auc,
+    tpr_at_1pct_fpr, tpr_at_0_1pct_fpr, members, nonmembers, roc} and, for the SVC, {efficacy,
+    fit_members, fit_nonmembers}."""
+
+    _LOADERS: ClassVar = {"roc": optional(Roc.from_dict)}
+
+    auc: float | None = None
+    tpr_at_1pct_fpr: float | None = None
+    tpr_at_0_1pct_fpr: float | None = None
+    members: int | None = None  # forget samples scored
+    nonmembers: int | None = None  # test samples scored
+    roc: Roc | None = None  # None when a side is empty
+    efficacy: float | None = None  # SVC: share of members predicted non-members (Jia et al.)
+    fit_members: int | None = None  # SVC: retain samples it was fitted on
+    fit_nonmembers: int | None = None  # SVC: test samples it was fitted on
+
+
+ATTACK_NAMES = ("loss", "svc")  # the single-model attacks of metrics.mia, in report order
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ByAttack(Block):
+    """A block with one field per attack of ATTACK_NAMES (None where the attack has none)."""
+
+    def present(self) -> dict:
+        """attack name -> its value, for the attacks that have one, in ATTACK_NAMES order."""
+        found = {name: getattr(self, name) for name in ATTACK_NAMES}
+        return {name: value for name, value in found.items() if value is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembershipAttacks(_ByAttack):
+    """One model's `mia` entry (metrics.mia.membership_inference): {"loss": A, "svc": A | null}."""
+
+    _LOADERS: ClassVar = {
+        "loss": optional(AttackSummary.from_dict),
+        "svc": optional(AttackSummary.from_dict),
+    }
+
+    loss: AttackSummary | None = None  # loss threshold (Yeom et al., 2018)
+    svc: AttackSummary | None = None  # SVC on confidences (Jia et al., 2023); None: not fitted
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiaFlag(Block):
+    """How the unlearned model's AUC compares with the retrained model's (metrics.mia.mia_flags)."""
+
+    status: str | None = None  # "over-unlearning" | "under-unlearning" | "matches retrained"
+    gap: float | None = None  # AUC, unlearned - retrained
+    margin: float | None = None  # z standard errors (Hanley and McNeil)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiaFlags(_ByAttack):
+    """report.json's `mia_flags`: {"loss": F | null, "svc": F | null} (F: MiaFlag)."""
+
+    _LOADERS: ClassVar = {"loss": optional(MiaFlag.from_dict), "svc": optional(MiaFlag.from_dict)}
+
+    loss: MiaFlag | None = None
+    svc: MiaFlag | None = None
