@@ -86,7 +86,7 @@ else:
 st.subheader("Relearn time")
 relearn = relearn_rows(report.relearn_time)
 if relearn:
-    plot(relearn_curves(report.relearn_time.to_dict()))
+    plot(relearn_curves(report.relearn_time))
     st.dataframe(relearn, hide_index=True, column_config={"target forget accuracy": RATE})
 else:
     st.info(

@@ -8,7 +8,7 @@ from torch import nn
 from unlearn_core.cli.run_commands import relearn_command
 from unlearn_core.metrics.attribution import Explanation
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.report import PerModel, Report, read_mia
+from unlearn_core.run.report import PerModel, Report, read_mia, read_relearn_time
 from unlearn_core.run.report_blocks import MiaFlags
 from unlearn_core.views.inspect import (
     attribution_titles,
@@ -139,12 +139,12 @@ def test_relearn_rows_and_command():
             "max_epochs": 50,
         },
     }
-    rows = relearn_rows(PerModel.from_dict(relearn))
+    rows = relearn_rows(read_relearn_time(relearn))
     assert [(r["model"], r["epochs to relearn"]) for r in rows] == [
         ("unlearned", "2"),
         ("retrained", "more than 50"),
     ]
-    assert relearn_rows(PerModel.from_dict(dict.fromkeys(relearn))) == []
+    assert relearn_rows(read_relearn_time(dict.fromkeys(relearn))) == []
     assert relearn_rows(PerModel()) == []
     report = {"method": "unsir", "seed": 3, "forget": {"classes": [1, 2], "indices": []}}
     command = relearn_command(Report.from_dict(report), "m.safetensors")

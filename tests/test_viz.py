@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from unlearn_core.metrics.linear_fit import linear_fit
-from unlearn_core.run.report import read_mia
+from unlearn_core.run.report import read_mia, read_relearn_time
 from unlearn_core.views import figures as viz
 
 CLASSES = ["a", "b", "c"]
@@ -156,7 +156,9 @@ def test_error_scatter_relearn_and_supported_removals():
     assert linear_fit([0.0, 1.0], [1.0, 2.0])["r"] is None
 
     curve = {"target_forget_acc": 0.9, "forget_acc_per_epoch": [0.1, 0.5, 0.95]}
-    relearn = viz.relearn_curves({"original": None, "unlearned": curve, "retrained": curve})
+    relearn = viz.relearn_curves(
+        read_relearn_time({"original": None, "unlearned": curve, "retrained": curve})
+    )
     assert names(relearn) == ["unlearned", "retrained"] and list(relearn.data[0].x) == [0, 1, 2]
     assert relearn.layout.shapes[0].y0 == 0.9
 

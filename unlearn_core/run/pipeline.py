@@ -47,8 +47,9 @@ from unlearn_core.run.report import (
     Versions,
     read_mia,
     read_mia_flags,
+    read_relearn_time,
 )
-from unlearn_core.run.report_blocks import MembershipAttacks
+from unlearn_core.run.report_blocks import MembershipAttacks, RelearnTime
 from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
@@ -291,7 +292,7 @@ class Measured:
     metrics: PerModel[ModelMetrics]
     prediction_distribution: PerModel[list[int]]
     mia: PerModel[MembershipAttacks]
-    relearn_time: PerModel[dict]
+    relearn_time: PerModel[RelearnTime]
     layer_distance: list[dict]
     representations: dict | None = None  # metrics.representations.report_summary
 
@@ -314,7 +315,7 @@ def measure(
     metrics = PerModel.from_dict(raw, ModelMetrics.from_dict)
     relearn_time = PerModel()  # null unless asked for: it costs training time
     if relearn is not None:
-        relearn_time = PerModel.from_dict(
+        relearn_time = read_relearn_time(
             relearn_times(
                 named,
                 data,

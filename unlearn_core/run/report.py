@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
 from unlearn_core.run.blocks import optional, plain
-from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags
+from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags, RelearnTime
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
@@ -131,6 +131,11 @@ def _metrics(raw) -> PerModel[ModelMetrics]:
 def read_mia(raw) -> PerModel[MembershipAttacks]:
     """report.json's `mia` (metrics.mia.membership_report), typed."""
     return PerModel.from_dict(raw, MembershipAttacks.from_dict)
+
+
+def read_relearn_time(raw) -> PerModel[RelearnTime]:
+    """report.json's `relearn_time` (metrics.relearn.relearn_times), typed."""
+    return PerModel.from_dict(raw, RelearnTime.from_dict)
 
 
 read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
@@ -264,7 +269,7 @@ class Report(_Part):
         "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
         "mia_flags": read_mia_flags,
-        "relearn_time": PerModel.from_dict,
+        "relearn_time": read_relearn_time,
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
         "versions": Versions.from_dict,
@@ -292,7 +297,7 @@ class Report(_Part):
     verification_error_without_update: float | None = None
     verification_error_per_layer: list[dict] | None = None
     privacy_risk: dict | None = None
-    relearn_time: PerModel[dict] = field(default_factory=PerModel)  # None unless measured
+    relearn_time: PerModel[RelearnTime] = field(default_factory=PerModel)  # None: not measured
     sequence: list[SequenceStep] | None = None  # the steps of a sequence of requests
     method_info: dict | None = None
     checkpoints: Checkpoints = field(default_factory=Checkpoints)

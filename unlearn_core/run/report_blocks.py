@@ -83,3 +83,17 @@ class MiaFlags(_ByAttack):
 
     loss: MiaFlag | None = None
     svc: MiaFlag | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelearnTime(Block):
+    """One model's `relearn_time` entry (metrics.relearn.relearn_time): epochs of training on
+    random samples until the forget accuracy is back at the original's."""
+
+    epochs: int | None = None  # None when the cap was hit first
+    more_than: int | None = None  # the cap, when it was hit; None otherwise
+    target_forget_acc: float | None = None  # the original model's forget accuracy
+    forget_acc_per_epoch: list[float] | None = None  # (epochs + 1,), before any epoch first
+    samples_per_epoch: int | None = None
+    max_epochs: int | None = None
+    seed: int | None = None

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from unlearn_core.run.report import PerModel
-from unlearn_core.run.report_blocks import MembershipAttacks
+from unlearn_core.run.report_blocks import MembershipAttacks, RelearnTime
 
 # Okabe-Ito colours
 BLACK, ORANGE, SKY_BLUE, GREEN = "#000000", "#E69F00", "#56B4E9", "#009E73"
@@ -367,17 +367,15 @@ def error_scatter(
     return styled(fig, f"Unlearning vs verification error ({r_text})")
 
 
-def relearn_curves(relearn: dict[str, dict | None]) -> go.Figure:
+def relearn_curves(relearn: PerModel[RelearnTime]) -> go.Figure:
     """UNSIR's relearn time: forget-set accuracy after each epoch of relearning on random
     training samples (report.json's `relearn_time.<model>.forget_acc_per_epoch`), with the
     original model's forget accuracy, the target, as a dashed line."""
     fig = go.Figure()
     target = None
-    for position, (name, r) in enumerate(relearn.items()):
-        if r is None:
-            continue
-        target = r["target_forget_acc"]
-        curve = r["forget_acc_per_epoch"]
+    for position, (name, r) in enumerate(relearn.present().items()):
+        target = r.target_forget_acc
+        curve = r.forget_acc_per_epoch
         fig.add_scatter(
             x=list(range(len(curve))),
             y=curve,

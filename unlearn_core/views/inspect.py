@@ -12,7 +12,7 @@ from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
-from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags
+from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags, RelearnTime
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 
@@ -128,19 +128,19 @@ def mia_flag_notes(flags: MiaFlags) -> list[tuple[str, str]]:
     return notes
 
 
-def relearn_rows(relearn: PerModel[dict]) -> list[dict]:
+def relearn_rows(relearn: PerModel[RelearnTime]) -> list[dict]:
     """A report's `relearn_time` as a row per measured model: epochs to regain the original
     forget accuracy ("more than N" when the cap was hit), the target and the budget."""
     rows = []
     for model, r in relearn.present().items():
-        epochs = str(r["epochs"]) if r["epochs"] is not None else f"more than {r['more_than']}"
+        epochs = str(r.epochs) if r.epochs is not None else f"more than {r.more_than}"
         rows.append(
             {
                 "model": model,
                 "epochs to relearn": epochs,
-                "target forget accuracy": r["target_forget_acc"],
-                "samples per epoch": r["samples_per_epoch"],
-                "max epochs": r["max_epochs"],
+                "target forget accuracy": r.target_forget_acc,
+                "samples per epoch": r.samples_per_epoch,
+                "max epochs": r.max_epochs,
             }
         )
     return rows
