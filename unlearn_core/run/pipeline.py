@@ -45,11 +45,12 @@ from unlearn_core.run.report import (
     Report,
     Timing,
     Versions,
+    read_layer_distance,
     read_mia,
     read_mia_flags,
     read_relearn_time,
 )
-from unlearn_core.run.report_blocks import MembershipAttacks, RelearnTime
+from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, RelearnTime
 from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
@@ -293,7 +294,7 @@ class Measured:
     prediction_distribution: PerModel[list[int]]
     mia: PerModel[MembershipAttacks]
     relearn_time: PerModel[RelearnTime]
-    layer_distance: list[dict]
+    layer_distance: list[LayerDistance]
     representations: dict | None = None  # metrics.representations.report_summary
 
 
@@ -331,7 +332,9 @@ def measure(
         prediction_distribution=PerModel.from_dict(distribution),
         mia=read_mia(membership_report(named, data, request, seed=seed)),
         relearn_time=relearn_time,
-        layer_distance=layer_distance(models.unlearned, models.original, models.retrained),
+        layer_distance=read_layer_distance(
+            layer_distance(models.unlearned, models.original, models.retrained)
+        ),
         representations=report_summary(named, data, request, seed),
     )
 

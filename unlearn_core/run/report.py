@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
-from unlearn_core.run.blocks import optional, plain
-from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags, RelearnTime
+from unlearn_core.run.blocks import optional, plain, rows
+from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, MiaFlags, RelearnTime
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
@@ -139,6 +139,7 @@ def read_relearn_time(raw) -> PerModel[RelearnTime]:
 
 
 read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
+read_layer_distance = rows(LayerDistance.from_dict)  # report.json's `layer_distance`, typed
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,7 @@ class Report(_Part):
         "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
         "mia_flags": read_mia_flags,
+        "layer_distance": read_layer_distance,
         "relearn_time": read_relearn_time,
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
@@ -289,7 +291,7 @@ class Report(_Part):
     metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
     mia: PerModel[MembershipAttacks] = field(default_factory=PerModel)  # metrics.mia
     mia_flags: MiaFlags | None = None  # metrics.mia.mia_flags; None without the oracle
-    layer_distance: list[dict] | None = None
+    layer_distance: list[LayerDistance] | None = None  # one row per parameter tensor
     prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
     selected_slices: list[dict] | None = None  # lfoci
     unlearning_error: float | None = None

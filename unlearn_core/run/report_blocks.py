@@ -97,3 +97,22 @@ class RelearnTime(Block):
     samples_per_epoch: int | None = None
     max_epochs: int | None = None
     seed: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerDistance(Block):
+    """One row of `layer_distance` (metrics.distance.layer_distance): a parameter tensor's L2
+    distance from the unlearned weights to the original's and to the retrained model's (None
+    without the oracle), absolute and relative (||w - w_ref|| / ||w_ref||)."""
+
+    layer: str | None = None  # the parameter's name, e.g. "0.weight"
+    to_original: float | None = None
+    to_retrained: float | None = None
+    to_original_relative: float | None = None
+    to_retrained_relative: float | None = None
+
+    def distance(self, reference: str, relative: bool = False) -> float | None:
+        """The distance to `reference` ("original" or "retrained"), relative or in weight units."""
+        if reference == "original":
+            return self.to_original_relative if relative else self.to_original
+        return self.to_retrained_relative if relative else self.to_retrained

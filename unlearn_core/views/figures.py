@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from unlearn_core.run.report import PerModel
-from unlearn_core.run.report_blocks import MembershipAttacks, RelearnTime
+from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, RelearnTime
 
 # Okabe-Ito colours
 BLACK, ORANGE, SKY_BLUE, GREEN = "#000000", "#E69F00", "#56B4E9", "#009E73"
@@ -125,21 +125,21 @@ def per_class_bars(class_names: list[str], accs: list, overall: float) -> go.Fig
     return fig
 
 
-def layer_distance_bars(rows: list[dict], relative: bool = False, log: bool = True) -> go.Figure:
+def layer_distance_bars(
+    rows: list[LayerDistance], relative: bool = False, log: bool = True
+) -> go.Figure:
     """UNSIR Fig. 2: per parameter tensor, the L2 distance of the unlearned weights to the
     original's and to the retrained model's (report.json's `layer_distance` rows); the second
     bar is left out where no row has it. relative: ||p - p_ref|| / ||p_ref|| instead. log: a
     logarithmic distance axis (zero distances, of untouched layers, then fall off it)."""
-    suffix = "_relative" if relative else ""
-    layers = [r["layer"] for r in rows]
+    layers = [r.layer for r in rows]
     fig = go.Figure()
-    for key, label, colour in (
-        ("to_original", "to the original", SKY_BLUE),
-        ("to_retrained", "to the retrained", GREEN),
-    ):
-        values = [r.get(key + suffix) for r in rows]
+    for reference, colour in (("original", SKY_BLUE), ("retrained", GREEN)):
+        values = [r.distance(reference, relative) for r in rows]
         if any(v is not None for v in values):
-            fig.add_bar(x=layers, y=values, name=f"distance {label}", marker_color=colour)
+            fig.add_bar(
+                x=layers, y=values, name=f"distance to the {reference}", marker_color=colour
+            )
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
     fig.update_layout(barmode="group", xaxis_title="Parameter tensor", yaxis_title=unit)
     fig.update_yaxes(**(log_axis() if log else {"type": "linear"}))
