@@ -8,7 +8,13 @@ from torch import nn
 from unlearn_core.cli.run_commands import relearn_command
 from unlearn_core.metrics.attribution import Explanation
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.report import PerModel, Report, read_mia, read_relearn_time
+from unlearn_core.run.report import (
+    PerModel,
+    Report,
+    read_layer_verification,
+    read_mia,
+    read_relearn_time,
+)
 from unlearn_core.run.report_blocks import MiaFlags
 from unlearn_core.views.inspect import (
     attribution_titles,
@@ -185,7 +191,7 @@ def test_verification_rows_share_removed():
         {"layer": "b", "with_update": 3.0, "without_update": 2.0},
         {"layer": "c", "with_update": 0.5, "without_update": 0.0},
     ]
-    rows = verification_rows(per_layer)
+    rows = verification_rows(read_layer_verification(per_layer))
     assert [r["share removed"] for r in rows] == [0.75, -0.5, None]
     assert rows[0]["with update"] == 1.0 and rows[0]["without update"] == 4.0
     assert verification_rows(None) == []

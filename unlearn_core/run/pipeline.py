@@ -46,6 +46,7 @@ from unlearn_core.run.report import (
     Timing,
     Versions,
     read_layer_distance,
+    read_layer_verification,
     read_mia,
     read_mia_flags,
     read_relearn_time,
@@ -248,7 +249,9 @@ def _single_report(
         unlearning_error=info.get("unlearning_error"),
         verification_error=verification.get("verification_error", info.get("verification_error")),
         verification_error_without_update=verification.get("verification_error_without_update"),
-        verification_error_per_layer=verification.get("verification_error_per_layer"),
+        verification_error_per_layer=read_layer_verification(
+            verification.get("verification_error_per_layer")
+        ),
         privacy_risk=risk,
         method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
         warnings=[

@@ -18,7 +18,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
 from unlearn_core.run.blocks import optional, plain, rows
-from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, MiaFlags, RelearnTime
+from unlearn_core.run.report_blocks import (
+    LayerDistance,
+    LayerVerification,
+    MembershipAttacks,
+    MiaFlags,
+    RelearnTime,
+)
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
@@ -140,6 +146,7 @@ def read_relearn_time(raw) -> PerModel[RelearnTime]:
 
 read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
 read_layer_distance = rows(LayerDistance.from_dict)  # report.json's `layer_distance`, typed
+read_layer_verification = rows(LayerVerification.from_dict)  # `verification_error_per_layer`
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,7 @@ class Report(_Part):
         "prediction_distribution": PerModel.from_dict,
         "mia_flags": read_mia_flags,
         "layer_distance": read_layer_distance,
+        "verification_error_per_layer": read_layer_verification,
         "relearn_time": read_relearn_time,
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
@@ -297,7 +305,7 @@ class Report(_Part):
     unlearning_error: float | None = None
     verification_error: float | None = None
     verification_error_without_update: float | None = None
-    verification_error_per_layer: list[dict] | None = None
+    verification_error_per_layer: list[LayerVerification] | None = None  # with the oracle
     privacy_risk: dict | None = None
     relearn_time: PerModel[RelearnTime] = field(default_factory=PerModel)  # None: not measured
     sequence: list[SequenceStep] | None = None  # the steps of a sequence of requests

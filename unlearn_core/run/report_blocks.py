@@ -116,3 +116,14 @@ class LayerDistance(Block):
         if reference == "original":
             return self.to_original_relative if relative else self.to_original
         return self.to_retrained_relative if relative else self.to_retrained
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerVerification(Block):
+    """One row of `verification_error_per_layer` (metrics.verification_error): a parameter
+    tensor's share of the verification error (Thudi et al., Unrolling SGD), the L2 distance to
+    the retrained weights with the update (unlearned) and without it (original)."""
+
+    layer: str | None = None
+    with_update: float | None = None
+    without_update: float | None = None

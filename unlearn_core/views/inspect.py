@@ -12,7 +12,12 @@ from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
 from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
-from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags, RelearnTime
+from unlearn_core.run.report_blocks import (
+    LayerVerification,
+    MembershipAttacks,
+    MiaFlags,
+    RelearnTime,
+)
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 
@@ -177,16 +182,16 @@ def neighbour_lines(card: dict, class_names: list[str]) -> list[str]:
 
 
 def verification_rows(
-    per_layer: list[dict] | None, labels: dict[str, str] | None = None
+    per_layer: list[LayerVerification] | None, labels: dict[str, str] | None = None
 ) -> list[dict]:
     """report.json's `verification_error_per_layer` with each layer's share_removed; labels: a
     name per parameter (views.layer_names), else the bare one."""
     return [
         {
-            "layer": (labels or {}).get(r["layer"], r["layer"]),
-            "with update": r["with_update"],
-            "without update": r["without_update"],
-            "share removed": share_removed(r["with_update"], r["without_update"]),
+            "layer": (labels or {}).get(r.layer, r.layer),
+            "with update": r.with_update,
+            "without update": r.without_update,
+            "share removed": share_removed(r.with_update, r.without_update),
         }
         for r in per_layer or []
     ]
