@@ -78,8 +78,8 @@ def test_a_job_runs_and_stores_its_run_tagged_with_the_job(spec, tmp_path):
     assert done.state == "done" and done.progress == 1.0 and done.seconds > 0
     report = RunStore(tmp_path / "store").open(done.run_id)
     assert report.method == "finetune" and report.forget.indices == [0, 5, 17]
-    assert report.job["id"] == job.id and report.job["sweep_id"] == "sweep-x"
-    assert report.job["executor"] == "inline" and report.job["threads"] == 1
+    assert report.job.id == job.id and report.job.sweep_id == "sweep-x"
+    assert report.job.executor == "inline" and report.job.threads == 1
     assert report.command == spec.command()  # the same run from a shell, shown under results
 
 
@@ -147,7 +147,7 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
     store = RunStore(tmp_path / "store")
     reports = [store.open(j["run_id"]) for j in sweep["jobs"]]
     assert {r.timing.retrain_seconds for r in reports} == {reports[0].timing.retrain_seconds}
-    assert all(r.has_oracle and r.job["sweep_id"] == base.sweep_id for r in reports)
+    assert all(r.has_oracle and r.job.sweep_id == base.sweep_id for r in reports)
     assert {r.oracle_convention for r in reports} == {"standard"}
     with open(tmp_path / "out" / "summary.csv") as f:
         rows = {row["method"]: row for row in csv.DictReader(f)}

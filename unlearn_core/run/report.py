@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from unlearn_core.request import check_origin, forget_label
 from unlearn_core.run.blocks import optional, plain, rows
 from unlearn_core.run.report_blocks import (
+    JobInfo,
     LayerDistance,
     LayerVerification,
     MembershipAttacks,
@@ -280,6 +281,7 @@ class Report(_Part):
         "layer_distance": read_layer_distance,
         "verification_error_per_layer": read_layer_verification,
         "relearn_time": read_relearn_time,
+        "job": optional(JobInfo.from_dict),
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
         "versions": Versions.from_dict,
@@ -320,7 +322,7 @@ class Report(_Part):
     command: str | None = None  # the command line that made the run (for an app job, its twin)
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it
-    job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job
+    job: JobInfo | None = None  # for a run made as a job
     # what the features still know (metrics.representations.report_summary); with the oracle
     representations: dict | None = None
     warnings: list[str] = field(default_factory=list)  # one line each: shown with the run
@@ -364,7 +366,8 @@ class Report(_Part):
         return dataclasses.replace(self, forget=forget)
 
     def with_job(self, job: dict) -> Report:
-        return dataclasses.replace(self, job=job)
+        """This report tagged with the job that made it (JobInfo's keys, as plain data)."""
+        return dataclasses.replace(self, job=JobInfo.from_dict(job))
 
     def stored_as(self, run_id: str, created: str) -> Report:
         """This report under a run store's id (keeping the first time it was stored)."""

@@ -127,3 +127,15 @@ class LayerVerification(Block):
     layer: str | None = None
     with_update: float | None = None
     without_update: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobInfo(Block):
+    """report.json's `job` for a run made as a job (engine/kinds/unlearn.py); null otherwise."""
+
+    id: str | None = None  # the job's id in the store
+    sweep_id: str | None = None  # the sweep it belongs to, if any
+    executor: str | None = None  # "inline" | "ray"
+    node: str | None = None  # the host it ran on
+    threads: int | None = None  # torch threads it ran at
+    seconds: float | None = None  # the job's wall-clock time, oracle wait included
