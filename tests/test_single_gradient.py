@@ -119,9 +119,9 @@ def test_near_linear_regime_halves_the_verification_error(demo, monkeypatch, tmp
     assert report.method_info["unlearning_error_terms"]["steps"] == 94
 
     risk = report.privacy_risk
-    assert {"original", "unlearned", "retrained", "shadow"} <= risk.keys()
-    assert all(0 <= s <= 1 for key in ("original", "unlearned") for s in risk[key]["scores"])
-    assert len(risk["original"]["scores"]) == 4 and risk["shadow"]["cached"] is False
+    assert {"original", "unlearned", "retrained", "shadow"} <= set(risk.keys)
+    assert all(0 <= s <= 1 for scores in (risk.original, risk.unlearned) for s in scores.scores)
+    assert len(risk.original.scores) == 4 and risk.shadow.cached is False
     assert (tmp_path / "cache" / "shadow" / f"{'f' * 64}.safetensors").is_file()
 
 

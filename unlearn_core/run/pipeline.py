@@ -49,9 +49,14 @@ from unlearn_core.run.report import (
     read_layer_verification,
     read_mia,
     read_mia_flags,
+    read_privacy_risk,
     read_relearn_time,
 )
-from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, RelearnTime
+from unlearn_core.run.report_blocks import (
+    LayerDistance,
+    MembershipAttacks,
+    RelearnTime,
+)
 from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
 from unlearn_core.training import TrainedModel, check_convention, retrain_without
@@ -252,7 +257,7 @@ def _single_report(
         verification_error_per_layer=read_layer_verification(
             verification.get("verification_error_per_layer")
         ),
-        privacy_risk=risk,
+        privacy_risk=read_privacy_risk(risk),
         method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
         warnings=[
             *_convention_warnings(setup, models.retrained is not None),

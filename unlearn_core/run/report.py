@@ -24,6 +24,7 @@ from unlearn_core.run.report_blocks import (
     LayerVerification,
     MembershipAttacks,
     MiaFlags,
+    PrivacyRisk,
     RelearnTime,
 )
 
@@ -148,6 +149,7 @@ def read_relearn_time(raw) -> PerModel[RelearnTime]:
 read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
 read_layer_distance = rows(LayerDistance.from_dict)  # report.json's `layer_distance`, typed
 read_layer_verification = rows(LayerVerification.from_dict)  # `verification_error_per_layer`
+read_privacy_risk = optional(PrivacyRisk.from_dict)  # report.json's `privacy_risk` (or None)
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,7 @@ class Report(_Part):
         "mia_flags": read_mia_flags,
         "layer_distance": read_layer_distance,
         "verification_error_per_layer": read_layer_verification,
+        "privacy_risk": read_privacy_risk,
         "relearn_time": read_relearn_time,
         "job": optional(JobInfo.from_dict),
         "sequence": _steps,
@@ -308,7 +311,7 @@ class Report(_Part):
     verification_error: float | None = None
     verification_error_without_update: float | None = None
     verification_error_per_layer: list[LayerVerification] | None = None  # with the oracle
-    privacy_risk: dict | None = None
+    privacy_risk: PrivacyRisk | None = None  # None unless asked for (it trains a shadow model)
     relearn_time: PerModel[RelearnTime] = field(default_factory=PerModel)  # None: not measured
     sequence: list[SequenceStep] | None = None  # the steps of a sequence of requests
     method_info: dict | None = None

@@ -139,3 +139,41 @@ class JobInfo(Block):
     node: str | None = None  # the host it ran on
     threads: int | None = None  # torch threads it ran at
     seconds: float | None = None  # the job's wall-clock time, oracle wait included
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskScores(Block):
+    """One model's privacy risk scores on the forget set (metrics.privacy_risk, Song and
+    Mittal, 2021): each sample's posterior probability of being a member, and their mean."""
+
+    mean: float | None = None
+    scores: list[float] | None = None  # (k,) one per forget sample
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shadow(Block):
+    """The shadow model the risk scores are fitted on: whether it came from the cache, its
+    member and non-member counts and the histograms' bins per class."""
+
+    cached: bool | None = None
+    members: int | None = None
+    nonmembers: int | None = None
+    num_bins: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivacyRisk(Block):
+    """report.json's `privacy_risk` (metrics.privacy_risk.privacy_risk), when asked for:
+    {original, unlearned, retrained: RiskScores | null, shadow: Shadow}."""
+
+    _LOADERS: ClassVar = {
+        "original": optional(RiskScores.from_dict),
+        "unlearned": optional(RiskScores.from_dict),
+        "retrained": optional(RiskScores.from_dict),
+        "shadow": optional(Shadow.from_dict),
+    }
+
+    original: RiskScores | None = None
+    unlearned: RiskScores | None = None
+    retrained: RiskScores | None = None  # None without the oracle
+    shadow: Shadow | None = None
