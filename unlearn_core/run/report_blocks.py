@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.run.blocks import Block, optional
 
 
@@ -127,6 +128,14 @@ class LayerVerification(Block):
     layer: str | None = None
     with_update: float | None = None
     without_update: float | None = None
+
+    @property
+    def share_removed(self) -> float | None:
+        """metrics.verification_error.share_removed of this layer; None where either distance
+        is missing."""
+        if self.with_update is None or self.without_update is None:
+            return None
+        return share_removed(self.with_update, self.without_update)
 
 
 @dataclass(frozen=True, kw_only=True)

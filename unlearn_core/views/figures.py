@@ -374,8 +374,9 @@ def relearn_curves(relearn: PerModel[RelearnTime]) -> go.Figure:
     fig = go.Figure()
     target = None
     for position, (name, r) in enumerate(relearn.present().items()):
-        target = r.target_forget_acc
-        curve = r.forget_acc_per_epoch
+        if r.forget_acc_per_epoch is None:
+            continue
+        target, curve = r.target_forget_acc, r.forget_acc_per_epoch
         fig.add_scatter(
             x=list(range(len(curve))),
             y=curve,

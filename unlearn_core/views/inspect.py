@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
-from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
 from unlearn_core.run.report_blocks import (
@@ -191,7 +190,7 @@ def verification_rows(
             "layer": (labels or {}).get(r.layer, r.layer),
             "with update": r.with_update,
             "without update": r.without_update,
-            "share removed": share_removed(r.with_update, r.without_update),
+            "share removed": r.share_removed,
         }
         for r in per_layer or []
     ]
