@@ -41,7 +41,8 @@ def rows(load: Callable[[Any], T]) -> Callable[[Any], list[T] | None]:
 class Block:
     """Base of a record's blocks: a field per known key (_LOADERS: how to read one, called
     with None for a missing key); `keys` the record's keys in its order, `extra` the unknown
-    ones."""
+    ones. Build one with from_dict: `keys` decides what to_dict writes, so a block made from
+    keyword arguments alone writes {}."""
 
     _LOADERS: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
