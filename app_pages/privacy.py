@@ -53,7 +53,7 @@ st.subheader("Membership inference")
 if not report.mia.present():
     st.info("This run records no membership inference (an older report): run it again.")
 else:
-    plot(roc_curves(report.mia.to_dict(), "Membership inference on the forget set"))
+    plot(roc_curves(report.mia, "Membership inference on the forget set"))
     st.dataframe(
         mia_rows(report.mia),
         hide_index=True,
@@ -86,7 +86,7 @@ else:
 st.subheader("Relearn time")
 relearn = relearn_rows(report.relearn_time)
 if relearn:
-    plot(relearn_curves(report.relearn_time.to_dict()))
+    plot(relearn_curves(report.relearn_time))
     st.dataframe(relearn, hide_index=True, column_config={"target forget accuracy": RATE})
 else:
     st.info(

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 from test_audit import make_report
 
+from unlearn_core.run.report import PerModel, read_layer_distance
 from unlearn_core.views import compare, figures
 from unlearn_core.views.privacy_audit import audit_roc
 
@@ -60,14 +61,15 @@ def test_per_class_accuracy_of_every_run_on_one_axis():
     assert axes(fig) == {("x", "y")} and fig.layout.yaxis.tickformat == ".0%"
 
 
-ROWS = [
+RAW_ROWS = [
     {"layer": "fc.weight", "to_original": 0.5, "to_retrained": 0.25},
     {"layer": "fc.bias", "to_original": 0.002, "to_retrained": 0.0625},
 ]
+ROWS = read_layer_distance(RAW_ROWS)
 
 
 def test_layer_distances_of_every_run_share_one_distance_axis():
-    runs = {"A": ROWS, "B": [{**r, "to_retrained": None} for r in ROWS]}
+    runs = {"A": ROWS, "B": read_layer_distance([{**r, "to_retrained": None} for r in RAW_ROWS])}
     fig = compare.runs_layer_distance(runs)
     # A: to the original (top) and to the retrained (bottom); B: to the original only
     assert names(fig) == ["A", "A", "B", "B"]
@@ -81,8 +83,8 @@ def test_layer_distances_of_every_run_share_one_distance_axis():
 
 
 def test_layer_distances_without_any_oracle_have_one_panel_linear_or_relative():
-    rows = [{**r, "to_retrained": None, "to_original_relative": 0.1} for r in ROWS]
-    fig = compare.runs_layer_distance({"A": rows}, relative=True, log=False)
+    rows = [{**r, "to_retrained": None, "to_original_relative": 0.1} for r in RAW_ROWS]
+    fig = compare.runs_layer_distance({"A": read_layer_distance(rows)}, relative=True, log=False)
     assert names(fig) == ["A"] and "yaxis2" not in fig.layout
     assert list(fig.data[0].y) == [0.1, 0.1] and fig.layout.yaxis.type != "log"
     assert "relative" in fig.layout.yaxis.title.text
@@ -92,7 +94,7 @@ def test_layer_distances_without_any_oracle_have_one_panel_linear_or_relative():
     "fig, axes",
     [
         (figures.layer_distance_bars(ROWS), ("yaxis",)),
-        (figures.roc_curves({}), ("xaxis", "yaxis")),
+        (figures.roc_curves(PerModel()), ("xaxis", "yaxis")),
         (audit_roc({"attacks": {"ulira": {}}, "control": {"ulira": {}}}), ("xaxis", "yaxis")),
         (compare.runs_layer_distance({"A": ROWS}), ("yaxis", "yaxis2")),
     ],

@@ -26,7 +26,7 @@ from unlearn_core.engine.sweep import (
 )
 from unlearn_core.errors import UserError
 from unlearn_core.metrics.summary_stats import average_gap, mean_interval, tug_of_war
-from unlearn_core.run.report import Gaps, PerModel
+from unlearn_core.run.report import Gaps
 from unlearn_core.run.store import RunStore
 from unlearn_core.specs.run import RunSpec
 
@@ -78,8 +78,8 @@ def test_a_job_runs_and_stores_its_run_tagged_with_the_job(spec, tmp_path):
     assert done.state == "done" and done.progress == 1.0 and done.seconds > 0
     report = RunStore(tmp_path / "store").open(done.run_id)
     assert report.method == "finetune" and report.forget.indices == [0, 5, 17]
-    assert report.job["id"] == job.id and report.job["sweep_id"] == "sweep-x"
-    assert report.job["executor"] == "inline" and report.job["threads"] == 1
+    assert report.job.id == job.id and report.job.sweep_id == "sweep-x"
+    assert report.job.executor == "inline" and report.job.threads == 1
     assert report.command == spec.command()  # the same run from a shell, shown under results
 
 
@@ -147,7 +147,7 @@ def test_a_sweep_shares_one_oracle_and_summarises_every_method(spec, tmp_path):
     store = RunStore(tmp_path / "store")
     reports = [store.open(j["run_id"]) for j in sweep["jobs"]]
     assert {r.timing.retrain_seconds for r in reports} == {reports[0].timing.retrain_seconds}
-    assert all(r.has_oracle and r.job["sweep_id"] == base.sweep_id for r in reports)
+    assert all(r.has_oracle and r.job.sweep_id == base.sweep_id for r in reports)
     assert {r.oracle_convention for r in reports} == {"standard"}
     with open(tmp_path / "out" / "summary.csv") as f:
         rows = {row["method"]: row for row in csv.DictReader(f)}
@@ -187,9 +187,8 @@ def test_mean_interval_and_tow_against_hand_values():
     gaps = Gaps(forget_acc=0.1, retain_acc=-0.2, test_acc=0.0)
     assert tug_of_war(gaps) == pytest.approx(0.9 * 0.8 * 1.0)
     assert tug_of_war(None) is None
-    mia = PerModel(unlearned={"svc": {"efficacy": 0.7}}, retrained={"svc": {"efficacy": 0.9}})
-    assert average_gap(gaps, mia) == pytest.approx((0.1 + 0.2 + 0.0 + 0.2) / 4)  # SalUn's
-    assert average_gap(gaps, PerModel(unlearned=mia.unlearned)) is None  # no retrained attack
+    assert average_gap(gaps, 0.7, 0.9) == pytest.approx((0.1 + 0.2 + 0.0 + 0.2) / 4)  # SalUn's
+    assert average_gap(gaps, 0.7, None) is None  # no retrained attack
 
 
 def test_summary_rows_skip_unfinished_jobs(tmp_path):

@@ -8,7 +8,14 @@ from torch import nn
 from unlearn_core.cli.run_commands import relearn_command
 from unlearn_core.metrics.attribution import Explanation
 from unlearn_core.request import ForgetRequest
-from unlearn_core.run.report import PerModel, Report
+from unlearn_core.run.report import (
+    PerModel,
+    Report,
+    read_layer_verification,
+    read_mia,
+    read_relearn_time,
+)
+from unlearn_core.run.report_blocks import MiaFlags
 from unlearn_core.views.inspect import (
     attribution_titles,
     card_rows,
@@ -95,7 +102,7 @@ def test_mia_rows_skip_missing_models_and_attacks():
         "unlearned": {"loss": summary(0.5), "svc": None},
         "retrained": None,
     }
-    rows = mia_rows(PerModel.from_dict(mia))
+    rows = mia_rows(read_mia(mia))
     assert [(r["model"], r["attack"]) for r in rows] == [
         ("original", "loss threshold (Yeom et al.)"),
         ("original", "SVC on confidence (Jia et al.)"),
@@ -103,21 +110,21 @@ def test_mia_rows_skip_missing_models_and_attacks():
     ]
     assert rows[2]["AUC"] == 0.5 and rows[2]["TPR at 1% FPR"] == 0.05
     assert rows[2]["TPR at 0.1% FPR"] == 0.005 and rows[2]["non-members"] == 50
-    assert mia_rows(PerModel.from_dict(None)) == []
+    assert mia_rows(read_mia(None)) == []
 
 
 def test_mia_flag_notes_name_each_status():
     flags = {
         "loss": {"status": "over-unlearning", "gap": -0.2, "margin": 0.05},
         "svc": {"status": "under-unlearning", "gap": 0.1, "margin": 0.04},
-        "other": {"status": "matches retrained", "gap": -0.01, "margin": 0.05},
-        "none": None,
     }
-    notes = mia_flag_notes(flags)
-    assert [s for s, _ in notes] == ["over-unlearning", "under-unlearning", "matches retrained"]
+    notes = mia_flag_notes(MiaFlags.from_dict(flags))
+    assert [s for s, _ in notes] == ["over-unlearning", "under-unlearning"]
     assert "0.200 below" in notes[0][1] and "±0.050" in notes[0][1]
     assert "0.100 above" in notes[1][1]
-    assert "-0.010" in notes[2][1]
+    matches = {"svc": None, "loss": {"status": "matches retrained", "gap": -0.01, "margin": 0.05}}
+    ((status, text),) = mia_flag_notes(MiaFlags.from_dict(matches))
+    assert status == "matches retrained" and "-0.010" in text
 
 
 def test_relearn_rows_and_command():
@@ -138,12 +145,12 @@ def test_relearn_rows_and_command():
             "max_epochs": 50,
         },
     }
-    rows = relearn_rows(PerModel.from_dict(relearn))
+    rows = relearn_rows(read_relearn_time(relearn))
     assert [(r["model"], r["epochs to relearn"]) for r in rows] == [
         ("unlearned", "2"),
         ("retrained", "more than 50"),
     ]
-    assert relearn_rows(PerModel.from_dict(dict.fromkeys(relearn))) == []
+    assert relearn_rows(read_relearn_time(dict.fromkeys(relearn))) == []
     assert relearn_rows(PerModel()) == []
     report = {"method": "unsir", "seed": 3, "forget": {"classes": [1, 2], "indices": []}}
     command = relearn_command(Report.from_dict(report), "m.safetensors")
@@ -184,7 +191,7 @@ def test_verification_rows_share_removed():
         {"layer": "b", "with_update": 3.0, "without_update": 2.0},
         {"layer": "c", "with_update": 0.5, "without_update": 0.0},
     ]
-    rows = verification_rows(per_layer)
+    rows = verification_rows(read_layer_verification(per_layer))
     assert [r["share removed"] for r in rows] == [0.75, -0.5, None]
     assert rows[0]["with update"] == 1.0 and rows[0]["without update"] == 4.0
     assert verification_rows(None) == []

@@ -78,12 +78,12 @@ def test_report_has_relearn_time_always_and_fills_it_on_request(tiny, tiny_train
     config = RelearnConfig(samples_per_epoch=100, max_epochs=2)
     report = unlearn_model(tiny_trained, {}, tiny, request, "neggrad", relearn=config).report
     times = report.relearn_time
-    assert times.original["epochs"] == 0 and times.retrained is None
+    assert times.original.epochs == 0 and times.retrained is None
     target = report.metrics.original.forget_acc
     unlearned = times.unlearned
-    assert unlearned["target_forget_acc"] == target
-    assert unlearned["forget_acc_per_epoch"][0] == report.metrics.unlearned.forget_acc
-    assert (unlearned["epochs"] is None) != (unlearned["more_than"] is None)
+    assert unlearned.target_forget_acc == target
+    assert unlearned.forget_acc_per_epoch[0] == report.metrics.unlearned.forget_acc
+    assert (unlearned.epochs is None) != (unlearned.more_than is None)
 
 
 def test_bad_settings_are_user_errors(tiny, tiny_trained):

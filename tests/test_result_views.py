@@ -11,6 +11,7 @@ import pytest
 
 from unlearn_core.data import load_dataset
 from unlearn_core.run.demo_run import DEMO_RUN
+from unlearn_core.run.report import read_layer_distance
 from unlearn_core.run.store import read_report
 from unlearn_core.training import initial_model
 from unlearn_core.views import compare, sweep
@@ -38,7 +39,7 @@ def test_parameters_are_named_by_layer_kind_and_order():
     assert labels["0.weight"] == "conv 1 (0.weight)"
     assert labels["3.bias"] == "conv 2 bias (3.bias)"
     assert labels["9.weight"] == "linear 2 (9.weight)"
-    rows = {"r": [{"layer": "0.weight", "to_original": 1.0}]}
+    rows = {"r": read_layer_distance([{"layer": "0.weight", "to_original": 1.0}])}
     fig = compare.runs_layer_distance(rows, labels=labels)
     assert list(fig.data[0].x) == ["conv 1 (0.weight)"]
 

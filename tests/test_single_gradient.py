@@ -110,18 +110,18 @@ def test_near_linear_regime_halves_the_verification_error(demo, monkeypatch, tmp
     assert report.oracle_convention == "replay" and report.warnings == []
     assert 0 < report.verification_error <= 0.5 * report.verification_error_without_update
     layers = report.verification_error_per_layer
-    assert [row["layer"] for row in layers] == ["1.weight", "1.bias"]
-    total = sum(row["with_update"] ** 2 for row in layers) ** 0.5
+    assert [row.layer for row in layers] == ["1.weight", "1.bias"]
+    total = sum(row.with_update**2 for row in layers) ** 0.5
     assert total == pytest.approx(report.verification_error)
-    total = sum(row["without_update"] ** 2 for row in layers) ** 0.5
+    total = sum(row.without_update**2 for row in layers) ** 0.5
     assert total == pytest.approx(report.verification_error_without_update)
     assert report.unlearning_error > 0
     assert report.method_info["unlearning_error_terms"]["steps"] == 94
 
     risk = report.privacy_risk
-    assert {"original", "unlearned", "retrained", "shadow"} <= risk.keys()
-    assert all(0 <= s <= 1 for key in ("original", "unlearned") for s in risk[key]["scores"])
-    assert len(risk["original"]["scores"]) == 4 and risk["shadow"]["cached"] is False
+    assert {"original", "unlearned", "retrained", "shadow"} <= set(risk.keys)
+    assert all(0 <= s <= 1 for scores in (risk.original, risk.unlearned) for s in scores.scores)
+    assert len(risk.original.scores) == 4 and risk.shadow.cached is False
     assert (tmp_path / "cache" / "shadow" / f"{'f' * 64}.safetensors").is_file()
 
 

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import pytest
 
 from unlearn_core.metrics.linear_fit import linear_fit
+from unlearn_core.run.report import read_layer_distance, read_mia, read_relearn_time
 from unlearn_core.views import figures as viz
 
 CLASSES = ["a", "b", "c"]
@@ -39,11 +40,13 @@ def test_layer_distance_bars():
             "to_retrained_relative": 0.02,
         },
     ]
-    fig = viz.layer_distance_bars(rows)
+    fig = viz.layer_distance_bars(read_layer_distance(rows))
     assert names(fig) == ["distance to the original", "distance to the retrained"]
     assert list(fig.data[0].x) == ["0.weight", "0.bias"] and list(fig.data[1].y) == [1.0, 0.25]
     assert fig.layout.yaxis.type == "log" and "L2 distance" in fig.layout.yaxis.title.text
-    relative = viz.layer_distance_bars([{**r, "to_retrained_relative": None} for r in rows], True)
+    relative = viz.layer_distance_bars(
+        read_layer_distance([{**r, "to_retrained_relative": None} for r in rows]), True
+    )
     assert names(relative) == ["distance to the original"] and list(relative.data[0].y) == [
         0.2,
         0.05,
@@ -82,7 +85,7 @@ def test_roc_curves_on_log_axes():
         "unlearned": {"loss": summary, "svc": None},
         "retrained": None,
     }
-    fig = viz.roc_curves(mia)
+    fig = viz.roc_curves(read_mia(mia))
     assert names(fig) == [
         "chance",
         "original, loss attack (AUC 0.750)",
@@ -155,7 +158,9 @@ def test_error_scatter_relearn_and_supported_removals():
     assert linear_fit([0.0, 1.0], [1.0, 2.0])["r"] is None
 
     curve = {"target_forget_acc": 0.9, "forget_acc_per_epoch": [0.1, 0.5, 0.95]}
-    relearn = viz.relearn_curves({"original": None, "unlearned": curve, "retrained": curve})
+    relearn = viz.relearn_curves(
+        read_relearn_time({"original": None, "unlearned": curve, "retrained": curve})
+    )
     assert names(relearn) == ["unlearned", "retrained"] and list(relearn.data[0].x) == [0, 1, 2]
     assert relearn.layout.shapes[0].y0 == 0.9
 

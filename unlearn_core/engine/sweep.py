@@ -27,6 +27,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.files import write_bytes_atomic
 from unlearn_core.metrics.summary_stats import METRICS, average_gap, mean_interval, tug_of_war
 from unlearn_core.request import random_indices
+from unlearn_core.run.report_blocks import MembershipAttacks
 from unlearn_core.run.store import RunStore
 from unlearn_core.specs.run import RunSpec
 
@@ -170,6 +171,12 @@ def summary_rows(store_root: Path, jobs: list[dict]) -> list[dict]:
     return [{"method": m, **_statistics(cols)} for m, cols in values.items()]
 
 
+def _efficacy(attacks: MembershipAttacks | None) -> float | None:
+    """The SVC attack's MIA-Efficacy on one model of a run (None where it was not run)."""
+    svc = attacks.svc if attacks is not None else None
+    return svc.efficacy if svc is not None else None
+
+
 def run_values(report, job_seconds: float | None) -> dict[str, float | None]:
     """The summary's columns for one run."""
     unlearned = report.metrics.unlearned
@@ -177,7 +184,8 @@ def run_values(report, job_seconds: float | None) -> dict[str, float | None]:
     out = {m: getattr(unlearned, m) for m in METRICS}
     out.update({f"gap_{m}": (getattr(gaps, m) if gaps else None) for m in METRICS})
     out["tow"] = tug_of_war(gaps)
-    out["avg_gap"] = average_gap(gaps, report.mia)
+    mia = report.mia
+    out["avg_gap"] = average_gap(gaps, _efficacy(mia.unlearned), _efficacy(mia.retrained))
     out["seconds"] = report.timing.unlearn_seconds
     out["job_seconds"] = job_seconds
     return out

@@ -49,17 +49,14 @@ def tug_of_war(gaps) -> float | None:
     return math.prod(1 - abs(getattr(gaps, m)) for m in METRICS)
 
 
-def average_gap(gaps, mia) -> float | None:
+def average_gap(gaps, efficacy: float | None, retrained_efficacy: float | None) -> float | None:
     """SalUn's Avg. Gap (Fan et al., ICLR 2024, Sec. 5): the mean absolute gap to the retrained
-    model over forget, retain and test accuracy and the SVC attack's MIA-Efficacy; 0 is a
-    perfect match. None without the retrained model or its attack."""
+    model over forget, retain and test accuracy and the SVC attack's MIA-Efficacy (the unlearned
+    model's `efficacy`, the retrained model's `retrained_efficacy`); 0 is a perfect match. None
+    without the retrained model or its attack."""
     if gaps is None or any(getattr(gaps, m) is None for m in METRICS):
         return None
-    svc = [
-        ((getattr(mia, role) or {}).get("svc") or {}).get("efficacy")
-        for role in ("unlearned", "retrained")
-    ]
-    if None in svc:
+    if efficacy is None or retrained_efficacy is None:
         return None
-    parts = [abs(getattr(gaps, m)) for m in METRICS] + [abs(svc[0] - svc[1])]
+    parts = [abs(getattr(gaps, m)) for m in METRICS] + [abs(efficacy - retrained_efficacy)]
     return sum(parts) / len(parts)

@@ -199,18 +199,18 @@ def _gap_scores(accuracy: dict, members: list[MemberResult]) -> tuple[list, list
     """Per model: ToW and SalUn's average gap against the retrained model of the same seed,
     by the sweep summary's own functions (metrics/summary_stats.py; the SVC's MIA-Efficacy
     averaged over attack seeds)."""
-    from unlearn_core.run.report import Gaps, PerModel
+    from unlearn_core.run.report import Gaps
 
     u, r = accuracy["unlearned"], accuracy["retrained"]
     tows, gaps = [], []
     for j, m in enumerate(members):
         gap = Gaps(**{k: u[k][j] - r[k][j] for k in ACCURACIES})
-        efficacy = {
-            role: {"svc": {"efficacy": float(np.mean([s["efficacy"] for s in outputs.svc_attack]))}}
-            for role, outputs in (("unlearned", m.unlearned), ("retrained", m.retrained))
-        }
+        efficacy = [
+            float(np.mean([s["efficacy"] for s in outputs.svc_attack]))
+            for outputs in (m.unlearned, m.retrained)
+        ]
         tows.append(tug_of_war(gap))
-        gaps.append(average_gap(gap, PerModel(**efficacy)))
+        gaps.append(average_gap(gap, *efficacy))
     return tows, gaps
 
 

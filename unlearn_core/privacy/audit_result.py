@@ -9,46 +9,14 @@ added, so `AuditResult.from_dict(d).to_dict() == d` for any privacy.json, old or
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-
-def _plain(value):
-    """A block's value as JSON-ready data: blocks through their to_dict, dicts value-wise."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+from unlearn_core.run.blocks import Block
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Block:
-    """Base of privacy.json's blocks: a field per known key (_LOADERS: how to read one, called
-    with None for a missing key); `keys` the file's keys in its order, `extra` the unknown ones."""
-
-    _LOADERS: ClassVar[dict[str, Callable[[Any], Any]]] = {}
-
-    keys: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, values: dict | None):
-        values = values if isinstance(values, dict) else {}
-        names = [f.name for f in fields(cls) if f.name not in ("keys", "extra")]
-        known = {n: cls._LOADERS.get(n, lambda raw: raw)(values.get(n)) for n in names}
-        extra = {k: v for k, v in values.items() if k not in names}
-        return cls(**known, keys=tuple(values), extra=extra)
-
-    def to_dict(self) -> dict:
-        return {
-            k: self.extra[k] if k in self.extra else _plain(getattr(self, k)) for k in self.keys
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Attack(_Block):
+class Attack(Block):
     """A membership attack: {"auc", "auc_ci", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr",
     "per_sample", ...} (DESIGN.md's A), with the ROC band and the yardsticks where recorded."""
 
@@ -63,7 +31,7 @@ class Attack(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Relearn(_Block):
+class Relearn(Block):
     """attacks.relearn: forget accuracy regained by fine-tuning on retained images
     (privacy/relearn_attack.py); `unlearned` and `retrained` are {"recovery", "recovery_ci",
     "forget_acc_after", "forget_acc_after_ci", "per_model"}."""
@@ -82,7 +50,7 @@ def _attacks(raw) -> dict[str, Attack | Relearn]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Challenge(_Block):
+class Challenge(Block):
     """The NeurIPS 2023 challenge's score (privacy/challenge.py)."""
 
     forgetting_quality: float | None = None  # F
@@ -94,7 +62,7 @@ class Challenge(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Interval(_Block):
+class Interval(Block):
     """A mean over models with its 95% Student-t interval (metrics/summary_stats.py)."""
 
     mean: float | None = None
@@ -103,7 +71,7 @@ class Interval(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Difference(_Block):
+class Difference(Block):
     """control.difference: U-LiRA's AUC, control minus unlearned, paired."""
 
     value: float | None = None
@@ -111,7 +79,7 @@ class Difference(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Control(_Block):
+class Control(Block):
     """The control: U-LiRA on the original models against the retrained ones."""
 
     _LOADERS: ClassVar = {"ulira": Attack.from_dict, "difference": Difference.from_dict}
@@ -125,7 +93,7 @@ class Control(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Power(_Block):
+class Power(Block):
     """How many models would settle the verdict (privacy/power.py)."""
 
     models_needed: int | None = None
@@ -134,7 +102,7 @@ class Power(_Block):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuditResult(_Block):
+class AuditResult(Block):
     """One privacy audit's privacy.json (see the module notes)."""
 
     _LOADERS: ClassVar = {

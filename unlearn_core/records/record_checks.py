@@ -25,7 +25,7 @@ from unlearn_core.privacy.scores import rederive_verdict
 from unlearn_core.privacy.store import same_forget
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.recompute import same_weights
-from unlearn_core.run.report import PerModel, Report
+from unlearn_core.run.report import PerModel, Report, read_mia, read_mia_flags
 from unlearn_core.run.verdict import verdict
 
 _VERDICT = re.compile(r'<p class="verdict" data-outcome="([^"]*)">(.*?)</p>', re.S)
@@ -180,11 +180,13 @@ def recomputed_report(report: Report, got: dict, keep_original: bool = False) ->
     """`report` with every number the models give replaced by its recomputed value (a model
     not in the record as not measured). keep_original: the original model's numbers stay the
     recorded ones (it was not recomputed: no --checkpoint)."""
-    metrics, mia = got["metrics"], PerModel.from_dict(got["mia"])
+    metrics, mia = got["metrics"], read_mia(got["mia"])
     if keep_original:
         metrics = dataclasses.replace(metrics, original=report.metrics.original)
         mia = dataclasses.replace(mia, original=report.mia.original)
-    return dataclasses.replace(report, metrics=metrics, mia=mia, mia_flags=got["mia_flags"])
+    return dataclasses.replace(
+        report, metrics=metrics, mia=mia, mia_flags=read_mia_flags(got["mia_flags"])
+    )
 
 
 def verdict_check(

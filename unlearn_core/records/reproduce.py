@@ -30,6 +30,7 @@ from unlearn_core.errors import UserError
 from unlearn_core.records import record_checks
 from unlearn_core.records.record_checks import Check
 from unlearn_core.request import ForgetRequest
+from unlearn_core.run.blocks import plain
 from unlearn_core.run.integrity import AUDIT_PAGE, PRIVACY, extract_run, read_member, verify_run
 from unlearn_core.run.pipeline import dataset_sha256
 from unlearn_core.run.recompute import TOLERANCE, differences, metrics_differences, recompute
@@ -257,7 +258,7 @@ def _attacks_check(report: Report, raw: dict, got: dict) -> Check:
     wrong = []
     for which, result in got["mia"].items():
         if result is not None:
-            wrong += differences(result, getattr(report.mia, which), f"mia.{which}")
+            wrong += differences(result, plain(getattr(report.mia, which)), f"mia.{which}")
     wrong += differences(got["mia_flags"], raw.get("mia_flags"), "mia_flags")
     wrong += differences(got["gaps"], raw.get("gaps_to_retrained"), "gaps_to_retrained")
     if wrong:

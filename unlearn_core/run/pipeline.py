@@ -45,6 +45,17 @@ from unlearn_core.run.report import (
     Report,
     Timing,
     Versions,
+    read_layer_distance,
+    read_layer_verification,
+    read_mia,
+    read_mia_flags,
+    read_privacy_risk,
+    read_relearn_time,
+)
+from unlearn_core.run.report_blocks import (
+    LayerDistance,
+    MembershipAttacks,
+    RelearnTime,
 )
 from unlearn_core.run.reproducible import environment
 from unlearn_core.torch_utils import hash_tensor
@@ -243,8 +254,10 @@ def _single_report(
         unlearning_error=info.get("unlearning_error"),
         verification_error=verification.get("verification_error", info.get("verification_error")),
         verification_error_without_update=verification.get("verification_error_without_update"),
-        verification_error_per_layer=verification.get("verification_error_per_layer"),
-        privacy_risk=risk,
+        verification_error_per_layer=read_layer_verification(
+            verification.get("verification_error_per_layer")
+        ),
+        privacy_risk=read_privacy_risk(risk),
         method_info={k: v for k, v in info.items() if k not in _TOP_LEVEL_INFO},
         warnings=[
             *_convention_warnings(setup, models.retrained is not None),
@@ -287,9 +300,9 @@ class Measured:
 
     metrics: PerModel[ModelMetrics]
     prediction_distribution: PerModel[list[int]]
-    mia: PerModel[dict]
-    relearn_time: PerModel[dict]
-    layer_distance: list[dict]
+    mia: PerModel[MembershipAttacks]
+    relearn_time: PerModel[RelearnTime]
+    layer_distance: list[LayerDistance]
     representations: dict | None = None  # metrics.representations.report_summary
 
 
@@ -311,7 +324,7 @@ def measure(
     metrics = PerModel.from_dict(raw, ModelMetrics.from_dict)
     relearn_time = PerModel()  # null unless asked for: it costs training time
     if relearn is not None:
-        relearn_time = PerModel.from_dict(
+        relearn_time = read_relearn_time(
             relearn_times(
                 named,
                 data,
@@ -325,9 +338,11 @@ def measure(
     return Measured(
         metrics=metrics,
         prediction_distribution=PerModel.from_dict(distribution),
-        mia=PerModel.from_dict(membership_report(named, data, request, seed=seed)),
+        mia=read_mia(membership_report(named, data, request, seed=seed)),
         relearn_time=relearn_time,
-        layer_distance=layer_distance(models.unlearned, models.original, models.retrained),
+        layer_distance=read_layer_distance(
+            layer_distance(models.unlearned, models.original, models.retrained)
+        ),
         representations=report_summary(named, data, request, seed),
     )
 
@@ -353,7 +368,7 @@ def build_report(
         timing=timing,
         metrics=measured.metrics,
         mia=measured.mia,
-        mia_flags=mia_flags(measured.mia.to_dict()),
+        mia_flags=read_mia_flags(mia_flags(measured.mia.to_dict())),
         layer_distance=measured.layer_distance,
         prediction_distribution=measured.prediction_distribution,
         relearn_time=measured.relearn_time,

@@ -6,6 +6,11 @@ values (`gaps_to_retrained`, `speedup_over_retrain`) are computed here, in one p
 back out. `Report.from_dict` reads any older report: a missing key reads as None (a missing block
 as one whose fields are None), and keys it does not know are kept in `extra` and written back,
 so a report from a newer version survives a round trip.
+
+The measured blocks (`mia`, `mia_flags`, `layer_distance`, `verification_error_per_layer`,
+`privacy_risk`, `relearn_time`, `job`) are typed in run/report_blocks.py: each keeps exactly the
+keys its file holds, in order, adding none, so `Report.from_dict(d).to_dict() == d` for every
+stored run (tests/test_typed_report.py).
 """
 
 from __future__ import annotations
@@ -17,23 +22,19 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from unlearn_core.request import check_origin, forget_label
+from unlearn_core.run.blocks import optional, plain, rows
+from unlearn_core.run.report_blocks import (
+    JobInfo,
+    LayerDistance,
+    LayerVerification,
+    MembershipAttacks,
+    MiaFlags,
+    PrivacyRisk,
+    RelearnTime,
+)
 
 T = TypeVar("T")
 MODELS = ("original", "unlearned", "retrained")
-
-
-def _plain(value):
-    """A report value as JSON-ready data: parts through their to_dict, lists element-wise."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _optional(load: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    """`load` for a value that may be null in report.json."""
-    return lambda raw: None if raw is None else load(raw)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class _Part:
         return cls(**known, extra=rest)
 
     def to_dict(self) -> dict:
-        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
-        out.update({key: _plain(getattr(self, key)) for key in self._COMPUTED})
+        out = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        out.update({key: plain(getattr(self, key)) for key in self._COMPUTED})
         return {**out, **self.extra}
 
 
@@ -77,7 +78,7 @@ class PerModel(Generic[T]):
     @classmethod
     def from_dict(cls, values: dict | None, load: Callable[[Any], T] = lambda v: v) -> PerModel:
         rest = dict(values or {})
-        known = {name: _optional(load)(rest.pop(name, None)) for name in MODELS}
+        known = {name: optional(load)(rest.pop(name, None)) for name in MODELS}
         return cls(**known, extra=rest)
 
     def present(self) -> dict[str, T]:
@@ -86,7 +87,7 @@ class PerModel(Generic[T]):
         return {name: getattr(self, name) for name in MODELS if getattr(self, name) is not None}
 
     def to_dict(self) -> dict:
-        return {**{name: _plain(getattr(self, name)) for name in MODELS}, **self.extra}
+        return {**{name: plain(getattr(self, name)) for name in MODELS}, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,22 @@ def metric(part: _Part | None, key: str):
 
 def _metrics(raw) -> PerModel[ModelMetrics]:
     return PerModel.from_dict(raw, ModelMetrics.from_dict)
+
+
+def read_mia(raw) -> PerModel[MembershipAttacks]:
+    """report.json's `mia` (metrics.mia.membership_report), typed."""
+    return PerModel.from_dict(raw, MembershipAttacks.from_dict)
+
+
+def read_relearn_time(raw) -> PerModel[RelearnTime]:
+    """report.json's `relearn_time` (metrics.relearn.relearn_times), typed."""
+    return PerModel.from_dict(raw, RelearnTime.from_dict)
+
+
+read_mia_flags = optional(MiaFlags.from_dict)  # report.json's `mia_flags`, typed (or None)
+read_layer_distance = rows(LayerDistance.from_dict)  # report.json's `layer_distance`, typed
+read_layer_verification = rows(LayerVerification.from_dict)  # `verification_error_per_layer`
+read_privacy_risk = optional(PrivacyRisk.from_dict)  # report.json's `privacy_risk` (or None)
 
 
 @dataclass(frozen=True)
@@ -219,9 +236,9 @@ class SequenceStep(_Part):
     _LOADERS: ClassVar = {
         "timing": Timing.from_dict,
         "metrics": _metrics,
-        "mia": PerModel.from_dict,
+        "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
-        "cumulative": _optional(ModelMetrics.from_dict),
+        "cumulative": optional(ModelMetrics.from_dict),
     }
     _COMPUTED: ClassVar = ("gaps_to_retrained",)
 
@@ -230,7 +247,7 @@ class SequenceStep(_Part):
     forgotten_so_far: list[int] | None = None
     timing: Timing = field(default_factory=Timing)
     metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
-    mia: PerModel[dict] = field(default_factory=PerModel)
+    mia: PerModel[MembershipAttacks] = field(default_factory=PerModel)
     prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
     method_info: dict | None = None
     cumulative: ModelMetrics | None = None
@@ -259,15 +276,28 @@ def _steps(raw) -> list[SequenceStep] | None:
 
 @dataclass(frozen=True)
 class Report(_Part):
-    """One run's report (see the module notes); build it with run.pipeline.build_report."""
+    """One run's report (see the module notes); build it with run.pipeline.build_report.
+
+    Four fields stay plain dicts because they are open-ended by design, each with its own
+    owner: `config` is the method's own config dataclass as data (its keys are whatever fields
+    that method, built-in or plug-in, declares), `method_info` whatever diagnostics a method
+    returns, `recipe` the training Recipe's fields as the checkpoint recorded them (a newer
+    Recipe adds some), and `extra` the keys this version does not know. `selected_slices`
+    and `representations` are still dicts too (not yet typed; issue 25).
+    """
 
     _LOADERS: ClassVar = {
         "forget": Forget.from_dict,
         "timing": Timing.from_dict,
         "metrics": _metrics,
-        "mia": PerModel.from_dict,
+        "mia": read_mia,
         "prediction_distribution": PerModel.from_dict,
-        "relearn_time": PerModel.from_dict,
+        "mia_flags": read_mia_flags,
+        "layer_distance": read_layer_distance,
+        "verification_error_per_layer": read_layer_verification,
+        "privacy_risk": read_privacy_risk,
+        "relearn_time": read_relearn_time,
+        "job": optional(JobInfo.from_dict),
         "sequence": _steps,
         "checkpoints": Checkpoints.from_dict,
         "versions": Versions.from_dict,
@@ -285,17 +315,17 @@ class Report(_Part):
     forget: Forget = field(default_factory=Forget)
     timing: Timing = field(default_factory=Timing)
     metrics: PerModel[ModelMetrics] = field(default_factory=PerModel)
-    mia: PerModel[dict] = field(default_factory=PerModel)  # metrics.mia.membership_report
-    mia_flags: dict | None = None  # metrics.mia.mia_flags; None without the oracle
-    layer_distance: list[dict] | None = None
+    mia: PerModel[MembershipAttacks] = field(default_factory=PerModel)  # metrics.mia
+    mia_flags: MiaFlags | None = None  # metrics.mia.mia_flags; None without the oracle
+    layer_distance: list[LayerDistance] | None = None  # one row per parameter tensor
     prediction_distribution: PerModel[list[int]] = field(default_factory=PerModel)
     selected_slices: list[dict] | None = None  # lfoci
     unlearning_error: float | None = None
     verification_error: float | None = None
     verification_error_without_update: float | None = None
-    verification_error_per_layer: list[dict] | None = None
-    privacy_risk: dict | None = None
-    relearn_time: PerModel[dict] = field(default_factory=PerModel)  # None unless measured
+    verification_error_per_layer: list[LayerVerification] | None = None  # with the oracle
+    privacy_risk: PrivacyRisk | None = None  # None unless asked for (it trains a shadow model)
+    relearn_time: PerModel[RelearnTime] = field(default_factory=PerModel)  # None: not measured
     sequence: list[SequenceStep] | None = None  # the steps of a sequence of requests
     method_info: dict | None = None
     checkpoints: Checkpoints = field(default_factory=Checkpoints)
@@ -308,7 +338,7 @@ class Report(_Part):
     command: str | None = None  # the command line that made the run (for an app job, its twin)
     run_id: str | None = None  # set when the run store keeps it
     created: str | None = None  # ISO time the run store kept it
-    job: dict | None = None  # {id, sweep_id, executor, node, threads} for a run made as a job
+    job: JobInfo | None = None  # for a run made as a job
     # what the features still know (metrics.representations.report_summary); with the oracle
     representations: dict | None = None
     warnings: list[str] = field(default_factory=list)  # one line each: shown with the run
@@ -352,7 +382,8 @@ class Report(_Part):
         return dataclasses.replace(self, forget=forget)
 
     def with_job(self, job: dict) -> Report:
-        return dataclasses.replace(self, job=job)
+        """This report tagged with the job that made it (JobInfo's keys, as plain data)."""
+        return dataclasses.replace(self, job=JobInfo.from_dict(job))
 
     def stored_as(self, run_id: str, created: str) -> Report:
         """This report under a run store's id (keeping the first time it was stored)."""

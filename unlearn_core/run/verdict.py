@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 
 from unlearn_core.metrics.mia import mia_flags
-from unlearn_core.run.report import Report
+from unlearn_core.run.report import PerModel, Report, read_mia_flags
+from unlearn_core.run.report_blocks import MiaFlags
 
 Z = 2.0  # standard errors: the same z as metrics.mia.mia_flags
 OUTCOMES = ("forgotten", "remembers", "inconclusive")  # privacy/verdict.py's words
@@ -36,9 +37,9 @@ def accuracy_margin(a: float, b: float, n: int) -> float:
     return Z * math.sqrt((a * (1 - a) + b * (1 - b)) / n) + 1 / n
 
 
-def _statuses(flags: dict | None) -> set[str]:
+def _statuses(flags: MiaFlags | None) -> set[str]:
     """The attacks' statuses ("matches retrained", "under-unlearning", "over-unlearning")."""
-    return {f["status"] for f in (flags or {}).values() if f}
+    return {f.status for f in flags.present().values()} if flags is not None else set()
 
 
 def _run_evidence(report: Report) -> tuple[str, str]:
@@ -99,7 +100,8 @@ def _original_passes(report: Report, n: int) -> bool:
     mia = report.mia
     if mia.original is None or mia.retrained is None:
         return True
-    control = mia_flags({"unlearned": mia.original, "retrained": mia.retrained})
+    pair = PerModel(unlearned=mia.original, retrained=mia.retrained)
+    control = read_mia_flags(mia_flags(pair.to_dict()))
     return _statuses(control) <= {"matches retrained"}
 
 

@@ -148,7 +148,7 @@ def default_figures(
     if report.layer_distance:
         figures["Layer-wise weight distance"] = viz.layer_distance_bars(report.layer_distance)
     if report.mia.present():
-        figures["Membership inference ROC"] = viz.roc_curves(report.mia.to_dict())
+        figures["Membership inference ROC"] = viz.roc_curves(report.mia)
     return figures
 
 
@@ -207,22 +207,20 @@ def _metrics_section(report: Report) -> str:
 
 
 def _mia_section(report: Report) -> str:
-    flags = report.mia_flags or {}
+    flags = report.mia_flags.present() if report.mia_flags is not None else {}
     rows = []
     for model, attacks in report.mia.present().items():
-        for attack, s in attacks.items():
-            if s is None:
-                continue
-            flag = (flags.get(attack) or {}).get("status") if model == "unlearned" else None
+        for attack, s in attacks.present().items():
+            flag = flags.get(attack) if model == "unlearned" else None
             rows.append(
                 (
                     model,
                     attack,
-                    format_value(s.get("auc")),
-                    format_value(s.get("tpr_at_1pct_fpr")),
-                    format_value(s.get("tpr_at_0_1pct_fpr")),
-                    f"{s.get('members')} / {s.get('nonmembers')}",
-                    flag or "",
+                    format_value(s.auc),
+                    format_value(s.tpr_at_1pct_fpr),
+                    format_value(s.tpr_at_0_1pct_fpr),
+                    f"{s.members} / {s.nonmembers}",
+                    flag.status if flag is not None else "",
                 )
             )
     if not rows:

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from unlearn_core.run.report import MODELS, Report, metric
+from unlearn_core.run.report_blocks import LayerDistance
 from unlearn_core.views.audit_page import METRIC_ROWS, format_value
 from unlearn_core.views.figures import (
     BLACK,
@@ -135,7 +136,7 @@ def _log_range(values: list[float]) -> list[float] | None:
 
 
 def runs_layer_distance(
-    runs: dict[str, list[dict]],
+    runs: dict[str, list[LayerDistance]],
     relative: bool = False,
     log: bool = True,
     labels: dict[str, str] | None = None,
@@ -145,16 +146,15 @@ def runs_layer_distance(
     left out when no run has it), one colour per run, both panels on one distance axis.
     runs: label -> report.json's `layer_distance` rows. relative: ||p - p_ref|| / ||p_ref||.
     labels: a tick label per parameter name (views.layer_names), else the bare name."""
-    suffix = "_relative" if relative else ""
     values = {
-        (label, key): [r.get(key + suffix) for r in rows]
+        (label, reference): [r.distance(reference, relative) for r in rows]
         for label, rows in runs.items()
-        for key in ("to_original", "to_retrained")
+        for reference in ("original", "retrained")
     }
-    panels = ["to_original"]
-    if any(v is not None for (_, key), vs in values.items() if key == "to_retrained" for v in vs):
-        panels.append("to_retrained")
-    titles = {key: "Distance " + key.replace("_", " the ") for key in panels}
+    panels = ["original"]
+    if any(v is not None for (_, ref), vs in values.items() if ref == "retrained" for v in vs):
+        panels.append("retrained")
+    titles = {reference: f"Distance to the {reference}" for reference in panels}
     fig = make_subplots(
         rows=len(panels),
         cols=1,
@@ -165,7 +165,7 @@ def runs_layer_distance(
     for position, (label, rows) in enumerate(runs.items()):
         for row, key in enumerate(panels, 1):
             fig.add_bar(
-                x=[(labels or {}).get(r["layer"], r["layer"]) for r in rows],
+                x=[(labels or {}).get(r.layer, r.layer) for r in rows],
                 y=values[label, key],
                 name=label,
                 legendgroup=label,

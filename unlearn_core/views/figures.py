@@ -15,6 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from unlearn_core.run.report import PerModel
+from unlearn_core.run.report_blocks import LayerDistance, MembershipAttacks, RelearnTime
+
 # Okabe-Ito colours
 BLACK, ORANGE, SKY_BLUE, GREEN = "#000000", "#E69F00", "#56B4E9", "#009E73"
 YELLOW, BLUE, VERMILLION, PURPLE = "#F0E442", "#0072B2", "#D55E00", "#CC79A7"
@@ -122,21 +125,21 @@ def per_class_bars(class_names: list[str], accs: list, overall: float) -> go.Fig
     return fig
 
 
-def layer_distance_bars(rows: list[dict], relative: bool = False, log: bool = True) -> go.Figure:
+def layer_distance_bars(
+    rows: list[LayerDistance], relative: bool = False, log: bool = True
+) -> go.Figure:
     """UNSIR Fig. 2: per parameter tensor, the L2 distance of the unlearned weights to the
     original's and to the retrained model's (report.json's `layer_distance` rows); the second
     bar is left out where no row has it. relative: ||p - p_ref|| / ||p_ref|| instead. log: a
     logarithmic distance axis (zero distances, of untouched layers, then fall off it)."""
-    suffix = "_relative" if relative else ""
-    layers = [r["layer"] for r in rows]
+    layers = [r.layer for r in rows]
     fig = go.Figure()
-    for key, label, colour in (
-        ("to_original", "to the original", SKY_BLUE),
-        ("to_retrained", "to the retrained", GREEN),
-    ):
-        values = [r.get(key + suffix) for r in rows]
+    for reference, colour in (("original", SKY_BLUE), ("retrained", GREEN)):
+        values = [r.distance(reference, relative) for r in rows]
         if any(v is not None for v in values):
-            fig.add_bar(x=layers, y=values, name=f"distance {label}", marker_color=colour)
+            fig.add_bar(
+                x=layers, y=values, name=f"distance to the {reference}", marker_color=colour
+            )
     unit = "relative L2 distance (||Δw|| / ||w_ref||)" if relative else "L2 distance (weight units)"
     fig.update_layout(barmode="group", xaxis_title="Parameter tensor", yaxis_title=unit)
     fig.update_yaxes(**(log_axis() if log else {"type": "linear"}))
@@ -200,11 +203,11 @@ def prediction_distribution(
     return styled(fig, "Predictions on the forget set")
 
 
-def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference") -> go.Figure:
+def roc_curves(mia: PerModel[MembershipAttacks], title: str = "Membership inference") -> go.Figure:
     """ROC curves of the membership attacks on log-log axes, where the low-FPR regime that matters
-    to an auditor is visible (Carlini et al., S&P 2022). mia: report.json's `mia` block, model ->
-    {attack -> {auc, roc: {fpr, tpr}, ...}} (None entries skipped): colour by model, line style by
-    attack. Points at FPR or TPR 0 fall off a log axis; the report's tpr_at_* values keep them."""
+    to an auditor is visible (Carlini et al., S&P 2022). mia: a report's `mia` (models and attacks
+    without a curve skipped): colour by model, line style by attack. Points at FPR or TPR 0 fall
+    off a log axis; the report's tpr_at_* values keep them."""
     fig = go.Figure()
     fig.add_scatter(
         x=[1e-4, 1.0],
@@ -214,15 +217,15 @@ def roc_curves(mia: dict[str, dict | None], title: str = "Membership inference")
         line={"color": BLACK, "dash": "dot"},
     )
     dashes = ("solid", "dash", "dashdot", "longdash")
-    for position, (model, attacks) in enumerate(mia.items()):
-        for number, (attack, summary) in enumerate((attacks or {}).items()):
-            if summary is None or summary.get("roc") is None:
+    for position, (model, attacks) in enumerate(mia.present().items()):
+        for number, (attack, summary) in enumerate(attacks.present().items()):
+            if summary.roc is None:
                 continue
             fig.add_scatter(
-                x=summary["roc"]["fpr"],
-                y=summary["roc"]["tpr"],
+                x=summary.roc.fpr,
+                y=summary.roc.tpr,
                 mode="lines",
-                name=f"{model}, {attack} attack (AUC {summary['auc']:.3f})",
+                name=f"{model}, {attack} attack (AUC {summary.auc:.3f})",
                 line={
                     "color": _colour(model, position),
                     "dash": dashes[number % len(dashes)],
@@ -364,17 +367,16 @@ def error_scatter(
     return styled(fig, f"Unlearning vs verification error ({r_text})")
 
 
-def relearn_curves(relearn: dict[str, dict | None]) -> go.Figure:
+def relearn_curves(relearn: PerModel[RelearnTime]) -> go.Figure:
     """UNSIR's relearn time: forget-set accuracy after each epoch of relearning on random
     training samples (report.json's `relearn_time.<model>.forget_acc_per_epoch`), with the
     original model's forget accuracy, the target, as a dashed line."""
     fig = go.Figure()
     target = None
-    for position, (name, r) in enumerate(relearn.items()):
-        if r is None:
+    for position, (name, r) in enumerate(relearn.present().items()):
+        if r.forget_acc_per_epoch is None:
             continue
-        target = r["target_forget_acc"]
-        curve = r["forget_acc_per_epoch"]
+        target, curve = r.target_forget_acc, r.forget_acc_per_epoch
         fig.add_scatter(
             x=list(range(len(curve))),
             y=curve,

@@ -9,9 +9,14 @@ import torch
 from torch import nn
 
 from unlearn_core.metrics.attribution import Explanation, faithfulness_summary
-from unlearn_core.metrics.verification_error import share_removed
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.report import PerModel, Report
+from unlearn_core.run.report_blocks import (
+    LayerVerification,
+    MembershipAttacks,
+    MiaFlags,
+    RelearnTime,
+)
 
 ATTACKS = {"loss": "loss threshold (Yeom et al.)", "svc": "SVC on confidence (Jia et al.)"}
 
@@ -64,23 +69,21 @@ def faithfulness_rows(expl: Explanation) -> list[dict]:
     return rows
 
 
-def mia_rows(mia: PerModel[dict]) -> list[dict]:
+def mia_rows(mia: PerModel[MembershipAttacks]) -> list[dict]:
     """A report's `mia` block as a row per (model, attack): AUC, TPR at 1% and 0.1% FPR and
     the sample counts; models or attacks without a result are left out."""
     rows = []
     for model, attacks in mia.present().items():
-        for attack, s in attacks.items():
-            if s is None:
-                continue
+        for attack, s in attacks.present().items():
             rows.append(
                 {
                     "model": model,
                     "attack": ATTACKS.get(attack, attack),
-                    "AUC": s["auc"],
-                    "TPR at 1% FPR": s["tpr_at_1pct_fpr"],
-                    "TPR at 0.1% FPR": s["tpr_at_0_1pct_fpr"],
-                    "members": s["members"],
-                    "non-members": s["nonmembers"],
+                    "AUC": s.auc,
+                    "TPR at 1% FPR": s.tpr_at_1pct_fpr,
+                    "TPR at 0.1% FPR": s.tpr_at_0_1pct_fpr,
+                    "members": s.members,
+                    "non-members": s.nonmembers,
                 }
             )
     return rows
@@ -100,23 +103,21 @@ def svc_spread_rows(spread: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
-def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
-    """report.json's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
+def mia_flag_notes(flags: MiaFlags) -> list[tuple[str, str]]:
+    """A report's `mia_flags` -> [(status, sentence)], one per attack with a flag; status is
     "over-unlearning", "under-unlearning" or "matches retrained"."""
     notes = []
-    for attack, flag in flags.items():
-        if flag is None:
-            continue
+    for attack, flag in flags.present().items():
         name = ATTACKS.get(attack, attack)
-        gap, margin = flag["gap"], flag["margin"]
-        if flag["status"] == "over-unlearning":
+        gap, margin = flag.gap, flag.margin
+        if flag.status == "over-unlearning":
             text = (
                 f"Over-unlearning ({name}): the unlearned model's AUC is {-gap:.3f} below the "
                 f"retrained model's (noise margin ±{margin:.3f}). The forget set now looks *less* "
                 "like training data than after retraining, which itself tells an attacker it "
                 "was removed."
             )
-        elif flag["status"] == "under-unlearning":
+        elif flag.status == "under-unlearning":
             text = (
                 f"Under-unlearning ({name}): the unlearned model's AUC is {gap:.3f} above the "
                 f"retrained model's (noise margin ±{margin:.3f}): the forget set still looks "
@@ -127,23 +128,23 @@ def mia_flag_notes(flags: dict[str, dict | None]) -> list[tuple[str, str]]:
                 f"Matches retrained ({name}): AUC gap {gap:+.3f} within the noise margin "
                 f"±{margin:.3f}."
             )
-        notes.append((flag["status"], text))
+        notes.append((flag.status, text))
     return notes
 
 
-def relearn_rows(relearn: PerModel[dict]) -> list[dict]:
+def relearn_rows(relearn: PerModel[RelearnTime]) -> list[dict]:
     """A report's `relearn_time` as a row per measured model: epochs to regain the original
     forget accuracy ("more than N" when the cap was hit), the target and the budget."""
     rows = []
     for model, r in relearn.present().items():
-        epochs = str(r["epochs"]) if r["epochs"] is not None else f"more than {r['more_than']}"
+        epochs = str(r.epochs) if r.epochs is not None else f"more than {r.more_than}"
         rows.append(
             {
                 "model": model,
                 "epochs to relearn": epochs,
-                "target forget accuracy": r["target_forget_acc"],
-                "samples per epoch": r["samples_per_epoch"],
-                "max epochs": r["max_epochs"],
+                "target forget accuracy": r.target_forget_acc,
+                "samples per epoch": r.samples_per_epoch,
+                "max epochs": r.max_epochs,
             }
         )
     return rows
@@ -180,16 +181,16 @@ def neighbour_lines(card: dict, class_names: list[str]) -> list[str]:
 
 
 def verification_rows(
-    per_layer: list[dict] | None, labels: dict[str, str] | None = None
+    per_layer: list[LayerVerification] | None, labels: dict[str, str] | None = None
 ) -> list[dict]:
     """report.json's `verification_error_per_layer` with each layer's share_removed; labels: a
     name per parameter (views.layer_names), else the bare one."""
     return [
         {
-            "layer": (labels or {}).get(r["layer"], r["layer"]),
-            "with update": r["with_update"],
-            "without update": r["without_update"],
-            "share removed": share_removed(r["with_update"], r["without_update"]),
+            "layer": (labels or {}).get(r.layer, r.layer),
+            "with update": r.with_update,
+            "without update": r.without_update,
+            "share removed": r.share_removed,
         }
         for r in per_layer or []
     ]

@@ -9,6 +9,7 @@ table (`shown_table`) turns values into text and None into a blank.
 from __future__ import annotations
 
 from unlearn_core.run.report import Report, metric
+from unlearn_core.run.report_blocks import MembershipAttacks, MiaFlags
 
 # Columns holding accuracies or accuracy gaps (fractions in [0, 1], gaps in [-1, 1]).
 ACCURACY_COLUMNS = (
@@ -29,10 +30,16 @@ AUC_COLUMNS = ("MIA AUC", "retrained MIA AUC", "MIA AUC gap")
 _METRICS = (("forget", "forget_acc"), ("retain", "retain_acc"), ("test", "test_acc"))
 
 
-def _loss_attack(attacks: dict | None, key: str):
-    """`key` of the loss-threshold attack (Yeom et al., 2018) in a model's or the flags' `mia`
-    block (unlearn_core.metrics.mia), or None."""
-    return ((attacks or {}).get("loss") or {}).get(key)
+def _loss_auc(attacks: MembershipAttacks | None) -> float | None:
+    """The loss-threshold attack's (Yeom et al., 2018) AUC in a model's `mia` entry, or None."""
+    loss = attacks.loss if attacks is not None else None
+    return loss.auc if loss is not None else None
+
+
+def _loss_gap(flags: MiaFlags | None) -> float | None:
+    """The loss-threshold attack's AUC gap to the retrained model (`mia_flags`), or None."""
+    loss = flags.loss if flags is not None else None
+    return loss.gap if loss is not None else None
 
 
 def results_row(report: Report) -> dict:
@@ -54,9 +61,9 @@ def results_row(report: Report) -> dict:
         row[f"retrained {name} acc"] = metric(retrained, key)
     for name, key in _METRICS:
         row[f"{name} gap"] = metric(gaps, key)
-    row["MIA AUC"] = _loss_attack(report.mia.unlearned, "auc")
-    row["retrained MIA AUC"] = _loss_attack(report.mia.retrained, "auc")
-    row["MIA AUC gap"] = _loss_attack(report.mia_flags, "gap")
+    row["MIA AUC"] = _loss_auc(report.mia.unlearned)
+    row["retrained MIA AUC"] = _loss_auc(report.mia.retrained)
+    row["MIA AUC gap"] = _loss_gap(report.mia_flags)
     row["unlearn s"] = report.timing.unlearn_seconds
     row["speed-up"] = report.speedup_over_retrain
     return row
