@@ -23,6 +23,19 @@ def first_per_class(labels: torch.Tensor, per_class: int) -> torch.Tensor:
     return torch.sort(torch.cat(keep)).values
 
 
+def per_class_subset(data, train: int, test: int, name: str | None = None):
+    """The first `train` training and `test` test images of each class of `data`."""
+    tr, te = first_per_class(data.train_y, train), first_per_class(data.test_y, test)
+    return dataclasses.replace(
+        data,
+        name=name or data.name,
+        train_x=data.train_x[tr],
+        train_y=data.train_y[tr],
+        test_x=data.test_x[te],
+        test_y=data.test_y[te],
+    )
+
+
 @pytest.fixture(scope="session")
 def demo():
     return load_dataset("demo")
@@ -41,15 +54,7 @@ def logreg_checkpoint(demo, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny(demo):
     """60 training and 20 test images per class of the demo set (600 / 200)."""
-    tr, te = first_per_class(demo.train_y, 60), first_per_class(demo.test_y, 20)
-    return dataclasses.replace(
-        demo,
-        name="demo-tiny",
-        train_x=demo.train_x[tr],
-        train_y=demo.train_y[tr],
-        test_x=demo.test_x[te],
-        test_y=demo.test_y[te],
-    )
+    return per_class_subset(demo, 60, 20, "demo-tiny")
 
 
 @pytest.fixture(scope="session")

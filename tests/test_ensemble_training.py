@@ -20,7 +20,7 @@ import dataclasses
 
 import pytest
 import torch
-from conftest import first_per_class
+from conftest import per_class_subset
 from torch import nn
 
 from unlearn_core.checkpoint import load_checkpoint, save_checkpoint
@@ -42,15 +42,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def small(tiny):
     """200 training images (20 a class: 6 batches of 32 and a short one of 8) and 50 test."""
-    tr, te = first_per_class(tiny.train_y, 20), first_per_class(tiny.test_y, 5)
-    return dataclasses.replace(
-        tiny,
-        name="demo-small",
-        train_x=tiny.train_x[tr],
-        train_y=tiny.train_y[tr],
-        test_x=tiny.test_x[te],
-        test_y=tiny.test_y[te],
-    )
+    return per_class_subset(tiny, 20, 5, "demo-small")
 
 
 def _forget(n: int, b: int) -> torch.Tensor:

@@ -1,13 +1,12 @@
 """Membership inference attacks: ROC and TPR at low FPR by hand, AUC at chance on identical
 distributions and near 1 on a model that memorised its members, the flags, and report.json."""
 
-import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import first_per_class
+from conftest import per_class_subset
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
@@ -180,14 +179,7 @@ def test_standard_error_and_flags_by_hand():
 def micro(tiny):
     """20 training and 10 test images per class, and a logistic regression trained on them in
     a blink: the pipeline's plumbing, not its accuracy, is under test."""
-    tr, te = first_per_class(tiny.train_y, 20), first_per_class(tiny.test_y, 10)
-    data = dataclasses.replace(
-        tiny,
-        train_x=tiny.train_x[tr],
-        train_y=tiny.train_y[tr],
-        test_x=tiny.test_x[te],
-        test_y=tiny.test_y[te],
-    )
+    data = per_class_subset(tiny, 20, 10)
     recipe = Recipe(lr=0.05, batch_size=32, epochs=1, seed=0, probe_every=0)
     return data, train("logreg", data, recipe, device="cpu", probes=False)
 
