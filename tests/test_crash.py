@@ -168,3 +168,29 @@ def test_out_that_cannot_hold_a_run_is_one_line(checkpoint, tmp_path, capsys, ou
     err = capsys.readouterr().err.strip()
     assert fragment in err and "\n" not in err
     assert (tmp_path / "file").read_text() == "keep"
+
+
+def test_ctrl_c_mid_run_ends_at_once_and_writes_nothing(tmp_path):
+    """The command line runs its job on the inline executor's thread: Ctrl-C still ends it in
+    seconds (the job stops at its next progress step), with exit 130 and no --out folder."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "unlearn_core", "unlearn", "--checkpoint"]
+    command += [str(ROOT / "assets/models/demo_smallcnn.safetensors"), "--method", "retrain"]
+    command += ["--forget-classes", "3", "--no-store", "--out", str(out)]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    seen, deadline = "", time.monotonic() + 120
+    while "epoch 2/" not in seen and time.monotonic() < deadline:  # mid-run, not at start-up
+        seen += os.read(proc.stderr.fileno(), 4096).decode()  # progress ends lines with \r
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.monotonic() - sent < 30
+    assert err.strip().splitlines()[-1] == "error: interrupted; nothing was written."
+    assert not out.exists()

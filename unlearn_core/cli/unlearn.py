@@ -1,6 +1,7 @@
 """`python -m unlearn_core unlearn ...`: forget classes or samples, write a run folder and store
-the run. The options become the RunSpec an unlearning job carries and run as every job does
-(run/unlearning.py; with --then-classes a sequence of requests, run/sequential.py)."""
+the run. The options become the RunSpec an unlearning job carries, run by the inline executor
+as the app's jobs are (run/unlearning.py; with --then-classes a sequence of requests,
+run/sequential.py)."""
 
 from __future__ import annotations
 
@@ -148,7 +149,6 @@ def run_unlearn(args: argparse.Namespace) -> None:
     from unlearn_core.files import out_lock
     from unlearn_core.run.inputs import SharedInputs
     from unlearn_core.run.store import write_run_folder
-    from unlearn_core.run.unlearning import run_unlearning
 
     _check_combinations(args)
     _check_out(args)
@@ -157,13 +157,32 @@ def run_unlearn(args: argparse.Namespace) -> None:
         data = load_dataset(dataset, args.data_root)
         trained, meta = load_checkpoint(args.checkpoint, data, args.arch)
         inputs = SharedInputs(data, trained, meta)
-        record = run_unlearning(_spec(args, meta["sha256"]), inputs, TerminalProgress())
+        record = _run_inline(_spec(args, meta["sha256"]), inputs)
         record.report = record.report.with_command(command_line(sys.argv[1:]))  # as typed
         store_error = _store(record, args)
         write_run_folder(record, args.out)  # even when the store failed
     _print_summary(record, args.out)
     if store_error is not None:
         raise UserError(f"wrote {args.out}, but the run store failed: {store_error}")
+
+
+def _run_inline(spec: RunSpec, inputs):
+    """The spec as a job of the inline executor, run as the app's jobs are (its kind's run:
+    engine/kinds/unlearn.py), the terminal shown its progress; Ctrl-C cancels it at its next
+    step. Not through the job manager: a command-line run keeps no job record."""
+    from unlearn_core.engine.executors import InlineExecutor
+    from unlearn_core.engine.kinds import kind_of
+    from unlearn_core.engine.kinds.registry import Launch
+
+    handle = InlineExecutor(watch=TerminalProgress()).launch(
+        "unlearn", kind_of(spec), spec, Launch((inputs, None), spec.threads)
+    )
+    try:
+        job, _ = handle.result()
+    except KeyboardInterrupt:
+        handle.cancel()
+        raise
+    return job.record
 
 
 def _store(record, args: argparse.Namespace) -> str | None:

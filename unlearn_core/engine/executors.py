@@ -25,6 +25,7 @@ from unlearn_core.engine.ray_node import ADDRESS_ENV, connect
 from unlearn_core.engine.ray_tasks import progress_actor, remote_task, worker_key
 from unlearn_core.engine.runner import JobCancelled, SharedInputs
 from unlearn_core.errors import UserError
+from unlearn_core.progress import Progress
 
 
 class InlineHandle:
@@ -43,13 +44,15 @@ class InlineHandle:
 
 
 class InlineExecutor:
-    """Jobs in this process, one after another, in a background thread."""
+    """Jobs in this process, one after another, in a background thread; `watch` (the command
+    line's terminal) is told each job's progress too."""
 
     name = "inline"
 
-    def __init__(self):
+    def __init__(self, watch: Progress | None = None):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlearn-job")
         self.board: dict[str, tuple[float, str]] = {}
+        self.watch = watch
 
     def launch(self, job_id: str, kind: JobKind, spec, launch: Launch) -> InlineHandle:
         """The job in the thread (launch's resources: unused, one job at a time in this
@@ -60,6 +63,8 @@ class InlineExecutor:
             if stop.is_set():  # a running job stops at its next progress step
                 raise JobCancelled(phase)
             self.board[job_id] = (fraction, phase)
+            if self.watch:
+                self.watch(fraction, phase)
 
         return InlineHandle(self.pool.submit(kind.run, spec, launch.inputs, progress), stop)
 
