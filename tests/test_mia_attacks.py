@@ -191,11 +191,13 @@ def test_every_run_report_carries_the_mia_block(micro):
     report = record.report
     for which in ("original", "unlearned", "retrained"):
         attacks = getattr(report.mia, which)
-        for attack in ("loss", "svc"):
-            assert {"auc", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr"} <= attacks[attack].keys()
+        for attack in (attacks.loss, attacks.svc):
+            assert None not in (attack.auc, attack.tpr_at_1pct_fpr, attack.tpr_at_0_1pct_fpr)
         # the contract's mia_auc stays, and equals the loss attack's AUC
-        assert getattr(report.metrics, which).mia_auc == attacks["loss"]["auc"]
-    assert report.mia_flags["loss"]["status"] in {
+        assert getattr(report.metrics, which).mia_auc == attacks.loss.auc
+        written = report.to_dict()["mia"][which]  # report.json keeps the keys
+        assert {"auc", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr"} <= written["loss"].keys()
+    assert report.mia_flags.loss.status in {
         "over-unlearning",
         "under-unlearning",
         "matches retrained",
