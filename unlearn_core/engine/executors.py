@@ -1,5 +1,6 @@
 """Two executors behind one interface: `inline` (this process, one job at a time, in a
-background thread) and `ray` (Ray tasks: a local instance started on first use, or a cluster).
+background thread) and `ray` (warm Ray workers, engine/ray_pool.py: a local instance started on
+first use, or a cluster).
 
 `launch(job_id, kind, spec, launch)` runs `kind.run(spec, launch.inputs, progress)` for a job of
 any registered kind (engine/kinds) and returns a handle with done(), result() -> (result, node)
@@ -16,12 +17,14 @@ import functools
 import os
 import socket
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from unlearn_core.engine.fanout import RayFanOut
 from unlearn_core.engine.kinds.registry import JobKind, Launch
 from unlearn_core.engine.ray_node import ADDRESS_ENV, connect
+from unlearn_core.engine.ray_pool import PoolCall, WorkerPool
 from unlearn_core.engine.ray_tasks import progress_actor, remote_task, worker_key
 from unlearn_core.engine.runner import JobCancelled, SharedInputs
 from unlearn_core.errors import UserError
@@ -124,7 +127,24 @@ def ray_failure(err: Exception) -> str:
     return f"the worker running the job died: {first[:200]}"
 
 
+def _raised(err: Exception) -> Exception:
+    """What a job's handle raises for Ray's error `err`: the job's own exception, JobCancelled
+    for a cancelled task, else a RuntimeError of one line (ray_failure)."""
+    import ray
+
+    if isinstance(err, ray.exceptions.TaskCancelledError):
+        return JobCancelled("cancelled")
+    if isinstance(err, ray.exceptions.RayTaskError):
+        cause = err.cause if isinstance(err.cause, Exception) else err
+        if isinstance(cause, ray.exceptions.RayError):  # e.g. its shared oracle's worker died
+            return RuntimeError(ray_failure(cause))
+        return cause
+    return RuntimeError(ray_failure(err))  # a worker or node died
+
+
 class RayHandle:
+    """A job run as a Ray task of its own (one that fans out: engine/fanout.py)."""
+
     def __init__(self, ref):
         self.ref = ref
 
@@ -139,15 +159,8 @@ class RayHandle:
 
         try:
             return ray.get(self.ref)
-        except ray.exceptions.TaskCancelledError:
-            raise JobCancelled("cancelled") from None
-        except ray.exceptions.RayTaskError as err:
-            cause = err.cause if isinstance(err.cause, Exception) else err
-            if isinstance(cause, ray.exceptions.RayError):  # e.g. its shared oracle's worker died
-                raise RuntimeError(ray_failure(cause)) from None
-            raise cause from None
-        except ray.exceptions.RayError as err:  # a worker or node died
-            raise RuntimeError(ray_failure(err)) from None
+        except ray.exceptions.RayError as err:
+            raise _raised(err) from None
 
     def cancel(self) -> None:
         import ray
@@ -155,10 +168,36 @@ class RayHandle:
         ray.cancel(self.ref, force=True)
 
 
+class PoolHandle:
+    """A job run by the pool's warm workers (engine/ray_pool.py)."""
+
+    def __init__(self, pool: WorkerPool, call: PoolCall):
+        self.pool, self.call = pool, call
+
+    def done(self) -> bool:
+        if self.call.outcome is None and not self.call.cancelled:
+            self.pool.collect()
+        return self.call.cancelled or self.call.outcome is not None
+
+    def result(self):
+        if self.call.cancelled:
+            raise JobCancelled("cancelled")
+        status, value = self.call.outcome
+        if status == "error":
+            raise _raised(value) from None
+        return value
+
+    def cancel(self) -> None:
+        self.pool.cancel(self.call)
+
+
 class RayExecutor:
-    """Ray tasks, one per job, each with `spec.threads` CPUs, the memory the job declares and,
-    where the cluster has GPUs, `gpu_fraction` of one (fractions let small jobs share a card;
-    a worker then runs on whichever device `default_device` finds there). Starts a local
+    """Jobs on Ray: each with `spec.threads` CPUs, the memory the job declares and, where the
+    cluster has GPUs, `gpu_fraction` of one (fractions let small jobs share a card; a worker
+    then runs on whichever device `default_device` finds there). Jobs and shared oracles run on
+    a pool of warm workers, one actor per slot of that shape (engine/ray_pool.py); a job that
+    fans out runs as a Ray task of its own, which hands its CPU to its children while it waits
+    on them. Starts a local
     instance (ray_node.py: the machine's cores, no dashboard, bound to 127.0.0.1, watched)
     unless an address is given (or UNLEARN_RAY_ADDRESS); `gpus` declares its GPUs (logical
     ones on a CPU machine: how the tests drive the fractional-GPU path without a card).
@@ -188,6 +227,7 @@ class RayExecutor:
         )
         self.actor = None  # the progress actor: started by the first launch after a rest
         self.board: dict[str, tuple[float, str]] = {}
+        self.pool = WorkerPool(nodes=_alive_nodes)
         nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
         self.largest_node = max(n.get("memory", 0) for n in nodes)
         self.most_cpus = max(n.get("CPU", 0) for n in nodes)
@@ -199,12 +239,16 @@ class RayExecutor:
 
         return ray.put(inputs)
 
-    def launch(self, job_id: str, kind: JobKind, spec, launch: Launch) -> RayHandle:
-        """One Ray task of `launch.cpus` CPUs, its declared memory and, where the kind asks
-        for it, a GPU share."""
+    def launch(self, job_id: str, kind: JobKind, spec, launch: Launch) -> PoolHandle | RayHandle:
+        """The job on a warm worker of `launch.cpus` CPUs, its declared memory and, where the
+        kind asks for it, a GPU share; one that fans out, as a Ray task of those resources."""
         resources = self._resources(launch.cpus, launch.memory, launch.gpu)
-        task = remote_task("job").options(**resources)
-        return RayHandle(task.remote(job_id, kind, spec, self._actor(), *launch.inputs))
+        if launch.fans_out:
+            task = remote_task("job").options(**resources, max_retries=0)
+            return RayHandle(task.remote(job_id, kind, spec, self._actor(), *launch.inputs))
+        args = (job_id, kind, spec, self._actor(), list(launch.inputs))
+        call = PoolCall(job_id, "run_job", args, _shape(resources))
+        return PoolHandle(self.pool, self.pool.submit(call))
 
     def fan_out(self, job_id: str) -> RayFanOut:
         """A job's parts as Ray tasks of their own, reporting to the progress board."""
@@ -219,11 +263,15 @@ class RayExecutor:
         reproducible: bool,
         memory: int | None = None,
     ) -> list:
-        """A task retraining without the request's forget set by `convention` at the jobs'
-        `threads` (and reproducible mode): [object ref of (model, seconds)] (in a list, so a job
-        handed it starts before the retrain ends)."""
-        task = remote_task("oracle").options(**self._resources(threads, memory, gpu=True))
-        return [task.remote(inputs, request.forget_indices, convention, threads, reproducible)]
+        """The retrain without the request's forget set by `convention` at the jobs' `threads`
+        (and reproducible mode), queued on the warm workers before the jobs that wait on it:
+        [its pool call] (in a list: a job handed it starts before the retrain ends, and gets
+        [the call's object ref of (model, seconds)])."""
+        key = f"oracle-{uuid.uuid4().hex[:8]}"  # where its worker's pid goes on the board
+        mode = (convention, threads, reproducible)
+        args = (key, self._actor(), [inputs], request.forget_indices, mode)
+        shape = _shape(self._resources(threads, memory, gpu=True))
+        return [self.pool.submit(PoolCall(key, "run_oracle", args, shape))]
 
     def _resources(self, threads: int, memory: int | None, gpu: bool) -> dict:
         """Ray's options for a job. A job asking more CPUs or memory than any node has fails
@@ -244,7 +292,7 @@ class RayExecutor:
             )
         gpus = self.gpu_fraction if gpu and self.has_gpus else 0
         extra = {"memory": memory} if memory else {}
-        return {"num_cpus": threads, "num_gpus": gpus, "max_retries": 0, **extra}
+        return {"num_cpus": threads, "num_gpus": gpus, **extra}
 
     def progress(self) -> dict[str, tuple[float, str]]:
         """The jobs' progress; NodeDied when the local node has died. A dead or restarting
@@ -253,6 +301,7 @@ class RayExecutor:
 
         if self.node is not None:
             self.node.check()
+        self.pool.dispatch()  # ended calls free their workers for the queued ones
         if self.actor is None:
             return {}
         # a dead actor: Ray restarts it (max_restarts); the jobs write to it again once back
@@ -267,6 +316,10 @@ class RayExecutor:
         import ray
 
         board = self.progress()
+        ahead = self.pool.queued_ahead(job_id)
+        if ahead is not None:
+            busy = len(self.pool.workers)
+            return f"it waits for a worker: {ahead} calls ahead of it, {busy} workers busy"
         if worker_key(job_id) not in board:
             free = {k: round(v, 3) for k, v in ray.available_resources().items() if "node" not in k}
             return f"it never started on a worker: Ray could not place it (free now: {free})"
@@ -282,10 +335,12 @@ class RayExecutor:
         return self.actor
 
     def rest(self) -> None:
-        """No job is live: end the progress actor (idle, it still costs 0.5% of a core); the
-        next launch starts another."""
+        """No job is live: end the idle workers (a shared oracle no job waits on any more
+        still ends) and the progress actor (idle, it still costs 0.5% of a core); the next
+        launch starts another."""
         import ray
 
+        self.pool.dispatch()
         if self.actor is not None:
             ray.kill(self.actor, no_restart=True)
             self.actor, self.board = None, {}
@@ -302,6 +357,18 @@ class RayExecutor:
         ray.shutdown()
         if self.node is not None:
             self.node.reap()
+
+
+def _shape(resources: dict) -> tuple:
+    """A worker's shape, (CPUs, GPUs, memory or None), from a job's Ray options."""
+    return (resources["num_cpus"], resources["num_gpus"], resources.get("memory"))
+
+
+def _alive_nodes() -> list[dict]:
+    """The resources of the cluster's alive nodes."""
+    import ray
+
+    return [n["Resources"] for n in ray.nodes() if n["Alive"]]
 
 
 def _runtime_env() -> dict:

@@ -83,8 +83,9 @@ def connect(
         num_gpus=gpus,
         include_dashboard=False,
         _node_ip_address="127.0.0.1",
-        # no idle workers kept: each cost 0.5% of a core idle and, once it has run a job, holds
-        # torch, the data and the models (about 1 GB); a sweep's next job still reuses one
+        # no idle task workers kept (a fanned-out audit's): each cost 0.5% of a core idle and,
+        # once it has run a call, holds torch, the data and the models (about 1 GB); the next
+        # call still reuses one. Jobs run on the pool's actors, which this does not touch.
         _system_config={"num_workers_soft_limit": 0},
         **common,
     )

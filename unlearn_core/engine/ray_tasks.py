@@ -1,6 +1,6 @@
-"""The Ray side of the engine: the remote functions every job, shared oracle and fanned-out
-call runs as, and the small actor they report progress to. Made on first use, so importing
-the engine never imports ray."""
+"""The Ray side of the engine besides the warm workers (ray_pool.py): the remote functions a
+job that fans out and its fanned-out calls run as, and the small actor every job reports
+progress to. Made on first use, so importing the engine never imports ray."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ def worker_key(job_id: str) -> str:
 
 
 def remote_task(name: str):
-    """ "job" (any registered kind's run), "oracle" (a shared retrain) or "call" (one call of
-    a job fanned out over the cluster, engine/fanout.py)."""
+    """ "job" (a registered kind's run, for a job that fans out: the others run on the warm
+    workers, engine/ray_pool.py) or "call" (one call of a job fanned out over the cluster,
+    engine/fanout.py)."""
     if not _REMOTE:
         import ray
 
@@ -35,21 +36,6 @@ def remote_task(name: str):
             return result, node
 
         @ray.remote
-        def run_oracle(inputs, forget_indices, convention, threads, reproducible):
-            from unlearn_core.request import ForgetRequest
-            from unlearn_core.run.pipeline import oracle_retrain
-
-            request = ForgetRequest.for_indices(inputs.data, forget_indices.tolist())
-            return oracle_retrain(
-                inputs.trained,
-                inputs.data,
-                request,
-                convention=convention,
-                threads=threads,
-                reproducible=reproducible,
-            )
-
-        @ray.remote
         def run_call(fn, args: tuple, board, key: str):
             """fn(*args, progress), its progress on the board under `key`."""
 
@@ -58,7 +44,7 @@ def remote_task(name: str):
 
             return fn(*args, progress)
 
-        _REMOTE.update(job=run_job, oracle=run_oracle, call=run_call)
+        _REMOTE.update(job=run_job, call=run_call)
     return _REMOTE[name]
 
 

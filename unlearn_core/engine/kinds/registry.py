@@ -26,6 +26,7 @@ class Launch:
     memory: int | None = None  # bytes at its peak; None: not declared
     gpu: bool = False  # takes the executor's share of a GPU where there is one
     oracle: object = None  # a shared oracle the job waits on: dropped when the job fails
+    fans_out: bool = False  # it spreads its work over the cluster (executor.fan_out) and waits
 
 
 class JobKind:

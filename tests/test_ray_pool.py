@@ -1,0 +1,181 @@
+"""The Ray executor's warm workers (engine/ray_pool.py, issue 26): jobs run one after another
+on one actor per slot, which keeps the inputs it was handed; no more jobs compute at once than
+there are slots, even while some wait on others; a job waiting on an earlier call of a
+one-slot pool still ends (the queue never skips its head); a queued job cancelled never runs.
+Marked `ray`; a throw-away kind that sleeps stands in for real jobs, so the timings are the
+pool's own."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+
+from unlearn_core.engine.executors import RayExecutor
+from unlearn_core.engine.jobs import JobManager
+from unlearn_core.engine.kinds import registry
+from unlearn_core.engine.kinds.registry import JobKind, Launch
+from unlearn_core.engine.ray_pool import PoolCall, _fits
+from unlearn_core.specs.base import Spec
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
+
+SLOTS = 2
+JOB_S = 1.0
+
+
+@dataclass(frozen=True)
+class NapSpec(Spec):
+    KIND: ClassVar[str] = "nap"
+
+    n: int
+
+    def validate(self) -> None:
+        pass
+
+    def title(self) -> str:
+        return f"nap {self.n}"
+
+    def label(self) -> str:
+        return f"nap-{self.n}"
+
+
+@dataclass(frozen=True)
+class NapResult:
+    pid: int
+    start: float
+    end: float
+    inputs_id: int  # id() of the shared input in the worker: the same object when kept
+    seconds: float = JOB_S
+
+
+class NapKind(JobKind):
+    spec = NapSpec
+    shared = None  # one object ref for every job, as a sweep shares its data set
+
+    def launch(self, spec, cache, executor, job_id) -> Launch:
+        if NapKind.shared is None:
+            NapKind.shared = executor.share(list(range(100_000)))
+        return Launch((NapKind.shared,))
+
+    def run(self, spec, inputs, progress) -> NapResult:
+        start = time.time()
+        # kept alive in the worker, so two objects there never share an id()
+        sys.__dict__.setdefault("_nap_inputs_seen", []).append(inputs[0])
+        time.sleep(JOB_S)
+        return NapResult(os.getpid(), start, time.time(), id(inputs[0]))
+
+    def store(self, spec, root, result, job, node) -> str:
+        STORED[spec.n] = result
+        return str(spec.n)
+
+
+STORED: dict[int, NapResult] = {}
+
+
+@pytest.fixture
+def executor(monkeypatch):
+    monkeypatch.setitem(registry.KINDS, "nap", NapKind())
+    NapKind.shared = None
+    STORED.clear()
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    executor = RayExecutor(workers=SLOTS)
+    yield executor
+    executor.close()
+
+
+def _most_at_once(results: list[NapResult]) -> int:
+    edges = sorted([(r.start, 1) for r in results] + [(r.end, -1) for r in results])
+    running, most = 0, 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_jobs_run_one_after_another_on_warm_workers_that_keep_their_inputs(executor, tmp_path):
+    manager = JobManager(tmp_path, executor)
+    jobs = [manager.submit(NapSpec(n)) for n in range(6)]
+    queued = manager.submit(NapSpec(99))
+    manager.poll()  # launches them all: two run, five queue
+    manager.board.request_cancel(queued.id)
+    ended = manager.wait([j.id for j in [*jobs, queued]])
+    assert [j.state for j in ended] == ["done"] * 6 + ["cancelled"], [j.error for j in ended]
+    assert 99 not in STORED  # cancelled while queued: never ran
+    results = [STORED[n] for n in range(6)]
+    pids = {r.pid for r in results}
+    assert len(pids) <= SLOTS  # six jobs, two processes: each imported torch once
+    for pid in pids:  # each worker fetched the shared input once and kept it
+        assert len({r.inputs_id for r in results if r.pid == pid}) == 1
+    assert _most_at_once(results) == SLOTS
+
+
+def _calls_run(pool, calls: list[PoolCall]) -> None:
+    for call in calls:
+        pool.submit(call)
+    end = time.monotonic() + 120
+    while any(call.outcome is None for call in calls):
+        assert time.monotonic() < end, "a call never ended"
+        pool.dispatch()
+        time.sleep(0.05)
+    assert all(call.outcome[0] == "ok" for call in calls), [c.outcome for c in calls]
+
+
+def _nap(key: str, board, inputs: list) -> PoolCall:
+    return PoolCall(key, "run_job", (key, NapKind(), NapSpec(0), board, inputs), (1, 0, None))
+
+
+def _waiting(key: str, board, on: PoolCall) -> PoolCall:
+    """A call whose inputs hold [on], as a job's hold its shared oracle."""
+    return PoolCall(key, "run_job", (key, WaitKind(), NapSpec(0), board, [[on]]), (1, 0, None))
+
+
+def test_a_worker_waiting_on_another_call_keeps_its_slot(executor):
+    """Two slots: A naps, B waits on A's result, C is queued behind them. C starts only once
+    one of them has ended (a Ray task blocked on B's wait would hand its CPU to C)."""
+    board = executor._actor()
+    a = _nap("a", board, [[]])
+    b = _waiting("b", board, a)
+    c = _nap("c", board, [[]])
+    _calls_run(executor.pool, [a, b, c])
+    assert b.outcome[1][0] == a.outcome[1][0].pid  # B read A's result
+    assert c.outcome[1][0].start >= a.outcome[1][0].end - 0.05
+
+
+def test_a_call_waiting_on_an_earlier_one_ends_in_a_one_slot_pool(executor):
+    """The shared oracle's pattern with one slot: the queue never skips its head, so the call
+    waited on runs first and the waiting one then finds its result."""
+    executor.pool.nodes = lambda: [{"CPU": 1.0}]  # room for one worker of one CPU
+    board = executor._actor()
+    a = _nap("a", board, [[]])
+    b = _waiting("b", board, a)
+    _calls_run(executor.pool, [a, b])
+    assert b.outcome[1][0] == a.outcome[1][0].pid
+    assert len(executor.pool.workers) <= 1
+
+
+class WaitKind(JobKind):
+    spec = NapSpec
+
+    def run(self, spec, inputs, progress) -> int:
+        (earlier,) = inputs[0]  # [object ref of the earlier call's (result, node)], bound
+        result, _node = ray.get(earlier)
+        return result.pid
+
+
+def test_workers_are_added_only_where_they_fit():
+    two_cpus = [{"CPU": 2.0, "memory": 8e9}]
+    assert _fits([(1, 0, None), (1, 0, None)], two_cpus)
+    assert not _fits([(1, 0, None)] * 3, two_cpus)
+    assert not _fits([(1, 0, 9e9)], two_cpus)  # more memory than the node has
+    gpus = [{"CPU": 2.0, "GPU": 1.0}]
+    assert _fits([(1, 0.5, None), (1, 0.5, None)], gpus)
+    assert not _fits([(1, 0.5, None), (1, 0.75, None)], gpus)
+    # two nodes of one CPU: two one-CPU workers fit, one two-CPU worker does not
+    assert _fits([(1, 0, None)] * 2, [{"CPU": 1.0}, {"CPU": 1.0}])
+    assert not _fits([(2, 0, None)], [{"CPU": 1.0}, {"CPU": 1.0}])
