@@ -196,3 +196,39 @@ def test_the_pool_trains_what_it_lacks_together_and_keeps_its_files(small, tmp_p
     again = ModelPool(tmp_path, template, small, "sha")
     assert _bitwise(again.retrained(8, exclude, "replay").state_dict(), retrains[1].state_dict())
     assert _bitwise(again.original(3).model.state_dict(), models[3].model.state_dict())
+
+
+def test_an_audit_trains_its_pool_together_before_its_models_run(tmp_path, monkeypatch):
+    """A logistic regression's audit of 8 models: the 8 pool models and the 8 references are
+    trained as two ensembles before the members run, which then read them (one-by-one training
+    is forbidden here); the audit reads as an audit of 8 models."""
+    from unlearn_core.checkpoint import sha256_file
+    from unlearn_core.data import load_dataset
+    from unlearn_core.privacy.audit import REFERENCE_SEED
+    from unlearn_core.privacy.run import run_audit
+    from unlearn_core.privacy.spec import AuditSpec
+
+    data = load_dataset("demo-300")
+    recipe = dataclasses.replace(RECIPE, epochs=1)
+    path = tmp_path / "logreg.safetensors"
+    save_checkpoint(train("logreg", data, recipe, device="cpu", probes=False), path)
+    groups = []
+
+    def spy(arch, data, recipe, seeds, **kwargs):
+        groups.append(list(seeds))
+        return train_ensemble(arch, data, recipe, seeds, **kwargs)
+
+    monkeypatch.setattr(pool_training, "train_ensemble", spy)
+    monkeypatch.setattr(pool_training, "train", _forbidden)
+    spec = AuditSpec(
+        checkpoint=str(path),
+        checkpoint_sha256=sha256_file(path),
+        method="none",
+        forget={"indices": [5, 31, 64]},
+        models=8,
+        attack_seeds=1,
+        store_root=str(tmp_path / "store"),
+    )
+    privacy = run_audit(spec).privacy
+    assert groups == [list(range(8)), [REFERENCE_SEED + j for j in range(8)]]
+    assert privacy["models"] == 8 and privacy["seeds"] == list(range(8))

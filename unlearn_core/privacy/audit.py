@@ -50,11 +50,8 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
     """Train (or read) pool model `seed`, retrain it without the forget set (or read it),
     unlearn the request from a copy with the method, and measure all three."""
     from unlearn_core.methods import get_method, parse_config
-    from unlearn_core.privacy.pool import ModelPool
     from unlearn_core.request import ForgetRequest
     from unlearn_core.run.inputs import load_inputs
-    from unlearn_core.run.pipeline import dataset_sha256
-    from unlearn_core.run.store import default_store_root
 
     threads = torch.get_num_threads()
     torch.set_num_threads(spec.threads)
@@ -62,8 +59,7 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
         inputs = load_inputs(spec.job_spec())
         data = inputs.data
         request = ForgetRequest.from_dict(data, spec.forget)
-        root = spec.store_root or default_store_root()
-        pool = ModelPool(root, spec.pool_template(inputs.trained), data, dataset_sha256(data))
+        pool = audit_pool(spec, inputs)
         clock = _Clock()
         original = clock("train", pool.original, seed, sub_progress(progress, 0, 0.4, "model"))
         left_out = request.outside_retain(data.train_y.numel())
@@ -100,6 +96,48 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
     finally:
         torch.set_num_threads(threads)
     return MemberResult(seed, **outputs, seconds=clock.seconds, relearn=relearn)
+
+
+def audit_pool(spec: AuditSpec, inputs):
+    """The pool the audit's models come from: the recipe of the audited checkpoint (or the one
+    given), in the spec's store."""
+    from unlearn_core.privacy.pool import ModelPool
+    from unlearn_core.run.pipeline import dataset_sha256
+    from unlearn_core.run.store import default_store_root
+
+    root = spec.store_root or default_store_root()
+    data = inputs.data
+    return ModelPool(root, spec.pool_template(inputs.trained), data, dataset_sha256(data))
+
+
+def train_pool_together(spec: AuditSpec, progress: Progress | None = None) -> bool:
+    """Where the audit's N pool models train faster as one ensemble (privacy/pool_training.py,
+    `trains_together`), train those it lacks, and its references, together now, so its members
+    read them; -> whether it did. Otherwise nothing: each member trains its own (on Ray, in
+    parallel)."""
+    from unlearn_core.device import default_device
+    from unlearn_core.privacy.pool_training import trains_together
+    from unlearn_core.request import ForgetRequest
+    from unlearn_core.run.inputs import load_inputs
+
+    inputs = load_inputs(spec.job_spec())
+    pool = audit_pool(spec, inputs)
+    arch, recipe = pool.template.arch, pool.template.recipe
+    seeds = list(range(spec.models))
+    if not trains_together(arch, inputs.data, recipe, default_device(), seeds):
+        return False
+    request = ForgetRequest.from_dict(inputs.data, spec.forget)
+    left_out = request.outside_retain(inputs.data.train_y.numel())
+    references = [REFERENCE_SEED + seed for seed in seeds]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.threads)
+    try:
+        pool.originals(seeds, sub_progress(progress, 0.0, 0.5, "pool models, together"))
+        retrains = sub_progress(progress, 0.5, 1.0, "retrained models, together")
+        pool.retrains(references, left_out, spec.oracle_convention, retrains)
+    finally:
+        torch.set_num_threads(threads)
+    return True
 
 
 class _Clock:

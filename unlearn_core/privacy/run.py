@@ -1,4 +1,5 @@
-"""Running an audit: its N model tasks in this process one after another (inline), or by
+"""Running an audit: its pool trained as one ensemble first where that is faster (privacy/
+pool_training.py), its N model tasks in this process one after another (inline), or by
 whatever `members` runs them (the engine's Ray executor spreads them over the cluster), then
 the summary. Nothing is written here: the job manager stores the result (privacy/store.py), so
 a killed audit leaves no half record."""
@@ -9,13 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from unlearn_core.privacy.audit import MemberResult, audit_member, summarise
+from unlearn_core.privacy.audit import MemberResult, audit_member, summarise, train_pool_together
 from unlearn_core.privacy.spec import AuditSpec
 from unlearn_core.progress import Progress, sub_progress
 from unlearn_core.request import ForgetRequest
 from unlearn_core.run.inputs import load_inputs
 
 MODELS_SHARE = 0.95  # of the progress bar; the summary's bootstraps take the rest
+TOGETHER_SHARE = 0.4  # of the models' share, when the pool trains as one ensemble first
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ def run_audit(
         if progress:
             progress(fraction, phase)
 
-    results = members(spec, sub_progress(report, 0.0, MODELS_SHARE, "models"))
+    together = sub_progress(report, 0.0, TOGETHER_SHARE * MODELS_SHARE, "pool")
+    first = TOGETHER_SHARE * MODELS_SHARE if train_pool_together(spec, together) else 0.0
+    results = members(spec, sub_progress(report, first, MODELS_SHARE, "models"))
     report(MODELS_SHARE, "attacks and intervals")
     inputs = load_inputs(spec.job_spec())
     request = ForgetRequest.from_dict(inputs.data, spec.forget)

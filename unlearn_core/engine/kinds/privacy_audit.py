@@ -17,7 +17,8 @@ class AuditKind(JobKind):
     record_field = "audit_id"
 
     def launch(self, spec: AuditSpec, cache, executor, job_id: str) -> Launch:
-        return Launch((executor.fan_out(job_id),), fans_out=True)
+        # its own CPUs: it may train its pool as one ensemble before it fans out its models
+        return Launch((executor.fan_out(job_id),), cpus=spec.threads, fans_out=True)
 
     def run(self, spec: AuditSpec, inputs: tuple, progress):
         (fan_out,) = inputs

@@ -22,7 +22,7 @@ class Launch:
     (a Ray object ref among them arrives fetched), and what the job takes of a node."""
 
     inputs: tuple = ()
-    cpus: int = 1  # CPUs to reserve (a job fanning out waits on its children: 1)
+    cpus: int = 1  # CPUs to reserve (a task waiting on its children hands them back meanwhile)
     memory: int | None = None  # bytes at its peak; None: not declared
     gpu: bool = False  # takes the executor's share of a GPU where there is one
     oracle: object = None  # a shared oracle the job waits on: dropped when the job fails
