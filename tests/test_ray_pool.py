@@ -19,7 +19,7 @@ from unlearn_core.engine.executors import RayExecutor
 from unlearn_core.engine.jobs import JobManager
 from unlearn_core.engine.kinds import registry
 from unlearn_core.engine.kinds.registry import JobKind, Launch
-from unlearn_core.engine.ray_pool import PoolCall, _fits
+from unlearn_core.engine.ray_pool import PoolCall, WorkerPool, _fits, _serves, _Worker
 from unlearn_core.specs.base import Spec
 
 ray = pytest.importorskip("ray")
@@ -179,3 +179,31 @@ def test_workers_are_added_only_where_they_fit():
     # two nodes of one CPU: two one-CPU workers fit, one two-CPU worker does not
     assert _fits([(1, 0, None)] * 2, [{"CPU": 1.0}, {"CPU": 1.0}])
     assert not _fits([(2, 0, None)], [{"CPU": 1.0}, {"CPU": 1.0}])
+
+
+def test_a_new_worker_reserves_the_most_memory_its_queue_asks(monkeypatch):
+    """A sweep's methods of different batch sizes declare different memory: the first worker
+    is made large enough for every queued call of its CPUs and GPUs, so they all reuse it; a
+    worker is added only where the node has room, and an idle one serves a smaller call."""
+    made = []
+
+    def fake_worker(self, shape):
+        worker = _Worker(None, shape)
+        self.workers.append(worker)
+        made.append(shape)
+        return worker
+
+    monkeypatch.setattr(WorkerPool, "_new_worker", fake_worker)
+    pool = WorkerPool(nodes=lambda: [{"CPU": 2.0, "memory": 8e9}])
+    small, large = (1, 0, 1e9), (1, 0, 3e9)
+    pool.queue.extend([PoolCall("a", "run_job", (), small), PoolCall("b", "run_job", (), large)])
+    first = pool._worker_for(small)
+    assert first.shape == (1, 0, 3e9)  # sized for the queue's largest call
+    first.busy = pool.queue[0]
+    second = pool._worker_for(large)
+    assert second is not first and made == [(1, 0, 3e9), (1, 0, 3e9)]
+    second.busy = pool.queue[1]
+    assert pool._worker_for(small) is None  # two CPUs, two busy workers: the call waits
+    first.busy = None
+    assert pool._worker_for(small) is first  # an idle worker with room for it serves it
+    assert not _serves((1, 0, 1e9), (1, 0, 3e9)) and not _serves((2, 0, None), (1, 0, None))

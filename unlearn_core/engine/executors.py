@@ -197,10 +197,10 @@ class RayExecutor:
     then runs on whichever device `default_device` finds there). Jobs and shared oracles run on
     a pool of warm workers, one actor per slot of that shape (engine/ray_pool.py); a job that
     fans out runs as a Ray task of its own, which hands its CPU to its children while it waits
-    on them. Starts a local
-    instance (ray_node.py: the machine's cores, no dashboard, bound to 127.0.0.1, watched)
-    unless an address is given (or UNLEARN_RAY_ADDRESS); `gpus` declares its GPUs (logical
-    ones on a CPU machine: how the tests drive the fractional-GPU path without a card).
+    on them. Starts a local instance (ray_node.py: the machine's cores, no dashboard, bound to
+    127.0.0.1, watched) unless an address is given (or UNLEARN_RAY_ADDRESS); `gpus` declares
+    its GPUs (logical ones on a CPU machine: how the tests drive the fractional-GPU path
+    without a card).
 
     Supervised: the progress actor is restarted by Ray when it dies (reads meanwhile return the
     last board: the jobs' own object refs still say when they end), and a dead local node
@@ -228,7 +228,7 @@ class RayExecutor:
         self.actor = None  # the progress actor: started by the first launch after a rest
         self.board: dict[str, tuple[float, str]] = {}
         self.pool = WorkerPool(nodes=_alive_nodes)
-        nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+        nodes = _alive_nodes()
         self.largest_node = max(n.get("memory", 0) for n in nodes)
         self.most_cpus = max(n.get("CPU", 0) for n in nodes)
         self.has_gpus = any(n.get("GPU", 0) > 0 for n in nodes)

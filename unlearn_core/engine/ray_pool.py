@@ -206,18 +206,22 @@ class WorkerPool:
         call.worker, worker.busy = worker, call
 
     def _worker_for(self, shape: tuple) -> _Worker | None:
-        """An idle worker of `shape`; else a new one where the nodes have room (an idle one of
-        another shape ended to make it); else None (the head waits for a worker to free)."""
+        """An idle worker that can run a call of `shape`; else a new one where the nodes have
+        room (an idle one that cannot ended to make it); else None (the head waits for a
+        worker to free). A new worker reserves the most memory any queued call of its CPUs and
+        GPUs declares, so a sweep's methods of different batch sizes share warm workers."""
         idle = [w for w in self.workers if w.busy is None]
         for worker in idle:
-            if worker.shape == shape:
+            if _serves(worker.shape, shape):
                 return worker
-        if not _fits([w.shape for w in self.workers] + [shape], self.nodes()):
+        alike = [c.shape[2] or 0 for c in self.queue if c.shape[:2] == shape[:2]]
+        wanted = (*shape[:2], max([*alike, shape[2] or 0]) or None)
+        if not _fits([w.shape for w in self.workers] + [wanted], self.nodes()):
             if not idle:
                 return None
             self._end(idle[0])
             return self._worker_for(shape)
-        return self._new_worker(shape)
+        return self._new_worker(wanted)
 
     def _new_worker(self, shape: tuple) -> _Worker:
         if not _CLASS:
@@ -245,6 +249,12 @@ def _bound(arg):
         assert arg[0].ref is not None, "an oracle is queued before the jobs that wait on it"
         return [arg[0].ref]
     return [_bound(item) for item in arg]
+
+
+def _serves(have: tuple, want: tuple) -> bool:
+    """Whether a worker of shape `have` can run a call of shape `want`: the same CPUs and GPU
+    share, and at least the memory it declares."""
+    return have[:2] == want[:2] and (have[2] or 0) >= (want[2] or 0)
 
 
 def _fits(shapes: list[tuple], nodes: list[dict]) -> bool:
