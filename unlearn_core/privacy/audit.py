@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from unlearn_core.metrics.summary_stats import average_gap, mean_interval, tug_of_war
 from unlearn_core.privacy.challenge import final_score
@@ -52,10 +51,9 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
     from unlearn_core.methods import get_method, parse_config
     from unlearn_core.request import ForgetRequest
     from unlearn_core.run.inputs import load_inputs
+    from unlearn_core.run.reproducible import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(spec.threads)
-    try:
+    with torch_threads(spec.threads):
         inputs = load_inputs(spec.job_spec())
         data = inputs.data
         request = ForgetRequest.from_dict(data, spec.forget)
@@ -93,8 +91,6 @@ def audit_member(spec: AuditSpec, seed: int, progress: Progress | None = None) -
                 )
                 for role, model in (("unlearned", result.model), ("retrained", retrained))
             }
-    finally:
-        torch.set_num_threads(threads)
     return MemberResult(seed, **outputs, seconds=clock.seconds, relearn=relearn)
 
 
@@ -110,33 +106,29 @@ def audit_pool(spec: AuditSpec, inputs):
     return ModelPool(root, spec.pool_template(inputs.trained), data, dataset_sha256(data))
 
 
-def train_pool_together(spec: AuditSpec, progress: Progress | None = None) -> bool:
+def train_pool_together(spec: AuditSpec, inputs, progress: Progress | None = None) -> bool:
     """Where the audit's N pool models train faster as one ensemble (privacy/pool_training.py,
     `trains_together`), train those it lacks, and its references, together now, so its members
     read them; -> whether it did. Otherwise nothing: each member trains its own (on Ray, in
-    parallel)."""
+    parallel). inputs: the spec's loaded checkpoint and data set (run/inputs.py)."""
     from unlearn_core.device import default_device
     from unlearn_core.privacy.pool_training import trains_together
     from unlearn_core.request import ForgetRequest
-    from unlearn_core.run.inputs import load_inputs
+    from unlearn_core.run.reproducible import torch_threads
 
-    inputs = load_inputs(spec.job_spec())
     pool = audit_pool(spec, inputs)
-    arch, recipe = pool.template.arch, pool.template.recipe
     seeds = list(range(spec.models))
-    if not trains_together(arch, inputs.data, recipe, default_device(), seeds):
+    if not trains_together(
+        pool.template.arch, inputs.data, pool.template.recipe, default_device(), seeds
+    ):
         return False
     request = ForgetRequest.from_dict(inputs.data, spec.forget)
     left_out = request.outside_retain(inputs.data.train_y.numel())
     references = [REFERENCE_SEED + seed for seed in seeds]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(spec.threads)
-    try:
+    with torch_threads(spec.threads):
         pool.originals(seeds, sub_progress(progress, 0.0, 0.5, "pool models, together"))
         retrains = sub_progress(progress, 0.5, 1.0, "retrained models, together")
         pool.retrains(references, left_out, spec.oracle_convention, retrains)
-    finally:
-        torch.set_num_threads(threads)
     return True
 
 

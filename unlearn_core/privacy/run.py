@@ -62,11 +62,12 @@ def run_audit(
         if progress:
             progress(fraction, phase)
 
+    inputs = load_inputs(spec.job_spec())
     together = sub_progress(report, 0.0, TOGETHER_SHARE * MODELS_SHARE, "pool")
-    first = TOGETHER_SHARE * MODELS_SHARE if train_pool_together(spec, together) else 0.0
+    trained_together = train_pool_together(spec, inputs, together)
+    first = TOGETHER_SHARE * MODELS_SHARE if trained_together else 0.0
     results = members(spec, sub_progress(report, first, MODELS_SHARE, "models"))
     report(MODELS_SHARE, "attacks and intervals")
-    inputs = load_inputs(spec.job_spec())
     request = ForgetRequest.from_dict(inputs.data, spec.forget)
     seconds = time.perf_counter() - start
     privacy = summarise(spec, sorted(results, key=lambda m: m.seed), request, seconds)
