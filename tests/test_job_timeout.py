@@ -92,3 +92,5 @@ def test_on_ray_the_failure_says_never_placed_or_what_the_worker_logged(nap_kind
     placed = ended[running.id].error
     assert "its last phase: napping (50%)" in placed and "nap: falling asleep" in placed
     assert "it never started on a worker: Ray could not place it" in ended[waiting.id].error
+    # it waited at the head of the warm workers' queue (the report reads it before dispatching)
+    assert "0 calls ahead of it in the worker pool" in ended[waiting.id].error

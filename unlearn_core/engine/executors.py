@@ -310,19 +310,19 @@ class RayExecutor:
         return dict(self.board)
 
     def stall_report(self, job_id: str) -> str:
-        """What is known of a job that overran its timeout, in one line: never placed (what
-        it asked for against what is free), or its phase and its worker's last log lines
-        (read where this process started the instance; a cluster's are on its nodes)."""
+        """What is known of a job that overran its timeout, in one line: never placed (what is
+        free and, for a job still in the worker pool's queue, how many calls are ahead of it),
+        or its phase and its worker's last log lines (read where this process started the
+        instance; a cluster's are on its nodes)."""
         import ray
 
+        ahead = self.pool.queued_ahead(job_id)  # read first: progress() may dispatch it
         board = self.progress()
-        ahead = self.pool.queued_ahead(job_id)
-        if ahead is not None:
-            busy = len(self.pool.workers)
-            return f"it waits for a worker: {ahead} calls ahead of it, {busy} workers busy"
-        if worker_key(job_id) not in board:
+        if ahead is not None or worker_key(job_id) not in board:
             free = {k: round(v, 3) for k, v in ray.available_resources().items() if "node" not in k}
-            return f"it never started on a worker: Ray could not place it (free now: {free})"
+            queued = f"; {ahead} calls ahead of it in the worker pool" if ahead is not None else ""
+            line = f"it never started on a worker: Ray could not place it (free now: {free})"
+            return line + queued
         pid = board[worker_key(job_id)][1].split()[0]
         fraction, phase = board.get(job_id, (0.0, "started"))
         tail = worker_log_tail(self.node.session_dir, pid) if self.node else ""
