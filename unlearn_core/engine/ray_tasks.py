@@ -25,7 +25,8 @@ def remote_task(name: str):
         def run_job(job_id: str, kind, spec, board, *inputs):
             """kind.run(spec, inputs, progress) on a worker: the kind object travels with the
             job, so a kind need not be registered in the worker's process. Object refs among
-            `inputs` arrive fetched (a list holding one does not: a shared oracle's)."""
+            `inputs` arrive fetched. Only a job that fans out runs so (ray_pool.py runs the
+            others)."""
 
             def progress(fraction: float, phase: str) -> None:
                 board.write.remote(job_id, fraction, phase)
