@@ -134,3 +134,37 @@ def test_tampering_is_detected(tmp_path, record):
 def test_unknown_run_id(tmp_path):
     with pytest.raises(UserError, match="no run 'nope'"):
         RunStore(tmp_path).open("nope")
+
+
+def test_the_unlearned_model_is_measured_before_the_shared_oracle_is_asked_for(
+    tiny, tiny_trained, record, monkeypatch
+):
+    """A sweep's job that would wait on its shared oracle evaluates the original and unlearned
+    models first (engine/ray_pool.py: its worker runs another job meanwhile); the report is the
+    one measuring all three at the end gives."""
+    import unlearn_core.run.pipeline as pipeline
+
+    evaluated = []
+    real = pipeline.evaluate
+    monkeypatch.setattr(pipeline, "evaluate", lambda m, *a: evaluated.append(m) or real(m, *a))
+
+    def shared_oracle():
+        assert len(evaluated) == 2 and tiny_trained.model in evaluated  # original and unlearned
+        return record.retrained, 1.0
+
+    request = ForgetRequest.for_indices(tiny, [3, 4])
+    shared = unlearn_model(
+        tiny_trained,
+        {"sha256": "ab" * 32},
+        tiny,
+        request,
+        "finetune",
+        {"epochs": "1"},
+        shared_oracle=shared_oracle,
+    )
+    assert len(evaluated) == 3 and evaluated[2] is record.retrained
+    models = pipeline.PerModel(tiny_trained.model, shared.model, record.retrained)
+    at_once = pipeline.measure(models, tiny_trained, tiny, request, seed=0)
+    assert shared.report.metrics == at_once.metrics and shared.report.mia == at_once.mia
+    assert shared.report.representations == at_once.representations
+    assert shared.report.metrics == record.report.metrics  # the same run, its own oracle

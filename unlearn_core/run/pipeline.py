@@ -108,6 +108,12 @@ def unlearn_model(
     unlearn_share = 0.45 if oracle and shared_oracle is None else 0.9
     method_progress = sub_progress(progress, 0.0, unlearn_share, spec.name)
     result, unlearn_seconds = _unlearn(spec, trained, request, data, config, seed, method_progress)
+    if progress:
+        progress(unlearn_share, "evaluating the original and unlearned models")
+    # before the oracle is asked for: a sweep's job that would wait on it has less left after
+    alone = measure_alone(
+        {"original": trained.model, "unlearned": result.model}, data, request, seed
+    )
     retrained, retrain_seconds = (None, None)
     if shared_oracle is not None:
         retrained, retrain_seconds = shared_oracle()
@@ -123,7 +129,7 @@ def unlearn_model(
     timing = Timing(unlearn_seconds=unlearn_seconds, retrain_seconds=retrain_seconds)
     models = PerModel(trained.model, result.model, retrained)
     report = _single_report(
-        setup, request, timing, models, result.info, privacy_risk, relearn, progress
+        setup, request, timing, models, result.info, privacy_risk, relearn, progress, alone
     )
     if progress:
         progress(1.0, "done")
@@ -222,10 +228,11 @@ def _single_report(
     privacy_risk: bool,
     relearn: RelearnConfig | None,
     progress: Progress | None,
+    alone: dict[str, dict | None],
 ) -> Report:
     """Measure the three models of one run and build its report, with the fields that compare
     the unlearned model with the one it came from (verification error, privacy risk, method
-    info)."""
+    info). alone: measure_alone's results for the models already measured."""
     verification = {}
     if models.retrained is not None:  # Unrolling SGD's verification error, with and without
         verification = verification_errors(models.unlearned, models.original, models.retrained)
@@ -243,7 +250,7 @@ def _single_report(
         progress(0.92, "evaluating")
     relearn_progress = sub_progress(progress, 0.93, 0.99, "relearn time")
     measured = measure(
-        models, setup.trained, setup.data, request, setup.seed, relearn, relearn_progress
+        models, setup.trained, setup.data, request, setup.seed, relearn, relearn_progress, alone
     )
     return build_report(
         setup,
@@ -314,12 +321,17 @@ def measure(
     seed: int,
     relearn: RelearnConfig | None = None,
     relearn_progress: Progress | None = None,
+    alone: dict[str, dict | None] | None = None,
 ) -> Measured:
     """Evaluate the original, unlearned and (when present) retrained models on `request`: the M
     blocks, predictions on the forget set, the membership attacks of METHODS.md section 4 (on
-    shared samples), layer distances and, when `relearn` is given, relearn times (they train)."""
+    shared samples), layer distances and, when `relearn` is given, relearn times (they train).
+    alone: measure_alone's results for models already measured (not measured again)."""
     named = models.to_dict()
-    raw = {k: evaluate(m, data, request) if m is not None else None for k, m in named.items()}
+    alone = alone or {}
+    rest = {k: m for k, m in named.items() if k not in alone}
+    each = {**alone, **measure_alone(rest, data, request, seed)}
+    raw = {k: dict(each[k]["metrics"]) if each[k] else None for k in named}
     distribution = {k: (m.pop("forget_predictions") if m else None) for k, m in raw.items()}
     metrics = PerModel.from_dict(raw, ModelMetrics.from_dict)
     relearn_time = PerModel()  # null unless asked for: it costs training time
@@ -338,13 +350,27 @@ def measure(
     return Measured(
         metrics=metrics,
         prediction_distribution=PerModel.from_dict(distribution),
-        mia=read_mia(membership_report(named, data, request, seed=seed)),
+        mia=read_mia({k: each[k]["mia"] if each[k] else None for k in named}),
         relearn_time=relearn_time,
         layer_distance=read_layer_distance(
             layer_distance(models.unlearned, models.original, models.retrained)
         ),
         representations=report_summary(named, data, request, seed),
     )
+
+
+def measure_alone(
+    models: dict[str, nn.Module | None], data: ImageDataset, request: ForgetRequest, seed: int
+) -> dict[str, dict | None]:
+    """What `measure` computes of each model by itself: name -> {"metrics": evaluate's dict,
+    "mia": its membership attacks (on mia_samples(seed), the samples every model of a run
+    shares)}, or None for a missing model. Each model's values depend on it alone, so a run may
+    measure some models before others exist (the unlearned one before its oracle)."""
+    attacks = membership_report(models, data, request, seed=seed)
+    return {
+        k: {"metrics": evaluate(m, data, request), "mia": attacks[k]} if m is not None else None
+        for k, m in models.items()
+    }
 
 
 def build_report(
