@@ -72,22 +72,35 @@ def apply(threads: int) -> None:
 def pinned(threads: int) -> Iterator[None]:
     """`apply(threads)` for the block only (a job in a long-lived app or Ray worker process):
     the thread count and the CUDA settings are restored after it."""
+    before = torch_state()
+    apply(threads)
+    try:
+        yield
+    finally:
+        restore_torch_state(before)
+
+
+def torch_state() -> tuple:
+    """What `apply` sets, as it is now: (threads, deterministic algorithms, warn only, cuDNN
+    benchmark, cuDNN deterministic)."""
     import torch
 
-    before = (
+    return (
         torch.get_num_threads(),
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
         torch.backends.cudnn.benchmark,
         torch.backends.cudnn.deterministic,
     )
-    apply(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[3:]
+
+
+def restore_torch_state(state: tuple) -> None:
+    """Set what torch_state() returned back."""
+    import torch
+
+    torch.set_num_threads(state[0])
+    torch.use_deterministic_algorithms(state[1], warn_only=state[2])
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = state[3:]
 
 
 NOT_PINNED = (
