@@ -34,6 +34,7 @@ class NapSpec(Spec):
     KIND: ClassVar[str] = "nap"
 
     n: int
+    seconds: float = JOB_S
 
     def validate(self) -> None:
         pass
@@ -51,6 +52,7 @@ class NapResult:
     start: float
     end: float
     inputs_id: int  # id() of the shared input in the worker: the same object when kept
+    threads: int = 0  # torch's thread count while it ran
     seconds: float = JOB_S
 
 
@@ -64,11 +66,14 @@ class NapKind(JobKind):
         return Launch((NapKind.shared,))
 
     def run(self, spec, inputs, progress) -> NapResult:
+        import torch
+
         start = time.time()
         # kept alive in the worker, so two objects there never share an id()
         sys.__dict__.setdefault("_nap_inputs_seen", []).append(inputs[0])
-        time.sleep(JOB_S)
-        return NapResult(os.getpid(), start, time.time(), id(inputs[0]))
+        time.sleep(spec.seconds)
+        threads = torch.get_num_threads()
+        return NapResult(os.getpid(), start, time.time(), id(inputs[0]), threads)
 
     def store(self, spec, root, result, job, node) -> str:
         STORED[spec.n] = result
@@ -115,19 +120,23 @@ def test_jobs_run_one_after_another_on_warm_workers_that_keep_their_inputs(execu
     assert _most_at_once(results) == SLOTS
 
 
-def _calls_run(pool, calls: list[PoolCall]) -> None:
+def _calls_run(pool, calls: list[PoolCall], step=None) -> None:
+    """Submit `calls` and step the pool (`step`: how the executor does, pool.dispatch when
+    None) until they have all ended, well."""
     for call in calls:
         pool.submit(call)
     end = time.monotonic() + 120
-    while any(call.outcome is None for call in calls):
+    while any(call.outcome is None and not call.cancelled for call in calls):
         assert time.monotonic() < end, "a call never ended"
-        pool.dispatch()
+        (step or pool.dispatch)()
         time.sleep(0.05)
-    assert all(call.outcome[0] == "ok" for call in calls), [c.outcome for c in calls]
+    ended = [c for c in calls if not c.cancelled]
+    assert all(call.outcome[0] == "ok" for call in ended), [c.outcome for c in ended]
 
 
-def _nap(key: str, board, inputs: list) -> PoolCall:
-    return PoolCall(key, "run_job", (key, NapKind(), NapSpec(0), board, inputs), (1, 0, None))
+def _nap(key: str, board, inputs: list, seconds: float = JOB_S) -> PoolCall:
+    spec = NapSpec(0, seconds)
+    return PoolCall(key, "run_job", (key, NapKind(), spec, board, inputs), (1, 0, None))
 
 
 def _waiting(key: str, board, on: PoolCall) -> PoolCall:
@@ -163,9 +172,80 @@ class WaitKind(JobKind):
     spec = NapSpec
 
     def run(self, spec, inputs, progress) -> int:
-        (earlier,) = inputs[0]  # [object ref of the earlier call's (result, node)], bound
-        result, _node = ray.get(earlier)
+        (earlier,) = inputs[0]  # [a SlotWait on the earlier call's (result, node)]
+        result, _node = earlier.result()
         return result.pid
+
+
+class ParkKind(JobKind):
+    """A job that sets its own torch threads, then waits on an earlier call (as a job on its
+    shared oracle): (pid, start, parked at, resumed at, end, threads after the wait)."""
+
+    spec = NapSpec
+
+    def run(self, spec, inputs, progress) -> tuple:
+        import torch
+
+        start = time.time()
+        torch.set_num_threads(3)
+        (earlier,) = inputs[0]
+        parked = time.time()
+        earlier.result()
+        resumed = time.time()
+        time.sleep(JOB_S)
+        return os.getpid(), start, parked, resumed, time.time(), torch.get_num_threads()
+
+
+def _parking(key: str, board, on: PoolCall) -> PoolCall:
+    return PoolCall(key, "run_job", (key, ParkKind(), NapSpec(0), board, [[on]]), (1, 0, None))
+
+
+def test_a_job_parked_on_its_oracle_lends_its_slot_and_keeps_its_settings(executor):
+    """Two slots: A naps 4 s (the oracle), B waits on it, C and D nap 1 s. B parks, so C and
+    then D run on B's worker while A runs, never more than two computing at once; B resumes
+    after A with the thread count it set, which C and D did not see."""
+    board = executor._actor()
+    a = _nap("a", board, [[]], seconds=4.0)
+    b = _parking("b", board, a)
+    c, d = _nap("c", board, [[]]), _nap("d", board, [[]])
+
+    def step():  # as the job manager's poll: the board read, then a dispatch
+        executor.progress()
+
+    _calls_run(executor.pool, [a, b, c, d], step)
+    pid, start, parked, resumed, end, threads = b.outcome[1][0]
+    naps = [call.outcome[1][0] for call in (a, c, d)]
+    assert {naps[1].pid, naps[2].pid} == {pid}  # C and D ran on B's worker
+    assert naps[2].end <= naps[0].end  # both while A ran
+    assert threads == 3 and naps[1].threads != 3 and naps[2].threads != 3
+    assert parked < naps[0].start + 4.0 <= resumed + 0.05
+    computing = [*naps, NapResult(pid, start, parked, 0), NapResult(pid, resumed, end, 0)]
+    assert _most_at_once(computing) == SLOTS
+
+
+def test_cancelling_a_job_on_a_parked_slot_restarts_the_parked_one(executor):
+    """C runs on the slot where B is parked; cancelling C kills that worker, and B goes back
+    to the head of the queue and still ends well."""
+    board = executor._actor()
+    a = _nap("a", board, [[]], seconds=4.0)
+    b = _parking("b", board, a)
+    c = _nap("c", board, [[]], seconds=30.0)
+    calls = [a, b, c]
+    for call in calls:
+        executor.pool.submit(call)
+    end = time.monotonic() + 60
+    while c.ref is None:
+        assert time.monotonic() < end, "C never started beside the parked B"
+        executor.progress()
+        time.sleep(0.05)
+    assert c.worker is b.worker
+    executor.pool.cancel(c)
+    assert executor.pool.queue[0] is b and b.ref is None
+    while b.outcome is None:
+        assert time.monotonic() < end, "B never ended"
+        executor.progress()
+        time.sleep(0.05)
+    assert b.outcome[0] == "ok" and a.outcome[0] == "ok" and c.cancelled
 
 
 def test_workers_are_added_only_where_they_fit():
@@ -199,11 +279,14 @@ def test_a_new_worker_reserves_the_most_memory_its_queue_asks(monkeypatch):
     pool.queue.extend([PoolCall("a", "run_job", (), small), PoolCall("b", "run_job", (), large)])
     first = pool._worker_for(small)
     assert first.shape == (1, 0, 3e9)  # sized for the queue's largest call
-    first.busy = pool.queue[0]
+    first.calls = [pool.queue[0]]
     second = pool._worker_for(large)
     assert second is not first and made == [(1, 0, 3e9), (1, 0, 3e9)]
-    second.busy = pool.queue[1]
+    second.calls = [pool.queue[1]]
     assert pool._worker_for(small) is None  # two CPUs, two busy workers: the call waits
-    first.busy = None
+    pool.parked = {"a"}  # A waits on its oracle: its worker may take a call meanwhile
+    assert pool._worker_for(small) is first
+    pool.parked = set()
+    first.calls = []
     assert pool._worker_for(small) is first  # an idle worker with room for it serves it
     assert not _serves((1, 0, 1e9), (1, 0, 3e9)) and not _serves((2, 0, None), (1, 0, None))

@@ -301,12 +301,12 @@ class RayExecutor:
 
         if self.node is not None:
             self.node.check()
-        self.pool.dispatch()  # ended calls free their workers for the queued ones
-        if self.actor is None:
-            return {}
-        # a dead actor: Ray restarts it (max_restarts); the jobs write to it again once back
-        with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-            self.board = ray.get(self.actor.read.remote(), timeout=self.READ_TIMEOUT_S)
+        if self.actor is not None:
+            # a dead actor: Ray restarts it (max_restarts); the jobs write to it again once back
+            with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                self.board = ray.get(self.actor.read.remote(), timeout=self.READ_TIMEOUT_S)
+        self.pool.note_parked(self.board)
+        self.pool.dispatch()  # ended and parked calls free their workers for the queued ones
         return dict(self.board)
 
     def stall_report(self, job_id: str) -> str:

@@ -6,7 +6,9 @@ Why actors and not a task per job: a task's worker is a fresh process unless Ray
 reuse one, and a task blocked on the shared oracle hands its CPU back, so Ray started further
 jobs beside it and the cores ran more jobs than they have (BENCHMARKS.md, "Sweeps on Ray": a
 job's own time was 37.8 s on Ray against 12.4 s inline on 2 cores). An actor keeps its CPUs
-for its life: a slot runs one job at a time, waiting included.
+for its life: a slot computes one call at a time. A job waiting on its shared oracle parks
+(SlotWait): it lets go of the slot, which may run another job meanwhile (docs/DESIGN-NOTES.md,
+"Warm workers").
 
 The queue is first in, first out, and never skips its head: an oracle is queued before the
 jobs that wait on it (the job manager asks for it first), so it is always started before
@@ -17,35 +19,50 @@ tasks need them); a worker that died is replaced by a new one on its next dispat
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
 
 INPUTS_KEPT = 2  # inputs a worker keeps by object reference (a sweep has one; 2 bounds memory)
+SLOT_CALLS = 4  # calls a worker holds at once: one computing, the others parked
+PARKED = "@parked"  # a board key's suffix: whether the job before it is parked (1.0) or not
+
+
+def parked_key(job_id: str) -> str:
+    """The board entry where a job's worker says whether the job is parked."""
+    return job_id + PARKED
 
 
 class JobWorker:
     """One worker slot (a Ray actor, made by `_worker_class`): imports what every job needs
-    once, then runs one call at a time."""
+    once, then runs its calls one at a time: a call computes only while it holds `compute`,
+    and a job waiting on its shared oracle lets go of it (`SlotWait`)."""
 
     def __init__(self):
+        import threading
+
         import unlearn_core.engine.kinds  # noqa: F401  (torch, the methods, every kind)
         import unlearn_core.run.pipeline  # noqa: F401  (the oracle's retrain)
+        from unlearn_core.run.reproducible import torch_state
 
         self.kept: dict[str, object] = {}  # object ref id -> its value, newest last
+        self.compute = threading.Lock()
+        self.baseline = torch_state()  # what each call starts from, whatever the last one set
 
     def run_job(self, job_id: str, kind, spec, board, inputs: list):
         """kind.run(spec, inputs, progress), the object refs among `inputs` fetched once per
-        worker; -> (its result, this node's id)."""
-        node = self._started(job_id, board, "run_job")
+        worker and each [object ref] (a shared oracle) handed over as [a SlotWait];
+        -> (its result, this node's id)."""
 
         def progress(fraction: float, phase: str) -> None:
             board.write.remote(job_id, fraction, phase)
 
-        try:
-            return kind.run(spec, self._fetched(inputs), progress), node
-        finally:
-            _title("ray::JobWorker")
+        title = f"ray::run_job {job_id}"
+        with self._computing(title):
+            node = self._started(job_id, board)
+            waits = [_awaited(item, self, board, job_id, title) for item in inputs]
+            return kind.run(spec, self._fetched(waits), progress), node
 
     def run_oracle(self, job_id: str, board, inputs: list, forget_indices, mode: tuple):
         """The retrain of `inputs` without forget_indices by mode = (convention, threads,
@@ -53,11 +70,11 @@ class JobWorker:
         from unlearn_core.request import ForgetRequest
         from unlearn_core.run.pipeline import oracle_retrain
 
-        self._started(job_id, board, "run_oracle")
-        (shared,) = self._fetched(inputs)
-        convention, threads, reproducible = mode
-        request = ForgetRequest.for_indices(shared.data, forget_indices.tolist())
-        try:
+        with self._computing(f"ray::run_oracle {job_id}"):
+            self._started(job_id, board)
+            (shared,) = self._fetched(inputs)
+            convention, threads, reproducible = mode
+            request = ForgetRequest.for_indices(shared.data, forget_indices.tolist())
             return oracle_retrain(
                 shared.trained,
                 shared.data,
@@ -66,17 +83,33 @@ class JobWorker:
                 threads=threads,
                 reproducible=reproducible,
             )
-        finally:
-            _title("ray::JobWorker")
 
-    def _started(self, job_id: str, board, what: str) -> str:
-        """Names the process after its call (`ps`, and the engine's fault tests, find it so)
-        and writes "<pid> <node id>" on the board, for a stall's report."""
+    @contextlib.contextmanager
+    def _computing(self, title: str):
+        """Hold the slot's compute lock for the block, the process named after the call
+        (`ps`, and the engine's fault tests, find it so); torch's settings go back to the
+        worker's own after it."""
+        with self.compute:
+            _title(title)
+            try:
+                yield
+            finally:
+                self.release()
+
+    def release(self) -> None:
+        """Before the compute lock is let go: torch's settings and the process's name back to
+        the worker's own, for the next call."""
+        from unlearn_core.run.reproducible import restore_torch_state
+
+        restore_torch_state(self.baseline)
+        _title("ray::JobWorker")
+
+    def _started(self, job_id: str, board) -> str:
+        """Writes "<pid> <node id>" on the board, for a stall's report; -> the node id."""
         import ray
 
         from unlearn_core.engine.ray_tasks import worker_key
 
-        _title(f"ray::{what} {job_id}")
         node = ray.get_runtime_context().get_node_id()
         board.write.remote(worker_key(job_id), 0.0, f"{os.getpid()} {node}")
         return node
@@ -98,12 +131,60 @@ class JobWorker:
         return tuple(out)
 
 
+def _awaited(item, worker: JobWorker, board, job_id: str, title: str):
+    """[object ref] (what `_bound` made of a shared oracle's call) -> [SlotWait]; else item."""
+    import ray
+
+    if isinstance(item, list) and len(item) == 1 and isinstance(item[0], ray.ObjectRef):
+        return [SlotWait(item[0], worker, board, job_id, title)]
+    return item
+
+
+@dataclass(eq=False)
+class SlotWait:
+    """A shared oracle as a job on a warm worker sees it: a future (done(), result()). A job
+    that has to wait for it parks: it lets go of the worker's compute lock, so the pool may
+    start another job on the slot meanwhile, and takes it back once the oracle is there (after
+    the job then computing ends or parks in turn). Its torch settings (threads, deterministic
+    algorithms) are kept across the wait, so the job computes as if it had run alone."""
+
+    ref: object
+    worker: JobWorker
+    board: object
+    job_id: str
+    title: str
+
+    def done(self) -> bool:
+        import ray
+
+        return bool(ray.wait([self.ref], timeout=0)[0])
+
+    def result(self):
+        import ray
+
+        from unlearn_core.run.reproducible import restore_torch_state, torch_state
+
+        if self.done():
+            return ray.get(self.ref)
+        own = torch_state()
+        self.worker.release()
+        self.board.write.remote(parked_key(self.job_id), 1.0, "parked")
+        self.worker.compute.release()
+        try:
+            return ray.get(self.ref)
+        finally:
+            self.board.write.remote(parked_key(self.job_id), 0.0, "resumed")
+            self.worker.compute.acquire()
+            restore_torch_state(own)
+            _title(self.title)
+
+
 def _worker_class():
     """JobWorker as a Ray actor class, made on first use (importing the engine never imports
     ray); a worker that dies is not restarted: the pool starts a new one."""
     import ray
 
-    return ray.remote(max_restarts=0, max_task_retries=0)(JobWorker)
+    return ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=SLOT_CALLS)(JobWorker)
 
 
 _CLASS: list = []
@@ -134,26 +215,36 @@ class PoolCall:
 class _Worker:
     actor: object
     shape: tuple
-    busy: PoolCall | None = None
+    calls: list = field(default_factory=list)  # the calls it holds, in the order started
 
 
 @dataclass
 class WorkerPool:
     """The actors and the queue. `nodes`: a function returning the alive nodes' resources
-    (ray.nodes()'s "Resources"), read when a worker is to be added."""
+    (ray.nodes()'s "Resources"), read when a worker is to be added. `parked`: the jobs whose
+    workers last said they are parked (the progress board's parked_key entries)."""
 
     nodes: object
     queue: deque = field(default_factory=deque)
     workers: list = field(default_factory=list)
+    parked: set = field(default_factory=set)
 
     def submit(self, call: PoolCall) -> PoolCall:
         self.queue.append(call)
         self.dispatch()
         return call
 
+    def note_parked(self, board: dict) -> None:
+        """Read which jobs are parked from the progress board."""
+        self.parked = {
+            key.removesuffix(PARKED)
+            for key, (flag, _) in board.items()
+            if key.endswith(PARKED) and flag == 1.0
+        }
+
     def dispatch(self) -> None:
-        """Collect ended calls, start queued ones on idle or new workers (head first, never
-        skipping it), and end idle workers when nothing is queued."""
+        """Collect ended calls, start queued ones on idle, new or parked workers (head first,
+        never skipping it), and end idle workers when nothing is queued."""
         self.collect()
         while self.queue:
             worker = self._worker_for(self.queue[0].shape)
@@ -161,39 +252,49 @@ class WorkerPool:
                 break
             self._start(self.queue.popleft(), worker)
         if not self.queue:
-            for worker in [w for w in self.workers if w.busy is None]:
+            for worker in [w for w in self.workers if not w.calls]:
                 self._end(worker)
 
     def collect(self) -> None:
-        """Record the outcome of every call that has ended; a worker whose call ended by its
-        own death is dropped, the others become idle."""
+        """Record the outcome of every call that has ended; a worker that died (or was
+        killed) ends every call it held and is dropped."""
         import ray
 
-        running = {w.busy.ref: w for w in self.workers if w.busy is not None}
+        running = {c.ref: (w, c) for w in self.workers for c in w.calls}
         if not running:
             return
         ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
         for ref in ready:
-            worker = running[ref]
-            call, worker.busy = worker.busy, None
+            worker, call = running[ref]
+            if call not in worker.calls:  # ended with its worker, below
+                continue
+            worker.calls.remove(call)
             try:
                 call.outcome = ("ok", ray.get(ref))
             except ray.exceptions.RayTaskError as err:  # the call raised: the worker is fine
                 call.outcome = ("error", err)
             except ray.exceptions.RayError as err:  # the worker died (or was killed: a cancel)
-                call.outcome = ("error", err)
+                for ended in [call, *worker.calls]:
+                    ended.outcome = ("error", err)
+                worker.calls = []
                 self._end(worker)
 
     def cancel(self, call: PoolCall) -> None:
         """A queued call never starts; a running one ends with its worker (killed: Ray's
-        forced cancel of a task does the same to the task's process)."""
+        forced cancel of a task does the same to the task's process), and the other calls
+        that worker held go back to the head of the queue, to start again from the top."""
+        self.collect()
         if call.outcome is not None:
             return
         call.cancelled = True
         if call in self.queue:
             self.queue.remove(call)
         elif call.worker in self.workers:
+            others = [c for c in call.worker.calls if c is not call]
             self._end(call.worker)
+            for other in reversed(others):
+                other.ref = other.worker = None
+                self.queue.appendleft(other)
 
     def queued_ahead(self, job_id: str) -> int | None:
         """How many calls wait before the job's (None: it is not queued)."""
@@ -203,25 +304,38 @@ class WorkerPool:
     def _start(self, call: PoolCall, worker: _Worker) -> None:
         args = tuple(_bound(a) for a in call.args)
         call.ref = getattr(worker.actor, call.method).remote(*args)
-        call.worker, worker.busy = worker, call
+        call.worker = worker
+        worker.calls.append(call)
 
     def _worker_for(self, shape: tuple) -> _Worker | None:
         """An idle worker that can run a call of `shape`; else a new one where the nodes have
-        room (an idle one that cannot ended to make it); else None (the head waits for a
-        worker to free). A new worker reserves the most memory any queued call of its CPUs and
-        GPUs declares, so a sweep's methods of different batch sizes share warm workers."""
-        idle = [w for w in self.workers if w.busy is None]
+        room; else a worker of that shape whose every call is parked (waiting on a shared
+        oracle: it computes nothing meanwhile); else, with an idle worker of another shape
+        ended to make room, a new one; else None (the head waits for a worker to free). A new
+        worker reserves the most memory any queued call of its CPUs and GPUs declares, so a
+        sweep's methods of different batch sizes share warm workers."""
+        idle = [w for w in self.workers if not w.calls]
         for worker in idle:
             if _serves(worker.shape, shape):
                 return worker
         alike = [c.shape[2] or 0 for c in self.queue if c.shape[:2] == shape[:2]]
         wanted = (*shape[:2], max([*alike, shape[2] or 0]) or None)
-        if not _fits([w.shape for w in self.workers] + [wanted], self.nodes()):
-            if not idle:
-                return None
-            self._end(idle[0])
-            return self._worker_for(shape)
-        return self._new_worker(wanted)
+        if _fits([w.shape for w in self.workers] + [wanted], self.nodes()):
+            return self._new_worker(wanted)
+        for worker in self.workers:
+            if _serves(worker.shape, shape) and self._all_parked(worker):
+                return worker
+        if not idle:
+            return None
+        self._end(idle[0])
+        return self._worker_for(shape)
+
+    def _all_parked(self, worker: _Worker) -> bool:
+        """Whether a worker can take one more call: every call it holds is parked, and it
+        holds fewer than SLOT_CALLS (a parked job keeps its models in memory)."""
+        return 0 < len(worker.calls) < SLOT_CALLS and all(
+            c.job_id in self.parked for c in worker.calls
+        )
 
     def _new_worker(self, shape: tuple) -> _Worker:
         if not _CLASS:
@@ -242,7 +356,7 @@ class WorkerPool:
 
 def _bound(arg):
     """In a list (a job's inputs), each one-element list holding a dispatched PoolCall (a
-    shared oracle) -> [its ref]: the job fetches it when it needs it (its slot waits)."""
+    shared oracle) -> [its ref]: the job's worker hands it over as [a SlotWait]."""
     if not isinstance(arg, list):
         return arg
     if len(arg) == 1 and isinstance(arg[0], PoolCall):

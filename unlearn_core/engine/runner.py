@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from torch import nn
@@ -113,9 +112,9 @@ def execute(
     """Run the job; `progress` may raise (JobCancelled: the executor's cancel) to stop it.
 
     oracle: the retrained model for this job's forget set, computed once for many jobs: a
-    (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref or
-    a concurrent.futures.Future; in a list, so Ray does not wait for it before the job
-    starts)."""
+    (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref, or
+    anything with done() and result(): a concurrent.futures.Future, a warm worker's SlotWait;
+    in a list, so Ray does not wait for it before the job starts)."""
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
     last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
@@ -143,7 +142,7 @@ def _oracle_source(
     oracle, waited: list[float], on_wait: Callable[[], None]
 ) -> Callable[[], tuple[nn.Module, float]] | None:
     """A function that returns the shared oracle, fetched only when the pipeline needs it (a
-    Ray worker waiting on it releases its CPU to other jobs meanwhile); if it is not ready,
+    warm worker lends its slot to another job meanwhile: ray_pool.SlotWait); if it is not ready,
     on_wait() is called first (the job reports WAITING_FOR_ORACLE); the wait is added to
     waited[0]."""
     if oracle is None:
@@ -154,7 +153,7 @@ def _oracle_source(
     def fetch() -> tuple[nn.Module, float]:
         start = time.perf_counter()
         try:
-            if isinstance(oracle[0], Future):
+            if hasattr(oracle[0], "result"):  # a future, or a warm worker's SlotWait
                 if not oracle[0].done():
                     on_wait()
                 return oracle[0].result()
