@@ -95,7 +95,8 @@ def unlearn_model(
     reuses from the cache) a shadow model by the same recipe on half the data. relearn: also
     measure each model's relearn time (metrics/relearn.py), which trains copies. shared_oracle:
     returns the retrained model and its seconds, computed once elsewhere (a sweep shares one per
-    forget set) and asked for only after unlearning; implies the oracle. oracle_convention: how
+    forget set) and asked for only after unlearning and measuring the original and unlearned
+    models; implies the oracle. oracle_convention: how
     the oracle divides a batch that lost samples ("standard": the mean over what it kept;
     "replay": the nominal b; training.py); a shared oracle must have been made by the same one.
     """
@@ -108,12 +109,9 @@ def unlearn_model(
     unlearn_share = 0.45 if oracle and shared_oracle is None else 0.9
     method_progress = sub_progress(progress, 0.0, unlearn_share, spec.name)
     result, unlearn_seconds = _unlearn(spec, trained, request, data, config, seed, method_progress)
-    if progress:
+    if progress:  # before the oracle is asked for: a sweep's job waiting on it has less left
         progress(unlearn_share, "evaluating the original and unlearned models")
-    # before the oracle is asked for: a sweep's job that would wait on it has less left after
-    alone = measure_alone(
-        {"original": trained.model, "unlearned": result.model}, data, request, seed
-    )
+    alone = measure_alone(dict(original=trained.model, unlearned=result.model), data, request, seed)
     retrained, retrain_seconds = (None, None)
     if shared_oracle is not None:
         retrained, retrain_seconds = shared_oracle()
