@@ -291,3 +291,18 @@ def test_a_new_worker_reserves_the_most_memory_its_queue_asks(monkeypatch):
     first.calls = []
     assert pool._worker_for(small) is first  # an idle worker with room for it serves it
     assert not _serves((1, 0, 1e9), (1, 0, 3e9)) and not _serves((2, 0, None), (1, 0, None))
+
+
+def test_the_managers_pause_ends_when_a_call_ends(executor):
+    """The job manager waits between polls with executor.pause: it returns once a call the
+    workers hold has ended (a freed slot waits for no timer), and sleeps when none is held."""
+    board = executor._actor()
+    call = executor.pool.submit(_nap("a", board, [[]]))
+    start = time.monotonic()
+    executor.pause(60.0)
+    assert time.monotonic() - start < 30.0  # the 1 s nap (and its worker's start), not 60 s
+    executor.pool.dispatch()
+    assert call.outcome[0] == "ok" and executor.pool.running() == []
+    start = time.monotonic()
+    executor.pause(0.2)
+    assert time.monotonic() - start >= 0.2

@@ -17,6 +17,7 @@ import functools
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -308,6 +309,16 @@ class RayExecutor:
         self.pool.note_parked(self.board)
         self.pool.dispatch()  # ended and parked calls free their workers for the queued ones
         return dict(self.board)
+
+    def pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less: until a call the warm workers run has ended."""
+        import ray
+
+        refs = self.pool.running()
+        if refs:
+            ray.wait(refs, num_returns=1, timeout=seconds)
+        else:
+            time.sleep(seconds)
 
     def stall_report(self, job_id: str) -> str:
         """What is known of a job that overran its timeout, in one line: never placed (what is

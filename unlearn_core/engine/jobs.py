@@ -231,7 +231,7 @@ class JobManager:
             with self.lock:
                 if not any(i in self.tracked for i in ids):
                     return [self.board.get(i) for i in ids]
-            time.sleep(POLL_SECONDS)
+            self._pause()
 
     def start_monitor(self) -> None:
         """Poll in a daemon thread for as long as this process runs (the app's server)."""
@@ -249,7 +249,18 @@ class JobManager:
                 if str(err) != last:  # once, not twice a second
                     log.exception("the job monitor's poll failed")
                 last = str(err)
-            time.sleep(POLL_SECONDS)
+            self._pause()
+
+    def _pause(self) -> None:
+        """Until the next poll: POLL_SECONDS, or less where the executor says a running job
+        or oracle has ended (so a freed worker slot waits for no timer)."""
+        pause = getattr(self._executor, "pause", None)
+        if self.tracked and pause is not None:
+            try:
+                return pause(POLL_SECONDS)
+            except Exception:  # noqa: BLE001  (e.g. a dead Ray node: the next poll says so)
+                log.debug("the executor's pause failed; sleeping instead", exc_info=True)
+        time.sleep(POLL_SECONDS)
 
 
 def _is_factory(executor) -> bool:

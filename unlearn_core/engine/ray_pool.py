@@ -296,6 +296,10 @@ class WorkerPool:
                 other.ref = other.worker = None
                 self.queue.appendleft(other)
 
+    def running(self) -> list:
+        """The object refs of the calls the workers hold (a copy: another thread may poll)."""
+        return [call.ref for worker in list(self.workers) for call in list(worker.calls)]
+
     def queued_ahead(self, job_id: str) -> int | None:
         """How many calls wait before the job's (None: it is not queued)."""
         ids = [call.job_id for call in self.queue]
