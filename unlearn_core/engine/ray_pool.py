@@ -58,10 +58,9 @@ class JobWorker:
         def progress(fraction: float, phase: str) -> None:
             board.write.remote(job_id, fraction, phase)
 
-        title = f"ray::run_job {job_id}"
-        with self._computing(title):
+        with self._computing(_job_title(job_id)):
             node = self._started(job_id, board)
-            waits = [_awaited(item, self, board, job_id, title) for item in inputs]
+            waits = [_awaited(item, self, board, job_id) for item in inputs]
             return kind.run(spec, self._fetched(waits), progress), node
 
     def run_oracle(self, job_id: str, board, inputs: list, forget_indices, mode: tuple):
@@ -131,12 +130,17 @@ class JobWorker:
         return tuple(out)
 
 
-def _awaited(item, worker: JobWorker, board, job_id: str, title: str):
+def _job_title(job_id: str) -> str:
+    """The process's name while it computes the job (`ps`, and the engine's fault tests)."""
+    return f"ray::run_job {job_id}"
+
+
+def _awaited(item, worker: JobWorker, board, job_id: str):
     """[object ref] (what `_bound` made of a shared oracle's call) -> [SlotWait]; else item."""
     import ray
 
     if isinstance(item, list) and len(item) == 1 and isinstance(item[0], ray.ObjectRef):
-        return [SlotWait(item[0], worker, board, job_id, title)]
+        return [SlotWait(item[0], worker, board, job_id)]
     return item
 
 
@@ -152,7 +156,6 @@ class SlotWait:
     worker: JobWorker
     board: object
     job_id: str
-    title: str
 
     def done(self) -> bool:
         import ray
@@ -176,7 +179,7 @@ class SlotWait:
             self.board.write.remote(parked_key(self.job_id), 0.0, "resumed")
             self.worker.compute.acquire()
             restore_torch_state(own)
-            _title(self.title)
+            _title(_job_title(self.job_id))
 
 
 def _worker_class():

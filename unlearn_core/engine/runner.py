@@ -112,9 +112,8 @@ def execute(
     """Run the job; `progress` may raise (JobCancelled: the executor's cancel) to stop it.
 
     oracle: the retrained model for this job's forget set, computed once for many jobs: a
-    (model, seconds) pair, or a one-element list holding a future of one (a Ray object ref, or
-    anything with done() and result(): a concurrent.futures.Future, a warm worker's SlotWait;
-    in a list, so Ray does not wait for it before the job starts)."""
+    (model, seconds) pair, or a one-element list holding a future of one (done() and result():
+    the inline executor's concurrent.futures.Future, a warm worker's ray_pool.SlotWait)."""
     start = time.perf_counter()
     waited = [0.0]  # seconds spent waiting for the shared oracle: not this job's own time
     last = [0.0]  # the fraction last reported, which a wait for the oracle keeps
@@ -153,15 +152,9 @@ def _oracle_source(
     def fetch() -> tuple[nn.Module, float]:
         start = time.perf_counter()
         try:
-            if hasattr(oracle[0], "result"):  # a future, or a warm worker's SlotWait
-                if not oracle[0].done():
-                    on_wait()
-                return oracle[0].result()
-            import ray
-
-            if not ray.wait([oracle[0]], timeout=0)[0]:
+            if not oracle[0].done():
                 on_wait()
-            return ray.get(oracle[0])
+            return oracle[0].result()
         finally:
             waited[0] += time.perf_counter() - start
 
