@@ -96,9 +96,9 @@ def unlearn_model(
     measure each model's relearn time (metrics/relearn.py), which trains copies. shared_oracle:
     returns the retrained model and its seconds, computed once elsewhere (a sweep shares one per
     forget set) and asked for only after unlearning and measuring the original and unlearned
-    models; implies the oracle. oracle_convention: how
-    the oracle divides a batch that lost samples ("standard": the mean over what it kept;
-    "replay": the nominal b; training.py); a shared oracle must have been made by the same one.
+    models; implies the oracle. oracle_convention: how the oracle divides a batch that lost
+    samples ("standard": the mean over what it kept; "replay": the nominal b; training.py); a
+    shared oracle must have been made by the same one.
     """
     check_convention(oracle_convention)
     spec = get_method(method)
